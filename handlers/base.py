@@ -1,0 +1,109 @@
+"""What a dialogue handler sees (`Turn`) and how capabilities register (`Registry`).
+
+Like WeRoBot: each capability module registers the intents it answers, the multi-turn
+flow it continues and its main-menu entry; the router stays dumb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from bot.messages import InboundMessage, Reply
+from handlers.replies import render
+from storage.dialogue_state import DialogueState
+
+MENU_SELECT = "menu_select"
+FALLBACK = "nlu_fallback"
+
+
+@dataclass
+class Services:
+    """Everything handlers may use; capabilities add their service objects here."""
+
+    settings: Any
+    conversations: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Turn:
+    message: InboundMessage
+    text: str
+    intent: str | None
+    confidence: float
+    entities: list[dict[str, Any]]
+    state: DialogueState
+    services: Services
+
+    def entity(self, name: str) -> Any | None:
+        """Value of the first entity called `name`."""
+        for ent in self.entities:
+            if ent.get("entity") == name:
+                return ent.get("value")
+        return None
+
+    @property
+    def has_words(self) -> bool:
+        """False for messages of only emoji, punctuation or symbols."""
+        return any(ch.isalnum() for ch in self.text)
+
+    def say(self, template: str, buttons: list | None = None, **context: Any) -> Reply:
+        return Reply(render(template, elder=self.state.elder_mode, **context), buttons or [])
+
+
+Handler = Callable[[Turn], Awaitable[list[Reply]]]
+# A flow handler returns None when the message is not for it (the router then
+# routes by intent and the flow is left as it was).
+FlowHandler = Callable[[Turn], Awaitable["list[Reply] | None"]]
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    title: str
+    intent: str
+    hint: str
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.intents: dict[str, Handler] = {}
+        self.flows: dict[str, FlowHandler] = {}
+        self.menu: list[MenuItem] = []
+        # Resident-facing name of each capability intent (menu or not).
+        self.titles: dict[str, str] = {}
+
+    def on_intent(self, *names: str) -> Callable[[Handler], Handler]:
+        def register(func: Handler) -> Handler:
+            for name in names:
+                if name in self.intents:
+                    raise ValueError(f"intent {name!r} already has a handler")
+                self.intents[name] = func
+            return func
+
+        return register
+
+    def on_flow(self, name: str) -> Callable[[FlowHandler], FlowHandler]:
+        def register(func: FlowHandler) -> FlowHandler:
+            self.flows[name] = func
+            return func
+
+        return register
+
+    def add_menu_item(self, key: str, title: str, intent: str, hint: str) -> None:
+        self.menu.append(MenuItem(key, title, intent, hint))
+        self.menu.sort(key=lambda item: item.key)
+        self.titles.setdefault(intent, title)
+
+    def add_title(self, intent: str, title: str) -> None:
+        self.titles[intent] = title
+
+    def menu_intent(self, key: str) -> str | None:
+        for item in self.menu:
+            if item.key == key:
+                return item.intent
+        return None
+
+
+
+registry = Registry()

@@ -1,0 +1,47 @@
+"""The dialogue router: an ongoing flow first, then the intent's handler.
+
+Menu digits arrive as `menu_select` without going through the NLU: inside a flow the
+flow interprets them (a numbered choice); otherwise they pick from the main menu.
+"""
+from __future__ import annotations
+
+from bot.messages import Reply
+from handlers.base import FALLBACK, MENU_SELECT, Registry, Turn
+
+GLOBAL_KEYS = {"0": "help", "9": "human_handoff"}
+# Intents that end whatever flow is going on instead of being answered inside it.
+FLOW_BREAKERS = {"cancel", "help", "human_handoff"}
+
+
+class Router:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def dispatch(self, turn: Turn) -> list[Reply]:
+        state = turn.state
+        if turn.intent == MENU_SELECT and turn.text in GLOBAL_KEYS:
+            turn.intent = GLOBAL_KEYS[turn.text]
+        flow = self.registry.flows.get(state.flow) if state.flow else None
+        if state.flow and flow is None:
+            state.end()  # a flow from an older release: start afresh
+        if flow is not None and turn.intent not in FLOW_BREAKERS:
+            replies = await flow(turn)
+            if replies is not None:
+                state.misses = 0
+                return replies
+        if turn.intent == MENU_SELECT:
+            intent = self.registry.menu_intent(turn.text)
+            if intent is None:
+                return [turn.say("invalid_choice", choice=turn.text)]
+            turn.intent = intent
+        if turn.intent in FLOW_BREAKERS and state.flow:
+            state.end()
+        state.misses = state.misses + 1 if turn.intent == FALLBACK else 0
+        handler = self.registry.intents.get(turn.intent or FALLBACK)
+        if handler is None:
+            title = self.registry.titles.get(turn.intent or "")
+            if title is None:
+                handler = self.registry.intents[FALLBACK]
+            else:
+                return [turn.say("not_available", title=title)]
+        return await handler(turn)

@@ -1,0 +1,78 @@
+"""Greeting, help and the main menu, thanks, goodbye, out-of-scope and fallback."""
+from __future__ import annotations
+
+from bot.messages import Button, Reply
+from handlers.base import FALLBACK, Turn, registry
+
+for key, title, intent, hint in [
+    ("1", "报事报修", "report_problem", "路灯坏了、下水道堵了、占道经营，直接说就行"),
+    ("2", "查报事进度", "report_status", "看看您反映的问题办到哪一步了"),
+    ("3", "预约服务", "book_service", "老年助餐、体检、康复辅具租赁、志愿活动、休息房"),
+    ("4", "我的预约", "my_bookings", "查看或取消已有的预约"),
+    ("5", "邻里共享", "borrow_item", "借梯子、分享闲置、请邻居搭把手"),
+    ("6", "我的积分", "check_points", "积分存折和积分超市"),
+    ("7", "附近驿站", "find_station", "快递外卖小哥找爱心驿站、能量栈"),
+    ("8", "长者模式", "elder_mode", "字少一点、一步一问，按数字就能办"),
+]:
+    registry.add_menu_item(key, title, intent, hint)
+for intent, title in [
+    ("human_handoff", "找人工"),
+    ("cancel_booking", "取消预约"),
+    ("share_item", "分享物品和技能"),
+    ("request_help", "找邻居帮忙"),
+    ("redeem_points", "积分兑换"),
+]:
+    registry.add_title(intent, title)
+
+
+def main_menu(turn: Turn, intro: str) -> Reply:
+    items = registry.menu
+    buttons = [Button(f"{item.key} {item.title}", item.key) for item in items]
+    buttons.append(Button("9 找人工", "9"))
+    return turn.say(intro, items=items, buttons=buttons)
+
+
+@registry.on_intent("greet")
+async def greet(turn: Turn) -> list[Reply]:
+    return [main_menu(turn, "greet")]
+
+
+@registry.on_intent("help")
+async def help_menu(turn: Turn) -> list[Reply]:
+    turn.state.end()
+    return [main_menu(turn, "main_menu")]
+
+
+@registry.on_intent("thank")
+async def thank(turn: Turn) -> list[Reply]:
+    return [turn.say("thank")]
+
+
+@registry.on_intent("goodbye")
+async def goodbye(turn: Turn) -> list[Reply]:
+    turn.state.end()
+    return [turn.say("goodbye")]
+
+
+@registry.on_intent("cancel")
+async def cancel(turn: Turn) -> list[Reply]:
+    had_flow = turn.state.flow is not None
+    turn.state.end()
+    return [turn.say("cancelled", had_flow=had_flow)]
+
+
+@registry.on_intent("affirm", "deny")
+async def nothing_to_confirm(turn: Turn) -> list[Reply]:
+    return [main_menu(turn, "nothing_pending")]
+
+
+@registry.on_intent("out_of_scope")
+async def out_of_scope(turn: Turn) -> list[Reply]:
+    return [main_menu(turn, "out_of_scope")]
+
+
+@registry.on_intent(FALLBACK)
+async def fallback(turn: Turn) -> list[Reply]:
+    if not turn.has_words:
+        return [turn.say("no_words")]
+    return [main_menu(turn, "fallback") if turn.state.misses < 2 else turn.say("fallback_again", misses=turn.state.misses)]

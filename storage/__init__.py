@@ -1,0 +1,1 @@
+"""Storage: motor repositories (MongoDB) and Redis-backed state, locks and dedup keys."""

@@ -1,0 +1,119 @@
+"""The NLU: CLI output shape, the trained model on typical messages, time resolution."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nlu import paths
+from nlu.time_extractor import resolve_times
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ROOT = paths.ROOT
+
+
+def test_parse_cli_writes_one_rasa_shaped_object_per_line():
+    lines = ["路灯坏了", "", "附近哪有能充电的驿站", "明天下午三点想预约体检"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlu", "parse"],
+        input="\n".join(lines) + "\n",
+        capture_output=True, text=True, encoding="utf-8", cwd=ROOT, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["text"] for o in out] == lines
+    for obj in out:
+        assert set(obj) == {"text", "intent", "entities"}
+        assert set(obj["intent"]) == {"name", "confidence"}
+        assert 0.0 <= obj["intent"]["confidence"] <= 1.0
+        for ent in obj["entities"]:
+            assert {"entity", "value", "start", "end"} <= set(ent)
+            assert obj["text"][ent["start"]:ent["end"]]
+    assert out[0]["intent"]["name"] == "report_problem"
+    assert out[2]["intent"]["name"] == "find_station"
+    time_entity = next(e for e in out[3]["entities"] if e["entity"] == "time")
+    tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date()
+    assert time_entity["value"] == f"{tomorrow.isoformat()}T15:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    "text,intent,entity,value",
+    [
+        ("我们楼下路灯坏了好几天了", "report_problem", "category", "streetlight"),
+        ("下水道堵了臭死了", "report_problem", "category", "drainage"),
+        ("门口有人占道经营摆摊", "report_problem", "category", "vending"),
+        ("我想预约老年助餐", "book_service", "service", "elderly_meal"),
+        ("附近哪里可以给电动车充电", "find_station", "amenity", "charging"),
+        ("我有多少积分", "check_points", None, None),
+        ("谁家有梯子借我用一下", "borrow_item", "item", "梯子"),
+        ("我报的事怎么样了", "report_status", None, None),
+        ("转人工", "human_handoff", None, None),
+    ],
+)
+async def test_model_understands_typical_messages(nlu_service, text, intent, entity, value):
+    result = await nlu_service.parse(text)
+    assert result["intent"]["name"] == intent, result
+    if entity:
+        assert {"entity": entity, "value": value} in [
+            {"entity": e["entity"], "value": e["value"]} for e in result["entities"]
+        ], result["entities"]
+
+
+async def test_low_confidence_becomes_nlu_fallback(nlu_service):
+    result = await nlu_service.parse("qwpeoiruty zxmcnvb")
+    assert result["intent"]["name"] == "nlu_fallback"
+
+
+async def test_repeated_texts_are_cached_but_times_are_not(nlu_service):
+    await nlu_service.parse("我想借个电钻")
+    parses, hits = nlu_service.parses, nlu_service.cache_hits
+    again = await nlu_service.parse("我想借个电钻")
+    assert nlu_service.parses == parses and nlu_service.cache_hits == hits + 1
+    again["entities"].clear()  # a caller changing its copy does not change the cache
+    assert (await nlu_service.parse("我想借个电钻"))["entities"]
+    await nlu_service.parse("明天上午体检")
+    parses = nlu_service.parses
+    await nlu_service.parse("明天上午体检")
+    assert nlu_service.parses == parses + 1
+
+
+NOW = datetime(2026, 11, 22, 21, 30, tzinfo=SHANGHAI)  # a Sunday evening
+
+
+@pytest.mark.parametrize(
+    "text,start,end",
+    [
+        ("明天下午三点", "2026-11-23T15:00:00+08:00", "2026-11-23T15:59:59+08:00"),
+        ("明天中午去吃饭", "2026-11-23T12:00:00+08:00", None),
+        ("下周一上午体检", "2026-11-23T07:00:00+08:00", "2026-11-23T11:59:59+08:00"),
+        ("周六", "2026-11-28T00:00:00+08:00", "2026-11-28T23:59:59+08:00"),  # the coming one
+        ("后天晚上7点半", "2026-11-24T19:30:00+08:00", None),
+        ("下个月5号", "2026-12-05T00:00:00+08:00", None),
+    ],
+)
+def test_time_expressions_resolve_in_shanghai(text, start, end):
+    found = resolve_times(text, NOW)
+    assert found, text
+    assert found[0]["value"] == start
+    if end:
+        assert found[0]["additional_info"]["end"] == end
+    assert text[found[0]["start"]:found[0]["end"]]
+
+
+@pytest.mark.parametrize("text", ["3栋门口路灯坏了", "2号楼电梯坏了", "5号线地铁口", "我要预约老年助餐", "1", ""])
+def test_addresses_and_plain_text_are_not_times(text):
+    assert resolve_times(text, NOW) == []
+
+
+def test_model_staleness_follows_config_and_data(tmp_path):
+    assert paths.is_stale(tmp_path)  # no model at all
+    paths.model_path(tmp_path).write_bytes(b"x")
+    assert paths.is_stale(tmp_path)  # no fingerprint
+    paths.record_fingerprint(tmp_path)
+    assert not paths.is_stale(tmp_path)
+    (tmp_path / paths.FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": "older"}))
+    assert paths.is_stale(tmp_path)
