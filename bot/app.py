@@ -20,6 +20,7 @@ from storage import mongo, redis_client
 from storage.conversations import ConversationRepository
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
+from storage.residents import ResidentRepository
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,13 @@ async def _chat(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
     db = app[keys.MONGO]
     conversations = ConversationRepository(db)
-    services = Services(settings=settings, conversations=conversations)
+    services = Services(
+        settings=settings,
+        db=db,
+        redis=app[keys.REDIS],
+        conversations=conversations,
+        residents=ResidentRepository(db),
+    )
     app[keys.CHAT] = ChatService(
         nlu=app[keys.NLU],
         states=DialogueStateStore(app[keys.REDIS], settings.dialogue_ttl_seconds),

@@ -21,7 +21,10 @@ class Services:
     """Everything handlers may use; capabilities add their service objects here."""
 
     settings: Any
-    conversations: Any = None
+    db: Any = None  # AsyncIOMotorDatabase
+    redis: Any = None  # redis.asyncio.Redis
+    conversations: Any = None  # storage.conversations.ConversationRepository
+    residents: Any = None  # storage.residents.ResidentRepository
     extra: dict[str, Any] = field(default_factory=dict)
 
 

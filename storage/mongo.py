@@ -27,6 +27,9 @@ async def ping(db: AsyncIOMotorDatabase) -> bool:
 
 async def ensure_indexes(db: AsyncIOMotorDatabase, *, conversation_retention_days: int) -> None:
     """Create the indexes every repository relies on; safe to run at every start."""
+    from storage.residents import ResidentRepository
+
+    await ResidentRepository(db).ensure_indexes()
     conversations = db["conversations"]
     await conversations.create_indexes(
         [
