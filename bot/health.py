@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from aiohttp import web
 
@@ -13,7 +14,8 @@ routes = web.RouteTableDef()
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    # The pid tells which worker answered when several share the port.
+    return web.json_response({"status": "ok", "pid": os.getpid()})
 
 
 @routes.get("/readyz")
@@ -31,5 +33,6 @@ async def readyz(request: web.Request) -> web.Response:
     }
     ready = all(checks.values())
     return web.json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503
+        {"status": "ready" if ready else "not_ready", "checks": checks, "pid": os.getpid()},
+        status=200 if ready else 503,
     )

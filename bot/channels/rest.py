@@ -25,6 +25,10 @@ _SENDER = re.compile(r"[\w.@:\-]{1,128}")
 _MESSAGE_ID = re.compile(r"[\w.:\-]{1,128}")
 
 
+def _json_response(body: Any) -> web.Response:
+    return web.json_response(body, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+
+
 class RestChannel:
     name = "rest"
     path = "/webhooks/rest/webhook"
@@ -44,7 +48,7 @@ class RestChannel:
                 replies = claim.replies or await dedup.wait(self.name, dedup_id, 10)
                 if replies is None:
                     raise ApiError(409, "in_progress", "这条消息正在处理，请稍候", "message is still being processed")
-                return web.json_response(replies)
+                return _json_response(replies)
         chat: ChatService = request.app[keys.CHAT]
         try:
             replies = await chat.handle(message)
@@ -55,7 +59,7 @@ class RestChannel:
         body = [self._render(message.sender, reply) for reply in replies]
         if message.message_id:
             await dedup.finish(self.name, dedup_id, body)
-        return web.json_response(body, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+        return _json_response(body)
 
     @staticmethod
     def _check_token(request: web.Request, token: str | None) -> None:

@@ -1,0 +1,109 @@
+"""Reliability drills: Redis and the MongoDB server restart in the middle of a load run.
+
+Pass when no acknowledged (HTTP 200) message is lost from the conversation log, the
+app recovers without a restart, and /readyz reports the outage while it lasts. The
+drill owns its servers (not the shared session ones), with --sync-on-commit so that
+a killed Mongo server keeps what it acknowledged.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import create_app
+from bot.config import Settings
+from storage import mongo
+from storage.servers import mongo_server, redis_server
+
+URL = "/webhooks/rest/webhook"
+
+
+@pytest_asyncio.fixture
+async def drill(tmp_path, nlu_service):
+    redis, db_server = redis_server(tmp_path), mongo_server(tmp_path, sync_on_commit=True)
+    redis.start()
+    db_server.start()
+    settings = Settings(mongodb_uri=db_server.uri, mongodb_db="linli_drill", redis_url=redis.url)
+    client = TestClient(TestServer(create_app(settings, nlu=nlu_service)))
+    await client.start_server()
+    try:
+        yield client, redis, db_server, settings
+    finally:
+        await client.close()
+        db_server.stop()
+        redis.stop()
+
+
+async def _load(client: TestClient, stop: asyncio.Event, acked: list[str], failed: list[int]) -> None:
+    """Send messages one after another (distinct texts) until told to stop."""
+    texts = ["你好", "谢谢", "拜拜", "你能做什么"]
+    for n in itertools.count():
+        if stop.is_set():
+            return
+        sender = f"drill-{n}"
+        resp = await client.post(URL, json={"sender": sender, "message": texts[n % len(texts)]})
+        await resp.read()
+        if resp.status == 200:
+            acked.append(sender)
+        else:
+            assert resp.status == 503, resp.status  # outages are a clear 503, never a 500
+            failed.append(resp.status)
+        await asyncio.sleep(0.01)
+
+
+async def _ready(client: TestClient) -> tuple[int, dict]:
+    resp = await client.get("/readyz")
+    return resp.status, (await resp.json())["checks"]
+
+
+async def _wait_ready(client: TestClient, timeout: float = 60) -> None:
+    for _ in range(int(timeout * 4)):
+        status, _ = await _ready(client)
+        if status == 200:
+            return
+        await asyncio.sleep(0.25)
+    pytest.fail("app did not become ready again")
+
+
+async def test_restarts_lose_no_acknowledged_message(drill):
+    client, redis, db_server, settings = drill
+    await _wait_ready(client)
+    stop, acked, failed = asyncio.Event(), [], []
+    loader = asyncio.create_task(_load(client, stop, acked, failed))
+    await asyncio.sleep(1.5)
+
+    redis.kill()  # crash, not a clean shutdown
+    status, checks = await _ready(client)
+    assert status == 503 and checks["redis"] is False and checks["mongo"] is True
+    await asyncio.sleep(1.0)
+    redis.start()
+    await _wait_ready(client)
+    before_mongo = len(acked)
+    await asyncio.sleep(1.5)
+    assert len(acked) > before_mongo, "no message acknowledged after Redis came back"
+
+    db_server.kill()
+    await asyncio.sleep(0.5)
+    status, checks = await _ready(client)
+    assert status == 503 and checks["mongo"] is False
+    await asyncio.sleep(1.0)
+    db_server.start()
+    await _wait_ready(client)
+    before_end = len(acked)
+    await asyncio.sleep(1.5)
+    stop.set()
+    await loader
+    assert len(acked) > before_end, "no message acknowledged after MongoDB came back"
+    assert failed, "the outages were not noticed"
+
+    mongo_client, db = mongo.connect(settings.mongodb_uri, settings.mongodb_db)
+    try:
+        stored = {doc["user"] async for doc in db.conversations.find({}, {"user": 1})}
+    finally:
+        mongo_client.close()
+    lost = [sender for sender in acked if sender not in stored]
+    assert not lost, f"{len(lost)} acknowledged messages lost: {lost[:5]}"
