@@ -1,0 +1,66 @@
+"""The mini-program API under /api/v1.
+
+Each module listed in `API_MODULES` exposes
+- `routes: web.RouteTableDef` with full paths ("/api/v1/..."), and
+- `OPENAPI: dict`, the OpenAPI 3 "paths" fragment for exactly those routes
+  (optionally `OPENAPI_COMPONENTS: dict`, merged into the document's components).
+Capabilities append their module ("bot.api.reports") to `API_MODULES`.
+
+Every route needs `Authorization: Bearer <token>` (from POST /api/v1/auth/login) unless
+its handler is marked `@public` (bot.api.auth); the handler then finds the resident with
+`current_resident(request)`. Bodies are read with bot.api.validation. Per-resident rate
+limits apply to every route (per IP for public ones).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from datetime import date, datetime
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+
+PREFIX = "/api/v1"
+
+API_MODULES: list[str] = [
+    "bot.api.auth",
+    "bot.api.openapi",
+    "bot.api.catalog",
+    "bot.api.profile",
+    "bot.api.sharing",
+    "bot.api.points",
+    "bot.api.reports",
+    "bot.api.stations",
+    "bot.api.bookings",
+]
+
+
+def api_modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in API_MODULES]
+
+
+def setup_api(app: web.Application) -> None:
+    """Add the API routes, the token middleware and the session store to `app`
+    (call after the storage context is registered)."""
+    from bot.api.auth import api_context, api_middleware
+
+    for module in api_modules():
+        app.add_routes(module.routes)
+    app.middlewares.append(api_middleware)
+    app.cleanup_ctx.append(api_context)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)  # ObjectId, Decimal128, ...
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, default=_default)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with Chinese left readable; datetimes as ISO-8601."""
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)

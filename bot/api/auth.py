@@ -1,0 +1,220 @@
+"""Mini-program login and the API's token check.
+
+POST /api/v1/auth/login {"code": <wx.login code>} exchanges the code at WeChat's
+`sns/jscode2session` for the user's openid, finds or creates the resident behind
+`mp:<openid>` and answers with our own opaque session token (stored hashed in Redis
+with a fixed expiry, `api_session_ttl`). WeChat's session_key is dropped.
+
+`api_middleware` guards every /api/v1 route: without a valid `Authorization: Bearer`
+token it answers 401, unless the handler is marked `@public`. It sets
+`request[RESIDENT]` and applies the per-resident (public: per-IP) rate limit.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, AsyncIterator, Callable, TypeVar
+
+from aiohttp import web
+
+from bot import keys
+from bot.api import PREFIX, json_response
+from bot.api.validation import get_field, read_object, reject_unknown
+from bot.errors import ApiError
+from bot.mp_api import (
+    BUSY, CODE_USED, HIGH_RISK, INVALID_CODE, RATE_LIMITED, MiniProgramClient, MiniProgramError,
+)
+from storage.residents import Resident, ResidentRepository
+from storage.sessions import SessionStore
+
+log = logging.getLogger(__name__)
+
+RESIDENT = "linli.resident"  # request[RESIDENT]: the storage.residents.Resident of the token
+TOKEN = "linli.api_token"  # request[TOKEN]: the bearer token itself
+MP_USER_KEY = "mp:{openid}"
+
+routes = web.RouteTableDef()
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def public(handler: H) -> H:
+    """Mark an API handler as reachable without a session token."""
+    setattr(handler, "__linli_public__", True)
+    return handler
+
+
+def is_public(handler: Any) -> bool:
+    return bool(getattr(handler, "__linli_public__", False))
+
+
+def current_resident(request: web.Request) -> Resident:
+    """The resident whose token authorised this request (protected routes only)."""
+    resident = request.get(RESIDENT)
+    if resident is None:
+        raise ApiError(401, "unauthorized", "请先登录", "no session for this request")
+    return resident
+
+
+def bearer_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _unauthorized(en: str) -> ApiError:
+    return ApiError(401, "unauthorized", "请先登录", en, headers={"WWW-Authenticate": 'Bearer realm="linli"'})
+
+
+async def rate_limit(request: web.Request, key: str, limit: int) -> None:
+    """429 with Retry-After once `key` made more than `limit` requests this minute."""
+    decision = await request.app[keys.RATE_LIMITER].hit(key, limit, 60)
+    if not decision.allowed:
+        raise ApiError(
+            429, "rate_limited", "操作太频繁了，请稍后再试", f"more than {limit} requests per minute",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
+@web.middleware
+async def api_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+    if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
+        return await handler(request)
+    match = request.match_info
+    if match.http_exception is not None:  # no such route / method: 404 / 405 as usual
+        return await handler(request)
+    settings = request.app[keys.SETTINGS]
+    if is_public(match.handler):
+        await rate_limit(request, f"api-ip:{request.remote}", settings.rate_api_per_minute)
+        return await handler(request)
+    token = bearer_token(request)
+    if not token:
+        raise _unauthorized("missing Authorization: Bearer token")
+    session = await request.app[keys.API_SESSIONS].get(token)
+    if not session or not isinstance(session.get("resident_id"), str):
+        raise _unauthorized("invalid or expired session token")
+    resident = await ResidentRepository(request.app[keys.MONGO]).get(session["resident_id"])
+    if resident is None or resident.deleted_at is not None:
+        await request.app[keys.API_SESSIONS].delete(token)
+        raise _unauthorized("the account of this token no longer exists")
+    await rate_limit(request, f"api:{resident.id}", settings.rate_api_per_minute)
+    request[RESIDENT] = resident
+    request[TOKEN] = token
+    return await handler(request)
+
+
+async def api_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    app[keys.API_SESSIONS] = SessionStore(app[keys.REDIS], "api", settings.api_session_ttl)
+    client = None
+    if settings.mp_app_id and settings.mp_app_secret:
+        client = MiniProgramClient(settings.mp_app_id, settings.mp_app_secret, settings.wechat_api_base)
+        app[keys.MP_CLIENT] = client
+    yield
+    if client is not None:
+        await client.close()
+
+
+def _login_error(exc: MiniProgramError) -> ApiError:
+    if exc.errcode in (INVALID_CODE, CODE_USED):
+        return ApiError(401, "invalid_code", "登录凭证无效或已过期，请重新进入小程序", f"WeChat: {exc.errcode} {exc.errmsg}")
+    if exc.errcode == RATE_LIMITED:
+        return ApiError(
+            429, "wechat_rate_limited", "登录太频繁了，请一分钟后再试", "WeChat: 45011 rate limit",
+            headers={"Retry-After": "60"},
+        )
+    if exc.errcode == HIGH_RISK:
+        return ApiError(403, "risky_user", "微信判定该账号存在风险，暂时无法登录", "WeChat: 40226 high-risk user")
+    if exc.errcode == BUSY:
+        return ApiError(
+            503, "wechat_busy", "微信系统繁忙，请稍后再试", "WeChat: -1 system busy", headers={"Retry-After": "3"}
+        )
+    log.warning("jscode2session failed: %s", exc)
+    return ApiError(502, "wechat_error", "微信登录暂时不可用，请稍后再试", f"WeChat: {exc.errcode}")
+
+
+@routes.post(f"{PREFIX}/auth/login")
+@public
+async def login(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    reject_unknown(body, {"code"})
+    code = get_field(body, "code", str, max_len=128)
+    client = request.app.get(keys.MP_CLIENT)
+    if client is None:
+        raise ApiError(503, "login_unavailable", "小程序登录暂未开通", "MP_APP_ID / MP_APP_SECRET not configured")
+    try:
+        identity = await client.code2session(code)
+    except MiniProgramError as exc:
+        raise _login_error(exc) from None
+    settings = request.app[keys.SETTINGS]
+    user_key = MP_USER_KEY.format(openid=identity.openid)
+    resident = await ResidentRepository(request.app[keys.MONGO]).for_user_key(user_key, settings.default_community)
+    sessions: SessionStore = request.app[keys.API_SESSIONS]
+    token = await sessions.create({"resident_id": resident.id, "user_key": user_key}, owner=resident.id)
+    return json_response({"token": token, "token_type": "Bearer", "expires_in": sessions.ttl_seconds})
+
+
+@routes.post(f"{PREFIX}/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    await request.app[keys.API_SESSIONS].delete(request[TOKEN])
+    return web.Response(status=204)
+
+
+OPENAPI: dict[str, Any] = {
+    f"{PREFIX}/auth/login": {
+        "post": {
+            "tags": ["auth"],
+            "summary": "小程序登录：用 wx.login 的 code 换取会话令牌",
+            "operationId": "login",
+            "security": [],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LoginRequest"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "登录成功",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LoginResponse"}}},
+                },
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "401": {"description": "code 无效或已使用（微信 40029 / 40163）",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "403": {"description": "微信判定为风险用户（40226）",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                "429": {"$ref": "#/components/responses/RateLimited"},
+                "502": {"$ref": "#/components/responses/BadGateway"},
+                "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+            },
+        }
+    },
+    f"{PREFIX}/auth/logout": {
+        "post": {
+            "tags": ["auth"],
+            "summary": "退出登录（令牌立即失效）",
+            "operationId": "logout",
+            "responses": {
+                "204": {"description": "已退出"},
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "429": {"$ref": "#/components/responses/RateLimited"},
+            },
+        }
+    },
+}
+
+OPENAPI_COMPONENTS: dict[str, Any] = {
+    "schemas": {
+        "LoginRequest": {
+            "type": "object",
+            "required": ["code"],
+            "additionalProperties": False,
+            "properties": {"code": {"type": "string", "maxLength": 128, "description": "wx.login() 返回的 code"}},
+        },
+        "LoginResponse": {
+            "type": "object",
+            "required": ["token", "token_type", "expires_in"],
+            "properties": {
+                "token": {"type": "string", "description": "放在 Authorization: Bearer 头里"},
+                "token_type": {"type": "string", "enum": ["Bearer"]},
+                "expires_in": {"type": "integer", "description": "有效秒数"},
+            },
+        },
+    }
+}

@@ -1,0 +1,111 @@
+"""GET /api/v1/openapi.json: the OpenAPI 3 document, merged from every API module's
+`OPENAPI` paths (and optional `OPENAPI_COMPONENTS`) with the shared components here."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from bot.api import PREFIX, api_modules, json_response
+from bot.api.auth import public
+
+routes = web.RouteTableDef()
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/login 返回的 token"}
+    },
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "detail"],
+                    "properties": {
+                        "code": {"type": "string", "example": "invalid_phone"},
+                        "message": {"type": "string", "description": "给用户看的中文说明"},
+                        "detail": {"type": "string", "description": "English detail for developers"},
+                    },
+                }
+            },
+        }
+    },
+    "responses": {
+        "BadRequest": _error_response("请求格式不正确（invalid_json / invalid_body / invalid_<字段>）"),
+        "Unauthorized": _error_response("没有令牌、令牌无效或已过期"),
+        "Forbidden": _error_response("没有权限"),
+        "NotFound": _error_response("找不到（或不属于当前用户）"),
+        "PayloadTooLarge": _error_response("请求内容太大"),
+        "RateLimited": {
+            **_error_response("请求太频繁（按用户限流），见 Retry-After"),
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "秒"}},
+        },
+        "BadGateway": _error_response("微信接口出错"),
+        "ServiceUnavailable": {
+            **_error_response("暂时不可用，见 Retry-After"),
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    f"{PREFIX}/openapi.json": {
+        "get": {
+            "tags": ["meta"],
+            "summary": "本接口文档（OpenAPI 3）",
+            "operationId": "openapi",
+            "security": [],
+            "responses": {
+                "200": {"description": "OpenAPI 文档", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "429": {"$ref": "#/components/responses/RateLimited"},
+            },
+        }
+    }
+}
+
+
+def build_document() -> dict[str, Any]:
+    """The whole document; a path+method documented twice is a programming error."""
+    paths: dict[str, dict[str, Any]] = {}
+    components = copy.deepcopy(COMPONENTS)
+    for module in api_modules():
+        for path, operations in getattr(module, "OPENAPI", {}).items():
+            target = paths.setdefault(path, {})
+            for method, operation in operations.items():
+                if method in target:
+                    raise ValueError(f"{method.upper()} {path} documented twice ({module.__name__})")
+                target[method] = operation
+        for section, entries in getattr(module, "OPENAPI_COMPONENTS", {}).items():
+            merged = components.setdefault(section, {})
+            for name, value in entries.items():
+                if name in merged and merged[name] != value:
+                    raise ValueError(f"component {section}/{name} defined twice ({module.__name__})")
+                merged[name] = value
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "邻里 Linli 小程序接口",
+            "version": "1.0.0",
+            "description": "除登录、本文档和公开目录外，所有接口都需要 Authorization: Bearer <token>。"
+            "错误统一为 {\"error\": {\"code\", \"message\"（中文）, \"detail\"（English）}}。",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": components,
+    }
+
+
+@routes.get(f"{PREFIX}/openapi.json")
+@public
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(build_document())

@@ -1,0 +1,232 @@
+"""Console pages every deployment has: home, residents (masked per role), staff accounts
+and the audit log. They double as the example of a console page (see bot.console)."""
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from pymongo import ReturnDocument
+
+from bot import keys
+from bot.console.auth import PREFIX, STAFF, staff_required
+from storage.audit import AuditLog
+from storage.scope import Scoped, in_scope, staff_scope
+from storage.staff import (
+    ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, StaffRepository,
+    can_manage,
+)
+
+routes = web.RouteTableDef()
+NAV = [
+    {"href": f"{PREFIX}/", "title": "首页", "roles": ()},
+    {"href": f"{PREFIX}/residents", "title": "居民", "roles": ()},
+    {"href": f"{PREFIX}/staff", "title": "工作人员", "roles": ADMIN_ROLES},
+    {"href": f"{PREFIX}/audit", "title": "审计日志", "roles": ADMIN_ROLES},
+]
+PAGE_SIZE = 200
+
+
+async def _community_names(db: Any) -> dict[str, str]:
+    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+
+
+def _form_value(form: Any, name: str, max_len: int = 64) -> str:
+    return str(form.get(name, "")).strip()[:max_len]
+
+
+# -- home ---------------------------------------------------------------------------
+
+@routes.get(PREFIX)
+async def console_root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(f"{PREFIX}/")
+
+
+@routes.get(f"{PREFIX}/")
+@staff_required()
+async def home(request: web.Request) -> web.StreamResponse:
+    staff: Staff = request[STAFF]
+    db = request.app[keys.MONGO]
+    residents = await Scoped.for_staff(db, staff, "residents")
+    count = await residents.count_documents({"deleted_at": None})
+    names = await _community_names(db)
+    return aiohttp_jinja2.render_template(
+        "index.html", request, {"resident_count": count, "community_name": names.get(staff.community or "")}
+    )
+
+
+# -- residents ----------------------------------------------------------------------
+
+@routes.get(f"{PREFIX}/residents")
+@staff_required()
+async def residents_list(request: web.Request) -> web.StreamResponse:
+    db = request.app[keys.MONGO]
+    residents = await Scoped.for_staff(db, request[STAFF], "residents")
+    docs = await residents.find({"deleted_at": None}).sort("created_at", -1).limit(PAGE_SIZE).to_list(PAGE_SIZE)
+    return aiohttp_jinja2.render_template(
+        "residents.html", request, {"residents": docs, "communities": await _community_names(db)}
+    )
+
+
+async def _scoped_resident(request: web.Request) -> tuple[Scoped, dict[str, Any]]:
+    residents = await Scoped.for_staff(request.app[keys.MONGO], request[STAFF], "residents")
+    doc = await residents.find_one({"_id": request.match_info["resident_id"], "deleted_at": None})
+    if doc is None:  # missing or outside the staff member's scope: the same answer
+        raise web.HTTPNotFound()
+    return residents, doc
+
+
+@routes.get(f"{PREFIX}/residents/{{resident_id}}")
+@staff_required()
+async def resident_detail(request: web.Request) -> web.StreamResponse:
+    _, doc = await _scoped_resident(request)
+    names = await _community_names(request.app[keys.MONGO])
+    return aiohttp_jinja2.render_template(
+        "resident.html", request, {"resident": doc, "communities": names, "error": None}
+    )
+
+
+def _contact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"community": doc.get("community"), "phone": doc.get("phone"), "building": doc.get("building")}
+
+
+@routes.post(f"{PREFIX}/residents/{{resident_id}}")
+@staff_required(*ADMIN_ROLES)
+async def resident_update(request: web.Request) -> web.StreamResponse:
+    """Correct a resident's phone / building on their behalf (e.g. at the service desk)."""
+    residents, doc = await _scoped_resident(request)
+    form = await request.post()
+    phone, building = _form_value(form, "phone", 20), _form_value(form, "building")
+    if phone and not (len(phone) == 11 and phone.isdigit() and phone[0] == "1"):
+        names = await _community_names(request.app[keys.MONGO])
+        return aiohttp_jinja2.render_template(
+            "resident.html", request, {"resident": doc, "communities": names, "error": "请填写11位手机号"}, status=400
+        )
+    update: dict[str, Any] = {}
+    to_set = {k: v for k, v in (("phone", phone), ("building", building)) if v}
+    to_unset = {k: "" for k, v in (("phone", phone), ("building", building)) if not v}
+    if to_set:
+        update["$set"] = to_set
+    if to_unset:
+        update["$unset"] = to_unset
+    after = await residents.find_one_and_update({"_id": doc["_id"]}, update, return_document=ReturnDocument.AFTER)
+    if after is None:
+        raise web.HTTPNotFound()
+    await AuditLog(request.app[keys.MONGO]).record(
+        request[STAFF], "resident.update", "residents", doc["_id"], _contact_snapshot(doc), _contact_snapshot(after),
+        resident_id=doc["_id"],
+    )
+    raise web.HTTPFound(f"{PREFIX}/residents/{doc['_id']}")
+
+
+# -- staff accounts -----------------------------------------------------------------
+
+async def _staff_form_context(request: web.Request, error: str | None = None,
+                              values: dict[str, str] | None = None) -> dict[str, Any]:
+    staff: Staff = request[STAFF]
+    db = request.app[keys.MONGO]
+    scope = await staff_scope(db, staff)
+    names = await _community_names(db)
+    communities = [(cid, name) for cid, name in sorted(names.items()) if in_scope(scope, cid)]
+    streets = []
+    if staff.role == SYSADMIN:
+        streets = [(d["_id"], d.get("name", d["_id"])) async for d in db["streets"].find({}).sort("_id", 1)]
+    return {
+        "roles": [r for r in ROLES if can_manage(staff, r)],
+        "communities": communities,
+        "streets": streets,
+        "error": error,
+        "values": values or {},
+    }
+
+
+@routes.get(f"{PREFIX}/staff")
+@staff_required(*ADMIN_ROLES)
+async def staff_list(request: web.Request) -> web.StreamResponse:
+    db = request.app[keys.MONGO]
+    members = await StaffRepository(db).list(await staff_scope(db, request[STAFF]))
+    return aiohttp_jinja2.render_template(
+        "staff_list.html", request,
+        {"members": members, "communities": await _community_names(db), "can_manage": can_manage},
+    )
+
+
+@routes.get(f"{PREFIX}/staff/new")
+@staff_required(*ADMIN_ROLES)
+async def staff_new(request: web.Request) -> web.StreamResponse:
+    return aiohttp_jinja2.render_template("staff_new.html", request, await _staff_form_context(request))
+
+
+@routes.post(f"{PREFIX}/staff")
+@staff_required(*ADMIN_ROLES)
+async def staff_create(request: web.Request) -> web.StreamResponse:
+    actor: Staff = request[STAFF]
+    db = request.app[keys.MONGO]
+    form = await request.post()
+    values = {k: _form_value(form, k) for k in ("username", "name", "role", "community", "street")}
+    password = str(form.get("password", ""))[:256]
+
+    async def again(error: str, status: int = 400) -> web.Response:
+        context = await _staff_form_context(request, error, values)
+        return aiohttp_jinja2.render_template("staff_new.html", request, context, status=status)
+
+    role = values["role"]
+    if role not in ROLES:
+        return await again("请选择角色")
+    if not can_manage(actor, role):
+        raise web.HTTPForbidden()
+    community = values["community"] if role in (GRID_WORKER, COMMUNITY_ADMIN) else None
+    street = values["street"] if role == STREET_ADMIN else None
+    if community is not None and not in_scope(await staff_scope(db, actor), community):
+        raise web.HTTPForbidden()
+    if role == STREET_ADMIN and actor.role != SYSADMIN:
+        raise web.HTTPForbidden()
+    try:
+        created = await StaffRepository(db).create(
+            values["username"], password, name=values["name"], role=role, community=community, street=street
+        )
+    except StaffError as exc:
+        return await again(str(exc))
+    await AuditLog(db).record(actor, "staff.create", "staff", created.id, None, created.public())
+    raise web.HTTPFound(f"{PREFIX}/staff")
+
+
+@routes.post(f"{PREFIX}/staff/{{staff_id}}/active")
+@staff_required(*ADMIN_ROLES)
+async def staff_set_active(request: web.Request) -> web.StreamResponse:
+    actor: Staff = request[STAFF]
+    db = request.app[keys.MONGO]
+    accounts = await Scoped.for_staff(db, actor, "staff")
+    doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
+    if doc is None:
+        raise web.HTTPNotFound()
+    target = Staff.from_doc(doc)
+    if target.id == actor.id or not can_manage(actor, target.role):
+        raise web.HTTPForbidden()
+    active = str((await request.post()).get("active", "")) == "1"
+    repo = StaffRepository(db)
+    after = await repo.set_active(target.id, active)
+    if not active:
+        await request.app[keys.CONSOLE_SESSIONS].revoke_owner(target.id)
+    await AuditLog(db).record(
+        actor, "staff.activate" if active else "staff.deactivate", "staff", target.id,
+        target.public(), after.public() if after else None,
+    )
+    raise web.HTTPFound(f"{PREFIX}/staff")
+
+
+# -- audit log ----------------------------------------------------------------------
+
+AUDIT_FILTERS = ("action", "collection", "record_id")
+
+
+@routes.get(f"{PREFIX}/audit")
+@staff_required(*ADMIN_ROLES)
+async def audit_log(request: web.Request) -> web.StreamResponse:
+    db = request.app[keys.MONGO]
+    filters = {k: request.query[k].strip()[:64] for k in AUDIT_FILTERS if request.query.get(k, "").strip()}
+    entries = await AuditLog(db).list(await staff_scope(db, request[STAFF]), limit=PAGE_SIZE, **filters)
+    return aiohttp_jinja2.render_template(
+        "audit.html", request, {"entries": entries, "filters": filters, "communities": await _community_names(db)}
+    )
+

@@ -1,0 +1,274 @@
+"""Console sessions, CSRF protection, staff login/logout and `staff_required`.
+
+- Session: an opaque token in the httponly, SameSite=Strict cookie `linli_console`
+  (Secure when `console_cookie_secure`); the session (staff id + CSRF token) lives in
+  Redis with an idle timeout (`console_session_ttl`).
+- CSRF: every non-GET console request must carry the form field `_csrf` (or the header
+  `X-CSRF-Token`) equal to the session's token; before login, a double-submit cookie
+  `linli_csrf` plays that part. Templates get it as `csrf_token`. Otherwise 403.
+- Login: argon2 check; 5 failures within 15 minutes lock the username and the IP for
+  15 minutes (429 with a Chinese message).
+"""
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot import keys
+from bot.privacy import can_see_contact
+from storage.audit import AuditLog
+from storage.rate_limit import LoginGuard
+from storage.sessions import SessionStore
+from storage.staff import ROLE_NAMES, Staff, StaffRepository
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/console"
+STAFF = "linli.staff"  # request[STAFF]: the logged-in storage.staff.Staff
+SESSION = "linli.console_session"  # request[SESSION]: the session dict (or None)
+SESSION_TOKEN = "linli.console_token"
+CSRF = "linli.csrf"  # request[CSRF]: the CSRF token forms of this page must echo
+COOKIE = "linli_console"
+CSRF_COOKIE = "linli_csrf"
+CSRF_FIELD = "_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+NAV_KEY = web.AppKey("console_nav", list)
+
+routes = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_console(request: web.Request) -> bool:
+    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+
+
+def staff_required(*roles: Any) -> Any:
+    """Decorator: the handler needs a logged-in staff member (redirect to the login page
+    otherwise) with one of `roles` (any role when none given; 403 otherwise). Sets
+    request[STAFF]. Use as `@staff_required()` or `@staff_required("community_admin", ...)`."""
+    if len(roles) == 1 and callable(roles[0]):  # used bare: @staff_required
+        return staff_required()(roles[0])
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            staff: Staff | None = request.get(STAFF)
+            if staff is None:
+                raise web.HTTPFound(f"{PREFIX}/login?next={quote(request.path_qs, safe='')}")
+            if roles and staff.role not in roles:
+                raise web.HTTPForbidden()
+            return await handler(request)
+
+        wrapper.__linli_roles__ = roles  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def current_staff(request: web.Request) -> Staff:
+    staff = request.get(STAFF)
+    if staff is None:
+        raise web.HTTPFound(f"{PREFIX}/login")
+    return staff
+
+
+def _cookie_options(request: web.Request) -> dict[str, Any]:
+    return {
+        "path": PREFIX,
+        "httponly": True,
+        "samesite": "Strict",
+        "secure": request.app[keys.SETTINGS].console_cookie_secure,
+    }
+
+
+async def _load_session(request: web.Request) -> None:
+    request[SESSION] = request[SESSION_TOKEN] = None
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return
+    sessions: SessionStore = request.app[keys.CONSOLE_SESSIONS]
+    session = await sessions.get(token)
+    if not session:
+        return
+    staff = await StaffRepository(request.app[keys.MONGO]).get(str(session.get("staff_id")))
+    if staff is None or not staff.active:
+        await sessions.delete(token)
+        return
+    request[SESSION], request[SESSION_TOKEN], request[STAFF] = session, token, staff
+
+
+async def _check_csrf(request: web.Request) -> None:
+    given = request.headers.get(CSRF_HEADER, "")
+    if not given and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        given = str((await request.post()).get(CSRF_FIELD, ""))
+    expected = request[CSRF]
+    if not given or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise web.HTTPForbidden(reason="CSRF token missing or wrong")
+
+
+ERROR_MESSAGES = {
+    400: "请求内容不正确",
+    403: "没有权限访问这个页面",
+    404: "找不到这个页面，或这条记录不在您的管辖范围内",
+    405: "不支持这种请求方式",
+    413: "提交的内容太大",
+    429: "操作太频繁了，请稍后再试",
+}
+CSRF_MESSAGE = "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试"
+
+
+def render_error(request: web.Request, status: int, message: str | None = None,
+                 headers: dict[str, str] | None = None) -> web.Response:
+    context = dict(console_context_sync(request))
+    context.update(status=status, message=message or ERROR_MESSAGES.get(status, "请求无法处理"))
+    response = aiohttp_jinja2.render_template("error.html", request, context, status=status)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+@web.middleware
+async def console_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not is_console(request):
+        return await handler(request)
+    await _load_session(request)
+    session = request[SESSION]
+    anonymous_csrf = None
+    if session is None:
+        anonymous_csrf = request.cookies.get(CSRF_COOKIE) or ""
+        if not (20 <= len(anonymous_csrf) <= 64):
+            anonymous_csrf = secrets.token_urlsafe(32)
+    request[CSRF] = session["csrf"] if session else anonymous_csrf
+    try:
+        if request.method not in SAFE_METHODS:
+            try:
+                await _check_csrf(request)
+            except web.HTTPForbidden:
+                log.warning("console CSRF rejection: %s %s from %s", request.method, request.path, request.remote)
+                response: web.StreamResponse = render_error(request, 403, CSRF_MESSAGE)
+            else:
+                response = await handler(request)
+        else:
+            response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        retry = exc.headers.get("Retry-After")
+        response = render_error(request, exc.status, None, {"Retry-After": retry} if retry else None)
+    if anonymous_csrf and request.cookies.get(CSRF_COOKIE) != anonymous_csrf and request.get(SESSION) is None:
+        response.set_cookie(CSRF_COOKIE, anonymous_csrf, **_cookie_options(request))
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    return response
+
+
+def console_context_sync(request: web.Request) -> dict[str, Any]:
+    staff: Staff | None = request.get(STAFF)
+    nav = [item for item in request.app.get(NAV_KEY, []) if staff and (not item["roles"] or staff.role in item["roles"])]
+    return {
+        "csrf_token": request.get(CSRF) or "",
+        "staff": staff,
+        "nav": nav,
+        "can_see_contact": can_see_contact(staff),
+        "role_names": ROLE_NAMES,
+        "path": request.path,
+    }
+
+
+async def console_context(request: web.Request) -> dict[str, Any]:
+    """aiohttp_jinja2 context processor: what every console template can use."""
+    return console_context_sync(request) if is_console(request) else {}
+
+
+async def console_storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    app[keys.CONSOLE_SESSIONS] = SessionStore(app[keys.REDIS], "console", settings.console_session_ttl, sliding=True)
+    app[keys.LOGIN_GUARD] = LoginGuard(
+        app[keys.REDIS], settings.login_max_failures, settings.login_lock_seconds, settings.login_lock_seconds
+    )
+    yield
+
+
+def _safe_next(target: str | None) -> str:
+    """Only redirect within the console (no open redirects)."""
+    if target and target.startswith(PREFIX) and not target.startswith("//") and "\\" not in target:
+        return target
+    return f"{PREFIX}/"
+
+
+def _lock_message(seconds: int) -> str:
+    return f"登录失败次数过多，已暂时锁定，请{max(1, (seconds + 59) // 60)}分钟后再试"
+
+
+@routes.get(f"{PREFIX}/login")
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if request.get(STAFF):
+        raise web.HTTPFound(_safe_next(request.query.get("next")))
+    return aiohttp_jinja2.render_template(
+        "login.html", request, {"next": _safe_next(request.query.get("next")), "error": None, "username": ""}
+    )
+
+
+@routes.post(f"{PREFIX}/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip()[:64]
+    password = str(form.get("password", ""))[:256]
+    target = _safe_next(str(form.get("next", "")))
+    guard: LoginGuard = request.app[keys.LOGIN_GUARD]
+    subjects = (f"user:{username.lower()}", f"ip:{request.remote}")
+
+    def page(error: str, status: int) -> web.Response:
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {"next": target, "error": error, "username": username}, status=status
+        )
+
+    locked = await guard.locked_for(*subjects)
+    if locked:
+        response = page(_lock_message(locked), 429)
+        response.headers["Retry-After"] = str(locked)
+        return response
+    staff = await StaffRepository(request.app[keys.MONGO]).authenticate(username, password) if username else None
+    if staff is None:
+        if await guard.failed(*subjects):
+            log.warning("console login locked for %s / %s", username, request.remote)
+            response = page(_lock_message(guard.lock_seconds), 429)
+            response.headers["Retry-After"] = str(guard.lock_seconds)
+            return response
+        return page("用户名或密码不正确", 401)
+    await guard.succeeded(f"user:{username.lower()}")
+    sessions: SessionStore = request.app[keys.CONSOLE_SESSIONS]
+    await sessions.delete(request.get(SESSION_TOKEN))  # a new session at every login (no fixation)
+    token = await sessions.create({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32)}, owner=staff.id)
+    await AuditLog(request.app[keys.MONGO]).record(
+        staff, "auth.login", "staff", staff.id, None, None, ip=request.remote
+    )
+    response = web.HTTPFound(target)
+    response.set_cookie(COOKIE, token, max_age=request.app[keys.SETTINGS].console_session_ttl, **_cookie_options(request))
+    response.del_cookie(CSRF_COOKIE, path=PREFIX)
+    raise response
+
+
+@routes.post(f"{PREFIX}/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    staff = request.get(STAFF)
+    if staff is not None:
+        await request.app[keys.CONSOLE_SESSIONS].delete(request[SESSION_TOKEN])
+        await AuditLog(request.app[keys.MONGO]).record(
+            staff, "auth.logout", "staff", staff.id, None, None, ip=request.remote
+        )
+    response = web.HTTPFound(f"{PREFIX}/login")
+    response.del_cookie(COOKIE, path=PREFIX)
+    raise response
