@@ -1,0 +1,272 @@
+"""Console: the report dispatch board (报事派单台).
+
+GET  /console/reports                          board of the staff member's scope, filtered
+                                               by status / category / overdue
+GET  /console/reports/stats                    tickets per category and median hours to resolve
+GET  /console/reports/routing                  the category -> department / SLA table
+POST /console/reports/routing                  edit one row (street admins, sysadmins)
+GET  /console/reports/{ticket}                 one ticket: facts, reporter (masked per role),
+                                               photos, history, the actions its status allows
+POST /console/reports/{ticket}/{action}        dispatch / start / resolve (note, optional
+                                               photo) / reject (reason) / duplicate (of, reason)
+GET  /console/reports/{ticket}/photos/{index}  an uploaded photo (in scope only)
+
+Every action goes through ReportService (its state machine; the reporter is notified)
+and is written to the audit trail. Records outside the scope answer 404.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from bot import keys
+from bot.console.auth import PREFIX, STAFF, staff_required
+from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
+from storage.audit import AuditLog
+from storage.photos import BadPhoto, PhotoStore
+from storage.reports import CHINA_TZ, STATUS_LABELS, STATUSES, Actor, Report, find_ticket
+from storage.residents import ResidentRepository
+from storage.routing import CATEGORIES, RoutingRepository
+from storage.scope import staff_scope
+from storage.staff import STREET_ADMIN, SYSADMIN, Staff
+
+routes = web.RouteTableDef()
+NAV = [
+    {"href": f"{PREFIX}/reports", "title": "报事派单", "roles": ()},
+    {"href": f"{PREFIX}/reports/stats", "title": "报事统计", "roles": ()},
+]
+ROUTING_ROLES = (STREET_ADMIN, SYSADMIN)  # one table for every community
+PAGE_SIZE = 50
+PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
+# Upload size allowed on the resolve form beyond the photo itself.
+FORM_SLACK = 64 * 1024
+
+
+def _service(request: web.Request) -> ReportService:
+    return request.app[keys.REPORTS]
+
+
+def _text(form: MultiDictProxy, name: str, max_len: int) -> str:
+    value = form.get(name, "")
+    return value.strip()[:max_len] if isinstance(value, str) else ""
+
+
+def _local(value: Any) -> str:
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+async def _community_names(request: web.Request) -> dict[str, str]:
+    db = request.app[keys.MONGO]
+    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+
+
+def _common() -> dict[str, Any]:
+    return {"categories": CATEGORIES, "status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS,
+            "local": _local}
+
+
+@web.middleware
+async def photo_upload_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The resolve form carries a photo: allow its size for that one route (the app's
+    body limit stays small everywhere else). Must run before the console middleware,
+    which reads the form for its CSRF check."""
+    if (request.method == "POST" and request.path.startswith(f"{PREFIX}/reports/")
+            and request.path.endswith("/resolve") and request.content_type == "multipart/form-data"):
+        limit = request.app[keys.SETTINGS].upload_max_bytes + FORM_SLACK
+        request = request.clone(client_max_size=limit)
+    return await handler(request)
+
+
+# -- board ------------------------------------------------------------------------------
+
+
+@routes.get(f"{PREFIX}/reports")
+@staff_required()
+async def board(request: web.Request) -> web.StreamResponse:
+    staff: Staff = request[STAFF]
+    scope = await staff_scope(request.app[keys.MONGO], staff)
+    query = request.query
+    status = query.get("status", "")
+    status = status if status in STATUSES or status == "open" else ""
+    category = query.get("category", "")
+    category = category if category in CATEGORIES else ""
+    overdue = query.get("overdue") == "1"
+    page = int(query["page"]) if query.get("page", "").isdigit() and 0 < int(query["page"]) < 10_000 else 1
+    repo = _service(request).repo
+    reports, total = await repo.board(
+        scope,
+        status=None if status in ("", "open") else status,
+        open_only=status == "open",
+        category=category or None,
+        overdue=True if overdue else None,
+        limit=PAGE_SIZE,
+        skip=(page - 1) * PAGE_SIZE,
+    )
+    return aiohttp_jinja2.render_template("reports/board.html", request, {
+        **_common(), "reports": reports, "total": total, "page": page,
+        "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+        "filters": {"status": status, "category": category, "overdue": overdue},
+        "statuses": STATUSES, "communities": await _community_names(request),
+        "now": _service(request).clock(),
+    })
+
+
+# -- stats -------------------------------------------------------------------------------
+
+
+@routes.get(f"{PREFIX}/reports/stats")
+@staff_required()
+async def stats(request: web.Request) -> web.StreamResponse:
+    period = request.query.get("period", "30")
+    period = period if period in PERIODS else "30"
+    days = PERIODS[period]
+    service = _service(request)
+    since = service.clock() - timedelta(days=days) if days else None
+    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    rows = await service.repo.stats(scope, since)
+    max_count = max((r.count for r in rows), default=0)
+    max_hours = max((r.median_hours or 0 for r in rows), default=0)
+    return aiohttp_jinja2.render_template("reports/stats.html", request, {
+        **_common(), "rows": rows, "period": period, "periods": PERIODS,
+        "total": sum(r.count for r in rows), "resolved": sum(r.resolved for r in rows),
+        "max_count": max_count or 1, "max_hours": max_hours or 1,
+    })
+
+
+# -- routing table ---------------------------------------------------------------------------
+
+
+async def _routing_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    routes_ = await RoutingRepository(request.app[keys.MONGO]).all()
+    return aiohttp_jinja2.render_template("reports/routing.html", request, {
+        **_common(), "routes": routes_, "error": error,
+        "can_edit": request[STAFF].role in ROUTING_ROLES,
+    }, status=status)
+
+
+@routes.get(f"{PREFIX}/reports/routing")
+@staff_required()
+async def routing(request: web.Request) -> web.StreamResponse:
+    return await _routing_page(request)
+
+
+@routes.post(f"{PREFIX}/reports/routing")
+@staff_required(*ROUTING_ROLES)
+async def routing_update(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    category, department = _text(form, "category", 32), _text(form, "department", 60)
+    hours = _text(form, "sla_hours", 4)
+    if category not in CATEGORIES or not department or not hours.isdigit() or not 1 <= int(hours) <= 720:
+        return await _routing_page(request, "请填写承办部门和 1-720 之间的办理时限（小时）", status=400)
+    table = RoutingRepository(request.app[keys.MONGO])
+    before = await table.get(category)
+    after = await table.set(category, department, int(hours))
+    await AuditLog(request.app[keys.MONGO]).record(
+        request[STAFF], "report_routing.update", "report_routing", category,
+        {"department": before.department, "sla_hours": before.sla_hours},
+        {"department": after.department, "sla_hours": after.sla_hours}, ip=request.remote,
+    )
+    raise web.HTTPFound(f"{PREFIX}/reports/routing")
+
+
+# -- one ticket ---------------------------------------------------------------------------------
+
+
+async def _scoped_report(request: web.Request) -> tuple[dict[str, Any], Report]:
+    ticket = find_ticket(request.match_info["ticket"])
+    if ticket is None:
+        raise web.HTTPNotFound()
+    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    report = await _service(request).repo.get(ticket, scope)
+    if report is None:  # missing or outside the staff member's scope: the same answer
+        raise web.HTTPNotFound()
+    return scope, report
+
+
+async def _ticket_page(request: web.Request, report: Report, error: str | None = None,
+                       status: int = 200) -> web.Response:
+    resident = await ResidentRepository(request.app[keys.MONGO]).get(report.resident_id)
+    service = _service(request)
+    actions = allowed_actions(report.status)
+    departments = sorted({r.department for r in await service.routing.all()})
+    return aiohttp_jinja2.render_template("reports/ticket.html", request, {
+        **_common(), "report": report, "reporter": resident, "actions": actions, "error": error,
+        "communities": await _community_names(request), "departments": departments,
+        "followers": len(report.followers), "photos": all_photos(report),
+        "own_photos": len(report.photos),
+    }, status=status)
+
+
+@routes.get(f"{PREFIX}/reports/{{ticket}}")
+@staff_required()
+async def ticket_page(request: web.Request) -> web.StreamResponse:
+    _, report = await _scoped_report(request)
+    return await _ticket_page(request, report)
+
+
+@routes.get(f"{PREFIX}/reports/{{ticket}}/photos/{{index:\\d{{1,2}}}}")
+@staff_required()
+async def photo(request: web.Request) -> web.StreamResponse:
+    _, report = await _scoped_report(request)
+    index = int(request.match_info["index"])
+    photos = all_photos(report)
+    if index >= len(photos) or photos[index].get("source") != "upload":
+        raise web.HTTPNotFound()
+    stored = await request.app[keys.PHOTOS].get(photos[index]["id"])
+    if stored is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=stored.data, content_type=stored.content_type)
+
+
+def all_photos(report: Report) -> list[dict[str, Any]]:
+    """The reporter's photos, then those staff attached when resolving (one numbering)."""
+    return list(report.photos) + [h["photo"] for h in report.history if h.get("photo")]
+
+
+def _snapshot(report: Report) -> dict[str, Any]:
+    return {"status": report.status, "department": report.department, "level": report.level,
+            "community": report.community, "duplicate_of": report.duplicate_of, "reason": report.reason}
+
+
+@routes.post(f"{PREFIX}/reports/{{ticket}}/{{action:dispatch|start|resolve|reject|duplicate}}")
+@staff_required()
+async def act(request: web.Request) -> web.StreamResponse:
+    staff: Staff = request[STAFF]
+    scope, report = await _scoped_report(request)
+    action = request.match_info["action"]
+    assert action in STAFF_ACTIONS
+    form = await request.post()
+    photo_ref = None
+    upload = form.get("photo")
+    if action == "resolve" and isinstance(upload, web.FileField):
+        data = upload.file.read()
+        if data:  # an empty file input means "no photo"
+            store: PhotoStore = request.app[keys.PHOTOS]
+            try:
+                photo_ref = await store.put(data, uploaded_by=f"staff:{staff.id}", now=_service(request).clock())
+            except BadPhoto as exc:
+                message = "照片只能是 JPG 或 PNG 格式" if exc.code == "bad_photo_type" else "照片太大或是空的"
+                return await _ticket_page(request, report, message, status=400)
+    try:
+        after = await _service(request).act(
+            report.ticket, action, Actor("staff", staff.id, staff.name), scope=scope,
+            note=_text(form, "note", 500) or None,
+            reason=_text(form, "reason", 500) or None,
+            department=_text(form, "department", 60) or None,
+            duplicate_of=_text(form, "duplicate_of", 40) or None,
+            photo=photo_ref,
+        )
+    except ReportError as exc:
+        current = await _service(request).repo.get(report.ticket, scope) or report
+        return await _ticket_page(request, current, str(exc), status=400 if isinstance(exc, InvalidReport) else 409)
+    await AuditLog(request.app[keys.MONGO]).record(
+        staff, f"report.{action}", "reports", report.ticket, _snapshot(report),
+        {**_snapshot(after), "note": after.history[-1].get("note")},
+        community=report.community, resident_id=report.resident_id, ip=request.remote,
+    )
+    raise web.HTTPFound(f"{PREFIX}/reports/{report.ticket}")
+

@@ -1,0 +1,1 @@
+"""Service layer: the rules of each capability, between dialogue/API handlers and repositories."""

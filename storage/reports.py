@@ -1,0 +1,387 @@
+"""Problem reports (报事) in MongoDB: tickets, their status history, followers and ratings.
+
+One document per ticket in `reports`, `_id` being the ticket number (`R20261122-0001`):
+
+    resident_id (the reporter), channel (the one they reported through: notices go back
+    there), community, category, department, level
+    ("community" or "street" once escalated), location_text, location_key (normalised text),
+    location (GeoJSON point, only when known), description, photos [...], status,
+    history [{action, status, at, actor {kind, id, name}, note?, reason?, ...}],
+    created_at, updated_at, sla_hours, due_at, overdue, escalated_at, resolved_at, closed_at,
+    duplicate_of, reason, followers [{resident_id, channel, at, via}], rating {stars, comment, at}.
+
+Residents are referenced by id only (the personal-data convention of storage/personal_data:
+export and erasure find the report by its top-level `resident_id`; the channel identity
+to notify is looked up when a notice is sent, so an erased resident is never contacted).
+
+Ticket numbers come from one atomic counter per (China) day in `counters`. Every query
+that staff trigger takes the scope filter of storage/scope.py (a filter on `community`).
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, DESCENDING, GEOSPHERE, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+# China has no daylight saving time: ticket dates are in UTC+8.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+SUBMITTED, DISPATCHED, IN_PROGRESS, RESOLVED, CLOSED = "submitted", "dispatched", "in_progress", "resolved", "closed"
+REJECTED, DUPLICATE = "rejected", "duplicate"
+STATUSES = (SUBMITTED, DISPATCHED, IN_PROGRESS, RESOLVED, CLOSED, REJECTED, DUPLICATE)
+# Someone still has to act on these (the SLA clock runs).
+OPEN_STATUSES = (SUBMITTED, DISPATCHED, IN_PROGRESS)
+# Shown to the reporter as "still going on" (resolved waits for their confirmation).
+ACTIVE_STATUSES = (*OPEN_STATUSES, RESOLVED)
+
+STATUS_LABELS = {
+    SUBMITTED: "已受理",
+    DISPATCHED: "已派单",
+    IN_PROGRESS: "处理中",
+    RESOLVED: "已处理，待确认",
+    CLOSED: "已办结",
+    REJECTED: "未受理",
+    DUPLICATE: "已合并",
+}
+
+LEVEL_COMMUNITY, LEVEL_STREET = "community", "street"
+
+_TICKET = re.compile(r"(?<![A-Za-z0-9])[Rr]\s?(20\d{6})-?(\d{1,6})(?!\d)")
+_NOT_KEY = re.compile(r"[\s\W_]+")
+
+
+def find_ticket(text: str) -> str | None:
+    """A ticket number written in `text` (R20261122-0001, r202611220001, R20261122001),
+    normalised to R20261122-0001."""
+    match = _TICKET.search(text or "")
+    if not match:
+        return None
+    return f"R{match.group(1)}-{int(match.group(2)):04d}"
+
+
+def location_key(text: str | None) -> str:
+    """Location text reduced for comparison: NFKC, lower case, no spaces or punctuation."""
+    return _NOT_KEY.sub("", unicodedata.normalize("NFKC", text or "")).lower()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something to a ticket: staff, the resident, or the system (timers)."""
+
+    kind: str  # "staff" | "resident" | "system"
+    id: str | None = None
+    name: str | None = None
+
+    def as_doc(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "name": self.name}
+
+
+SYSTEM = Actor("system", None, "系统")
+
+
+@dataclass
+class Report:
+    ticket: str
+    resident_id: str
+    channel: str
+    community: str
+    category: str
+    department: str
+    status: str
+    created_at: datetime
+    description: str = ""
+    location_text: str | None = None
+    location: dict[str, Any] | None = None
+    photos: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    level: str = LEVEL_COMMUNITY
+    sla_hours: int = 72
+    due_at: datetime | None = None
+    overdue: bool = False
+    updated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    duplicate_of: str | None = None
+    reason: str | None = None
+    followers: list[dict[str, Any]] = field(default_factory=list)
+    rating: dict[str, Any] | None = None
+    source: str = "chat"
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "Report":
+        names = cls.__dataclass_fields__
+        data = {k: v for k, v in doc.items() if k in names}
+        data["ticket"] = doc["_id"]
+        return cls(**data)
+
+    @property
+    def reporter_id(self) -> str:
+        return self.resident_id
+
+    @property
+    def latitude(self) -> float | None:
+        return self.location["coordinates"][1] if self.location else None
+
+    @property
+    def longitude(self) -> float | None:
+        return self.location["coordinates"][0] if self.location else None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def last_note(self) -> str | None:
+        """The most recent note or reason staff wrote."""
+        for entry in reversed(self.history):
+            if entry.get("note") or entry.get("reason"):
+                return entry.get("note") or entry.get("reason")
+        return None
+
+    def audience(self) -> list[dict[str, Any]]:
+        """Everyone to tell about a change ({resident_id, channel}): the reporter and the
+        residents following the ticket."""
+        people = [{"resident_id": self.resident_id, "channel": self.channel}]
+        seen = {self.resident_id}
+        for follower in self.followers:
+            if follower.get("resident_id") not in seen:
+                seen.add(follower.get("resident_id"))
+                people.append({"resident_id": follower.get("resident_id"), "channel": follower.get("channel")})
+        return people
+
+    def follows(self, resident_id: str) -> bool:
+        return self.resident_id == resident_id or any(f.get("resident_id") == resident_id for f in self.followers)
+
+
+@dataclass(frozen=True)
+class CategoryStats:
+    category: str
+    count: int
+    resolved: int
+    median_hours: float | None
+
+
+class ReportRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["reports"]
+        self._counters = db["counters"]
+
+    async def ensure_indexes(self) -> None:
+        await self._col.create_indexes(
+            [
+                # The version spelled out: secantusdb records it and otherwise refuses the
+                # same index at the next start (MongoDB fills in the same default).
+                IndexModel([("location", GEOSPHERE)], name="location_2dsphere", **{"2dsphereIndexVersion": 3}),
+                IndexModel([("community", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
+                           name="community_status_recent"),
+                IndexModel([("resident_id", ASCENDING), ("created_at", DESCENDING)], name="resident_recent"),
+                IndexModel([("followers.resident_id", ASCENDING)], name="followers"),
+                IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="status_due"),
+                IndexModel([("category", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
+                           name="category_status_recent"),
+            ]
+        )
+
+    # -- writing ---------------------------------------------------------------
+
+    async def next_ticket(self, now: datetime) -> str:
+        """A new ticket number: R + China date + a per-day sequence from an atomic counter.
+
+        Concurrent first upserts of a day can fail (DuplicateKeyError on MongoDB) or, on
+        secantusdb, return no document although the counter moved: both are retried, so
+        a number may be skipped but never handed out twice."""
+        day = now.astimezone(CHINA_TZ).strftime("%Y%m%d")
+        for attempt in range(20):
+            try:
+                doc = await self._counters.find_one_and_update(
+                    {"_id": f"report:{day}"}, {"$inc": {"seq": 1}}, upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                doc = None
+            if doc is not None:
+                return f"R{day}-{int(doc['seq']):04d}"
+            await asyncio.sleep(0.005 * (attempt + 1))
+        raise RuntimeError(f"could not draw a ticket number for {day}")
+
+    async def insert(self, doc: dict[str, Any]) -> Report:
+        """Insert a new ticket (DuplicateKeyError if its number is taken)."""
+        await self._col.insert_one(doc)
+        return Report.from_doc(doc)
+
+    async def add_follower(self, ticket: str, follower: dict[str, Any], now: datetime) -> Report | None:
+        """Link another resident to a ticket (they are told about its changes)."""
+        await self._col.update_one(
+            {"_id": ticket, "followers.resident_id": {"$ne": follower["resident_id"]},
+             "resident_id": {"$ne": follower["resident_id"]}},
+            {"$push": {"followers": follower}, "$set": {"updated_at": now}},
+        )
+        return await self.get(ticket)
+
+    async def transition(
+        self,
+        ticket: str,
+        from_statuses: tuple[str, ...] | list[str],
+        entry: dict[str, Any],
+        changes: dict[str, Any],
+        scope: dict[str, Any] | None = None,
+    ) -> Report | None:
+        """Atomically apply a change when the ticket is (still) in one of `from_statuses`
+        and inside `scope`; None when it is not (moved on, or not visible)."""
+        query = {"_id": ticket, "status": {"$in": list(from_statuses)}, **(scope or {})}
+        doc = await self._col.find_one_and_update(
+            query,
+            {"$set": changes, "$push": {"history": entry}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Report.from_doc(doc) if doc else None
+
+    async def set_rating(self, ticket: str, resident_id: str, rating: dict[str, Any], now: datetime) -> Report | None:
+        doc = await self._col.find_one_and_update(
+            {"_id": ticket, "resident_id": resident_id, "rating": None},
+            {"$set": {"rating": rating, "updated_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Report.from_doc(doc) if doc else None
+
+    async def claim_flag(self, ticket: str, flag: str, now: datetime) -> bool:
+        """Set `flag` (a timestamp field) once; True only for the first caller."""
+        result = await self._col.update_one({"_id": ticket, flag: None}, {"$set": {flag: now}})
+        return result.modified_count == 1
+
+    async def escalate_next(self, now: datetime, entry: dict[str, Any]) -> Report | None:
+        """Escalate one open community-level ticket past its due time (atomic claim)."""
+        doc = await self._col.find_one_and_update(
+            {"status": {"$in": list(OPEN_STATUSES)}, "due_at": {"$lt": now}, "level": LEVEL_COMMUNITY},
+            {"$set": {"level": LEVEL_STREET, "overdue": True, "escalated_at": now, "updated_at": now},
+             "$push": {"history": entry}},
+            sort=[("due_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return Report.from_doc(doc) if doc else None
+
+    async def mark_overdue(self, now: datetime) -> int:
+        """Flag open tickets past due that are already at the top level."""
+        result = await self._col.update_many(
+            {"status": {"$in": list(OPEN_STATUSES)}, "due_at": {"$lt": now}, "overdue": {"$ne": True}},
+            {"$set": {"overdue": True, "updated_at": now}},
+        )
+        return result.modified_count
+
+    # -- reading ---------------------------------------------------------------
+
+    async def get(self, ticket: str, scope: dict[str, Any] | None = None) -> Report | None:
+        doc = await self._col.find_one({"_id": str(ticket), **(scope or {})})
+        return Report.from_doc(doc) if doc else None
+
+    async def find_open_duplicate(
+        self,
+        *,
+        category: str,
+        community: str,
+        since: datetime,
+        point: dict[str, Any] | None,
+        location_key: str,
+        radius_m: float,
+    ) -> Report | None:
+        """An open ticket of the same category since `since`, within `radius_m` of
+        `point` (any community) or with the same location text (same community)."""
+        base = {"category": category, "status": {"$in": list(OPEN_STATUSES)}, "created_at": {"$gte": since}}
+        if point is not None:
+            near = {"$near": {"$geometry": point, "$maxDistance": float(radius_m)}}
+            docs = await self._col.find({**base, "location": near}).limit(1).to_list(1)
+            if docs:
+                return Report.from_doc(docs[0])
+        if location_key:
+            doc = await self._col.find_one(
+                {**base, "community": community, "location_key": location_key}, sort=[("created_at", ASCENDING)]
+            )
+            if doc:
+                return Report.from_doc(doc)
+        return None
+
+    async def for_resident(
+        self, resident_id: str, statuses: tuple[str, ...] | None = None, limit: int = 20
+    ) -> list[Report]:
+        """Tickets a resident reported or follows, newest first."""
+        query: dict[str, Any] = {
+            "$or": [{"resident_id": resident_id}, {"followers.resident_id": resident_id}]
+        }
+        if statuses:
+            query["status"] = {"$in": list(statuses)}
+        docs = await self._col.find(query).sort("created_at", DESCENDING).limit(limit).to_list(limit)
+        return [Report.from_doc(d) for d in docs]
+
+    async def resolved_before(self, cutoff: datetime, limit: int = 200) -> list[str]:
+        docs = await self._col.find(
+            {"status": RESOLVED, "resolved_at": {"$lt": cutoff}}, {"_id": 1}
+        ).limit(limit).to_list(limit)
+        return [d["_id"] for d in docs]
+
+    async def board(
+        self,
+        scope: dict[str, Any],
+        *,
+        status: str | None = None,
+        open_only: bool = False,
+        category: str | None = None,
+        overdue: bool | None = None,
+        limit: int = 50,
+        skip: int = 0,
+    ) -> tuple[list[Report], int]:
+        """Tickets in a staff member's scope, newest first, and how many match."""
+        query: dict[str, Any] = dict(scope)
+        if status:
+            query["status"] = status
+        elif open_only:
+            query["status"] = {"$in": list(OPEN_STATUSES)}
+        if category:
+            query["category"] = category
+        if overdue is not None:
+            query["overdue"] = True if overdue else {"$ne": True}
+        total = await self._col.count_documents(query)
+        docs = await self._col.find(query).sort("created_at", DESCENDING).skip(skip).limit(limit).to_list(limit)
+        return [Report.from_doc(d) for d in docs], total
+
+    async def stats(self, scope: dict[str, Any], since: datetime | None = None) -> list[CategoryStats]:
+        """Tickets per category and the median hours from report to resolution.
+
+        Durations are collected with $push of a scalar expression (no array field
+        paths) and the median is taken here, so it runs on MongoDB < 7 and secantusdb."""
+        match: dict[str, Any] = dict(scope)
+        if since is not None:
+            match["created_at"] = {"$gte": since}
+        pipeline = [
+            {"$match": match},
+            {"$project": {
+                "category": 1,
+                "hours": {"$cond": [
+                    {"$gt": ["$resolved_at", None]},
+                    {"$divide": [{"$subtract": ["$resolved_at", "$created_at"]}, 3_600_000]},
+                    None,
+                ]},
+            }},
+            {"$group": {"_id": "$category", "count": {"$sum": 1}, "hours": {"$push": "$hours"}}},
+            {"$sort": {"count": -1, "_id": 1}},
+        ]
+        result = []
+        async for row in self._col.aggregate(pipeline):
+            hours = [h for h in row.get("hours", []) if isinstance(h, (int, float))]
+            result.append(CategoryStats(
+                category=row["_id"],
+                count=int(row["count"]),
+                resolved=len(hours),
+                median_hours=round(statistics.median(hours), 1) if hours else None,
+            ))
+        return result
