@@ -1,0 +1,435 @@
+"""Bookable community services: catalog, slots, bookings, waitlist and resident links.
+
+Capacity lives on the slot document (`capacity`, `booked`) and is only ever changed by
+single-document atomic updates: taking a place is a conditional `$inc` that matches only
+while `booked < capacity`. A partial unique index on (slot_id, resident_id) over active
+bookings stops one resident from holding two places in one slot. No multi-document
+transactions are used, so this runs on secantusdb and a standalone MongoDB alike.
+
+Counter invariant: slot.booked == active bookings of the slot + waitlist offers holding a place.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+from bson import ObjectId
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from storage.booking_catalog import CATALOG, DEMO_COMMUNITIES, TZ, planned_slots, rental_pools, service_doc
+
+BOOKED = "booked"  # the one active booking status
+ACTIVE_WAIT = ("waiting", "offered")
+
+
+def new_id() -> str:
+    return str(ObjectId())
+
+
+class CatalogRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["booking_services"]
+
+    async def ensure_indexes(self) -> None:
+        await self._col.create_index([("community", ASCENDING), ("order", ASCENDING)], name="community_order")
+
+    async def for_community(self, community: str, *, active_only: bool = True) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"community": community}
+        if active_only:
+            query["active"] = True
+        return await self._col.find(query).sort("order", ASCENDING).to_list(100)
+
+    async def get(self, service_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": str(service_id)})
+
+    async def in_scope(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self._col.find(scope).sort([("community", ASCENDING), ("order", ASCENDING)]).to_list(500)
+
+    async def insert_if_missing(self, doc: dict[str, Any]) -> None:
+        await self._col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+
+
+class SlotRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["booking_slots"]
+
+    async def ensure_indexes(self) -> None:
+        await self._col.create_indexes([
+            IndexModel([("service_id", ASCENDING), ("start", ASCENDING), ("unit", ASCENDING)],
+                       name="service_start_unit", unique=True),
+            IndexModel([("community", ASCENDING), ("start", ASCENDING)], name="community_start"),
+        ])
+
+    async def insert(self, slot: dict[str, Any]) -> dict[str, Any]:
+        """Store a new slot; DuplicateKeyError when the service already has one at that time."""
+        doc = {"_id": new_id(), **slot}
+        await self._col.insert_one(doc)
+        return doc
+
+    async def insert_if_missing(self, slot: dict[str, Any]) -> bool:
+        """Idempotent creation by (service, start, unit); True when it was new."""
+        key = {"service_id": slot["service_id"], "start": slot["start"], "unit": slot.get("unit")}
+        try:
+            result = await self._col.update_one(key, {"$setOnInsert": {"_id": new_id(), **slot}}, upsert=True)
+        except DuplicateKeyError:  # created concurrently by another worker
+            return False
+        return result.upserted_id is not None
+
+    async def get(self, slot_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": str(slot_id)})
+
+    async def for_service(self, service_id: str, start_from: datetime | None = None,
+                          start_to: datetime | None = None, *, open_only: bool = True,
+                          free_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+        """Slots of a service in time order (rental pools have no start and are always listed)."""
+        query: dict[str, Any] = {"service_id": str(service_id)}
+        if start_from is not None or start_to is not None:
+            window: dict[str, Any] = {}
+            if start_from is not None:
+                window["$gte"] = start_from
+            if start_to is not None:
+                window["$lte"] = start_to
+            query["$or"] = [{"start": window}, {"start": None}]
+        if open_only:
+            query["status"] = "open"
+        if free_only:
+            query["$expr"] = {"$lt": ["$booked", "$capacity"]}
+        return await self._col.find(query).sort([("start", ASCENDING), ("unit", ASCENDING)]).to_list(limit)
+
+    async def roster(self, scope: dict[str, Any], start_from: datetime, start_to: datetime,
+                     service: str | None = None) -> list[dict[str, Any]]:
+        """Session slots of one day (or range) within a staff scope, in time order."""
+        query: dict[str, Any] = {**scope, "start": {"$gte": start_from, "$lt": start_to}}
+        if service:
+            query["service"] = service
+        return await self._col.find(query).sort([("start", ASCENDING), ("service", ASCENDING)]).to_list(1000)
+
+    async def pools(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rental pools (slots without a time) within a staff scope."""
+        return await self._col.find({**scope, "kind": "rental"}).sort("service_id", ASCENDING).to_list(500)
+
+    async def take_place(self, slot_id: str) -> bool:
+        """Atomically take one place if the slot is open and not full."""
+        doc = await self._col.find_one_and_update(
+            {"_id": str(slot_id), "status": "open", "$expr": {"$lt": ["$booked", "$capacity"]}},
+            {"$inc": {"booked": 1}},
+            projection={"_id": 1},
+        )
+        return doc is not None
+
+    async def release_place(self, slot_id: str) -> bool:
+        """Give one place back (never below zero)."""
+        result = await self._col.update_one({"_id": str(slot_id), "booked": {"$gt": 0}}, {"$inc": {"booked": -1}})
+        return result.modified_count == 1
+
+    async def next_wait_seq(self, slot_id: str) -> int:
+        doc = await self._col.find_one_and_update(
+            {"_id": str(slot_id)}, {"$inc": {"wait_seq": 1}},
+            projection={"wait_seq": 1}, return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise KeyError(slot_id)
+        return int(doc["wait_seq"])
+
+    async def set_capacity(self, slot_id: str, capacity: int) -> bool:
+        """Change the number of places, never below the places already taken."""
+        result = await self._col.update_one(
+            {"_id": str(slot_id), "booked": {"$lte": int(capacity)}}, {"$set": {"capacity": int(capacity)}}
+        )
+        return result.matched_count == 1
+
+    async def update_fields(self, slot_id: str, **fields: Any) -> dict[str, Any] | None:
+        allowed = {k: v for k, v in fields.items() if k in ("title", "status", "end")}
+        return await self._col.find_one_and_update(
+            {"_id": str(slot_id)}, {"$set": allowed}, return_document=ReturnDocument.AFTER
+        )
+
+
+class BookingRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["bookings"]
+
+    async def ensure_indexes(self) -> None:
+        await self._col.create_indexes([
+            IndexModel([("slot_id", ASCENDING), ("resident_id", ASCENDING)], name="one_active_per_slot",
+                       unique=True, partialFilterExpression={"status": BOOKED}),
+            IndexModel([("booking_no", ASCENDING)], name="booking_no", unique=True),
+            IndexModel([("resident_id", ASCENDING), ("start", DESCENDING)], name="resident_start"),
+            IndexModel([("booked_by", ASCENDING), ("start", DESCENDING)], name="booker_start"),
+            IndexModel([("slot_id", ASCENDING), ("status", ASCENDING)], name="slot_status"),
+            IndexModel([("status", ASCENDING), ("start", ASCENDING)], name="status_start"),
+        ])
+
+    async def insert(self, booking: dict[str, Any]) -> dict[str, Any]:
+        """Store a booking under a fresh 8-digit number; DuplicateKeyError when the
+        resident already holds an active booking of the slot."""
+        for _ in range(8):
+            doc = {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking}
+            try:
+                await self._col.insert_one(doc)
+                return doc
+            except DuplicateKeyError as exc:
+                if "booking_no" not in str(exc):
+                    raise
+        raise RuntimeError("could not allocate a booking number")
+
+    async def get(self, booking_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": str(booking_id)})
+
+    async def active_of(self, slot_id: str, resident_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"slot_id": str(slot_id), "resident_id": str(resident_id), "status": BOOKED})
+
+    async def upcoming(self, resident_id: str, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        """Active bookings of a resident or made by them for someone else, still ahead
+        (rentals until returned)."""
+        query = {
+            "$or": [{"resident_id": str(resident_id)}, {"booked_by": str(resident_id)}],
+            "status": BOOKED,
+            "end": {"$gte": since},
+        }
+        return await self._col.find(query).sort("start", ASCENDING).to_list(limit)
+
+    async def for_slot(self, slot_id: str, *, active_only: bool = False) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"slot_id": str(slot_id)}
+        if active_only:
+            query["status"] = BOOKED
+        return await self._col.find(query).sort("created_at", ASCENDING).to_list(2000)
+
+    async def count_active(self, slot_id: str) -> int:
+        return await self._col.count_documents({"slot_id": str(slot_id), "status": BOOKED})
+
+    async def transition(self, booking_id: str, from_status: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Atomically move a booking out of `from_status`; None if it was not in it."""
+        return await self._col.find_one_and_update(
+            {"_id": str(booking_id), "status": from_status}, {"$set": changes},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def set_attendance(self, booking_id: str, attendance: str, extra: dict[str, Any]) -> dict[str, Any] | None:
+        """Record attended / no_show once (None if already recorded the same way or not active)."""
+        return await self._col.find_one_and_update(
+            {"_id": str(booking_id), "status": BOOKED, "attendance": {"$ne": attendance}},
+            {"$set": {"attendance": attendance, **extra}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def due_reminders(self, start_from: datetime, start_to: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        return await self._col.find({
+            "status": BOOKED, "start": {"$gte": start_from, "$lt": start_to}, "reminded_at": None,
+        }).to_list(limit)
+
+    async def claim_reminder(self, booking_id: str, now: datetime) -> dict[str, Any] | None:
+        """Mark a booking reminded; only one worker wins."""
+        return await self._col.find_one_and_update(
+            {"_id": str(booking_id), "status": BOOKED, "reminded_at": None},
+            {"$set": {"reminded_at": now}}, return_document=ReturnDocument.AFTER,
+        )
+
+
+class WaitlistRepository:
+    """Waitlist entries: waiting -> offered -> accepted | declined | expired; or cancelled.
+
+    `active: true` marks waiting/offered entries (a partial index on a boolean works on
+    every MongoDB version, unlike `$in`)."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["booking_waitlist"]
+
+    async def ensure_indexes(self) -> None:
+        await self._col.create_indexes([
+            IndexModel([("slot_id", ASCENDING), ("resident_id", ASCENDING)], name="one_active_per_slot",
+                       unique=True, partialFilterExpression={"active": True}),
+            IndexModel([("slot_id", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="slot_queue"),
+            IndexModel([("status", ASCENDING), ("offer_expires_at", ASCENDING)], name="offers_due"),
+            IndexModel([("resident_id", ASCENDING), ("status", ASCENDING)], name="resident_status"),
+            IndexModel([("booked_by", ASCENDING), ("status", ASCENDING)], name="booker_status"),
+        ])
+
+    async def insert(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """DuplicateKeyError when the resident is already waiting for the slot."""
+        doc = {"_id": new_id(), "status": "waiting", "active": True, **entry}
+        await self._col.insert_one(doc)
+        return doc
+
+    async def get(self, entry_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": str(entry_id)})
+
+    async def active_of(self, slot_id: str, resident_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"slot_id": str(slot_id), "resident_id": str(resident_id), "active": True})
+
+    async def has_waiting(self, slot_id: str) -> bool:
+        return await self._col.find_one({"slot_id": str(slot_id), "status": "waiting"}, {"_id": 1}) is not None
+
+    async def offer_next(self, slot_id: str, now: datetime, expires: datetime) -> dict[str, Any] | None:
+        """Atomically turn the first waiting entry into an offer holding the freed place."""
+        return await self._col.find_one_and_update(
+            {"slot_id": str(slot_id), "status": "waiting"},
+            {"$set": {"status": "offered", "offered_at": now, "offer_expires_at": expires}},
+            sort=[("seq", ASCENDING)], return_document=ReturnDocument.AFTER,
+        )
+
+    async def settle(self, entry_id: str, from_status: str, to_status: str, now: datetime,
+                     extra_filter: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any] | None:
+        """Atomically end an entry (accepted/declined/expired/cancelled); None if it was not `from_status`."""
+        query = {"_id": str(entry_id), "status": from_status, **(extra_filter or {})}
+        return await self._col.find_one_and_update(
+            query, {"$set": {"status": to_status, "settled_at": now, **extra}, "$unset": {"active": ""}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def expired_offers(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        return await self._col.find({"status": "offered", "offer_expires_at": {"$lte": now}}).to_list(limit)
+
+    async def position(self, entry: dict[str, Any]) -> int:
+        """1-based place in the queue of a waiting entry."""
+        ahead = await self._col.count_documents(
+            {"slot_id": entry["slot_id"], "status": "waiting", "seq": {"$lt": entry["seq"]}}
+        )
+        return ahead + 1
+
+    async def for_resident(self, resident_id: str) -> list[dict[str, Any]]:
+        query = {"$or": [{"resident_id": str(resident_id)}, {"booked_by": str(resident_id)}], "active": True}
+        return await self._col.find(query).sort("created_at", ASCENDING).to_list(100)
+
+    async def for_slot(self, slot_id: str) -> list[dict[str, Any]]:
+        return await self._col.find({"slot_id": str(slot_id), "active": True}).sort("seq", ASCENDING).to_list(2000)
+
+    async def count_offers(self, slot_id: str) -> int:
+        return await self._col.count_documents({"slot_id": str(slot_id), "status": "offered"})
+
+
+class LinkRepository:
+    """`resident_links`: a helper resident (family or volunteer) may book for an elder
+    once the link is confirmed. The helper asks for a link and gets a code; the elder
+    confirms it by entering the code (or staff confirm it in the console), which binds
+    the elder. Nobody is ever looked up by phone number from the resident side."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["resident_links"]
+
+    async def ensure_indexes(self) -> None:
+        await self._col.create_indexes([
+            IndexModel([("helper_id", ASCENDING), ("elder_id", ASCENDING)], name="confirmed_pair", unique=True,
+                       partialFilterExpression={"status": "confirmed"}),
+            IndexModel([("code", ASCENDING)], name="pending_code", unique=True,
+                       partialFilterExpression={"status": "pending"}),
+            IndexModel([("helper_id", ASCENDING), ("status", ASCENDING)], name="helper_status"),
+            IndexModel([("elder_id", ASCENDING), ("status", ASCENDING)], name="elder_status"),
+            IndexModel([("community", ASCENDING), ("status", ASCENDING)], name="community_status"),
+        ])
+
+    async def create_request(self, helper_id: str, relation: str, label: str | None, community: str,
+                             expires: datetime, now: datetime) -> dict[str, Any]:
+        """A pending request with a fresh 6-digit code for the elder to enter."""
+        for _ in range(10):
+            doc = {"_id": new_id(), "helper_id": str(helper_id), "elder_id": None, "relation": relation,
+                   "label": label, "community": community, "status": "pending",
+                   "code": f"{secrets.randbelow(10**6):06d}", "code_expires_at": expires,
+                   "created_at": now, "updated_at": now}
+            try:
+                await self._col.insert_one(doc)
+                return doc
+            except DuplicateKeyError:
+                continue
+        raise RuntimeError("could not allocate a link code")
+
+    async def pending_by_code(self, code: str, now: datetime) -> dict[str, Any] | None:
+        return await self._col.find_one({"status": "pending", "code": str(code), "code_expires_at": {"$gt": now}})
+
+    async def confirm(self, link_id: str, elder_id: str, now: datetime, confirmed_by: str) -> dict[str, Any] | None:
+        """Bind the elder and confirm a pending request. When the pair is already linked,
+        the request is closed and the existing link returned. None if not pending."""
+        changes = {"status": "confirmed", "elder_id": str(elder_id), "confirmed_at": now,
+                   "confirmed_by": confirmed_by, "updated_at": now}
+        try:
+            return await self._col.find_one_and_update(
+                {"_id": str(link_id), "status": "pending"},
+                {"$set": changes, "$unset": {"code": "", "code_expires_at": ""}},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            request = await self._col.find_one({"_id": str(link_id)})
+            await self._col.update_one({"_id": str(link_id), "status": "pending"},
+                                       {"$set": {"status": "merged", "updated_at": now},
+                                        "$unset": {"code": "", "code_expires_at": ""}})
+            if request is None:
+                return None
+            return await self._col.find_one(
+                {"helper_id": request["helper_id"], "elder_id": str(elder_id), "status": "confirmed"})
+
+    async def create_confirmed(self, helper_id: str, elder_id: str, relation: str, label: str | None,
+                               community: str, now: datetime, confirmed_by: str) -> dict[str, Any]:
+        """A link staff verified in person (idempotent per pair)."""
+        existing = await self._col.find_one({"helper_id": str(helper_id), "elder_id": str(elder_id),
+                                             "status": "confirmed"})
+        if existing:
+            return existing
+        doc = {"_id": new_id(), "helper_id": str(helper_id), "elder_id": str(elder_id), "relation": relation,
+               "label": label, "community": community, "status": "confirmed", "confirmed_at": now,
+               "confirmed_by": confirmed_by, "created_at": now, "updated_at": now}
+        try:
+            await self._col.insert_one(doc)
+        except DuplicateKeyError:
+            return await self._col.find_one({"helper_id": str(helper_id), "elder_id": str(elder_id),
+                                             "status": "confirmed"})
+        return doc
+
+    async def confirmed_for_helper(self, helper_id: str) -> list[dict[str, Any]]:
+        return await self._col.find({"helper_id": str(helper_id), "status": "confirmed"}).sort(
+            "confirmed_at", ASCENDING).to_list(20)
+
+    async def is_linked(self, helper_id: str, elder_id: str) -> bool:
+        doc = await self._col.find_one({"helper_id": str(helper_id), "elder_id": str(elder_id), "status": "confirmed"})
+        return doc is not None
+
+    async def revoke(self, link_id: str, now: datetime, scope: dict[str, Any]) -> dict[str, Any] | None:
+        """End a pending or confirmed link matching `scope` (a side of it, or a staff scope)."""
+        return await self._col.find_one_and_update(
+            {"_id": str(link_id), "status": {"$in": ["pending", "confirmed"]}, **scope},
+            {"$set": {"status": "revoked", "updated_at": now}, "$unset": {"code": "", "code_expires_at": ""}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def for_resident(self, resident_id: str) -> list[dict[str, Any]]:
+        query = {"$or": [{"helper_id": str(resident_id)}, {"elder_id": str(resident_id)}],
+                 "status": {"$in": ["pending", "confirmed"]}}
+        return await self._col.find(query).sort("created_at", DESCENDING).to_list(50)
+
+    async def in_scope(self, scope: dict[str, Any], status: str | None = None) -> list[dict[str, Any]]:
+        query = {**scope}
+        if status:
+            query["status"] = status
+        return await self._col.find(query).sort("created_at", DESCENDING).to_list(200)
+
+    async def get(self, link_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": str(link_id)})
+
+
+async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+    for repo in (CatalogRepository(db), SlotRepository(db), BookingRepository(db),
+                 WaitlistRepository(db), LinkRepository(db)):
+        await repo.ensure_indexes()
+
+
+async def open_slots_ahead(db: AsyncIOMotorDatabase, first_day: date, days: int = 14) -> int:
+    """Create the slots every active service's working plan opens in the next `days`
+    days (idempotent; slots staff already changed are left alone). Returns how many were new."""
+    slots, created = SlotRepository(db), 0
+    async for service in db["booking_services"].find({"active": True}):
+        planned = rental_pools(service) if service.get("kind") == "rental" else planned_slots(service, first_day, days)
+        for slot in planned:
+            created += await slots.insert_if_missing(slot)
+    return created
+
+
+async def seed_catalog(db: AsyncIOMotorDatabase, today: date | None = None, days: int = 14) -> None:
+    """Demo catalog for the demo communities plus their slots for the next `days` days."""
+    catalog = CatalogRepository(db)
+    by_code = {entry["code"]: entry for entry in CATALOG}
+    for community, codes in DEMO_COMMUNITIES.items():
+        for code in codes:
+            await catalog.insert_if_missing(service_doc(community, by_code[code]))
+    await open_slots_ahead(db, today or datetime.now(TZ).date(), days)
