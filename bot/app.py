@@ -8,19 +8,34 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from bot import health, keys
+from bot.booking_jobs import bookings_context
+from bot.api import setup_api
 from bot.channels.rest import RestChannel
+from bot.channels.wechat import WeChatChannel
 from bot.chat import ChatService
 from bot.config import Settings
+from bot.console import setup_console
+from bot.console.reports import photo_upload_middleware
 from bot.errors import error_middleware
+from bot.periodic import PeriodicTask
 from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
 from nlu.service import NLUService
+from services.notify import Notifier
+from services.points import points_context
+from services.stations import stations_context
+from services.reports import ReportRules, ReportService
 from storage import mongo, redis_client
 from storage.conversations import ConversationRepository
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
+from storage.rate_limit import RateLimiter
+from storage.notices import NoticeRepository
+from storage.photos import PhotoStore
+from storage.reports import ReportRepository
 from storage.residents import ResidentRepository
+from storage.routing import RoutingRepository
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +47,21 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     app[keys.SETTINGS] = settings
     app[keys.NLU] = nlu or NLUService(settings.models_dir / "linli-nlu.tar.gz", settings.nlu_cache_size)
     app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_reports)  # after _storage: uses Mongo and Redis
+    app.cleanup_ctx.append(bookings_context)  # after _reports: uses the notifier
+    app.cleanup_ctx.append(points_context)  # after _reports: points, sharing, their periodic job
+    app.cleanup_ctx.append(stations_context)  # after _storage: stations, couriers, handoff
     app.cleanup_ctx.append(_nlu_model)
     app.on_startup.append(_chat)
     app.add_routes(health.routes)
     app.add_routes(RestChannel().routes())
+    setup_api(app)  # /api/v1: after _storage (uses Redis)
+    app.middlewares.append(photo_upload_middleware)  # before the console's CSRF check reads the form
+    setup_console(app)  # /console
+    if settings.wechat_token:
+        wechat = WeChatChannel(settings)
+        app.add_routes(wechat.routes())
+        app.cleanup_ctx.append(wechat.client_context)  # after _storage: uses Redis, drained before it closes
     return app
 
 
@@ -45,6 +71,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     redis = redis_client.connect(settings.redis_url)
     app[keys.MONGO] = db
     app[keys.REDIS] = redis
+    app[keys.RATE_LIMITER] = RateLimiter(redis)
     app[keys.DEDUP] = Deduplicator(redis)
     await mongo.ensure_indexes(db, conversation_retention_days=settings.conversation_retention_days)
     yield
@@ -65,6 +92,26 @@ async def _nlu_model(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
 
 
+async def _reports(app: web.Application) -> AsyncIterator[None]:
+    """Report services, and the periodic SLA escalation / auto-close (one worker per tick)."""
+    settings, db = app[keys.SETTINGS], app[keys.MONGO]
+    notifier = Notifier(NoticeRepository(db), ResidentRepository(db), wechat=lambda: app.get(keys.WECHAT))
+    app[keys.NOTIFIER] = notifier
+    app[keys.PHOTOS] = PhotoStore(db, settings.upload_max_bytes)
+    app[keys.REPORTS] = ReportService(
+        ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings)
+    )
+    timers = None
+    if settings.report_timer_interval > 0:
+        timers = PeriodicTask(
+            "reports", settings.report_timer_interval, lambda: app[keys.REPORTS].run_timers(), app[keys.REDIS]
+        )
+        timers.start()
+    yield
+    if timers is not None:
+        await timers.stop()
+
+
 def _log_load_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("NLU model failed to load: %r", task.exception())
@@ -80,6 +127,12 @@ async def _chat(app: web.Application) -> None:
         redis=app[keys.REDIS],
         conversations=conversations,
         residents=ResidentRepository(db),
+        reports=app[keys.REPORTS],
+        bookings=app[keys.BOOKINGS],
+        sharing=app[keys.SHARING],
+        points=app[keys.POINTS],
+        stations=app[keys.STATIONS],
+        handoff=app[keys.HANDOFF],
     )
     app[keys.CHAT] = ChatService(
         nlu=app[keys.NLU],

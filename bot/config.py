@@ -13,6 +13,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
 def _str(name: str, default: str | None = None) -> str | None:
     raw = os.environ.get(name, "").strip()
     return raw or default
@@ -35,6 +40,45 @@ class Settings:
     conversation_retention_days: int = 180
     # Community a chat user belongs to until their profile says otherwise.
     default_community: str = "huafu-tianmian"
+    # WeChat Official Account channel (/wechat), served when a token is set; an
+    # EncodingAESKey switches it to safe mode (needs the AppID).
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # Seconds to answer WeChat within (it retries after 5 s); later replies go out
+    # through the customer-service message API.
+    wechat_reply_budget: float = 4.0
+    # Mini-program login (jscode2session at {wechat_api_base}/sns/jscode2session).
+    mp_app_id: str | None = None
+    mp_app_secret: str | None = None
+    # Seconds a mini-program session token lives (fixed) and a console session lasts idle.
+    api_session_ttl: int = 7 * 86400
+    console_session_ttl: int = 8 * 3600
+    # Send the console cookie only over HTTPS (set when served behind TLS).
+    console_cookie_secure: bool = False
+    # Requests per minute per user: REST chat (by sender) and /api/v1 (by resident; by IP
+    # for the public routes). 0 disables.
+    rate_chat_per_minute: int = 30
+    rate_api_per_minute: int = 120
+    # Staff login: this many failures within the window lock the username / IP.
+    login_max_failures: int = 5
+    login_lock_seconds: int = 15 * 60
+    # Reports (报事): a new report of the same category within this many metres (or at
+    # the same location text) and hours of an open ticket is linked to it.
+    report_dup_radius_m: float = 50.0
+    report_dup_window_hours: int = 72
+    # Send new reports straight to the routed department (自动派单).
+    report_auto_dispatch: bool = True
+    # Resolved tickets the reporter does not confirm are closed after this many days.
+    report_autoclose_days: int = 7
+    # Seconds between SLA escalation / auto-close runs (one worker per tick); 0 disables.
+    report_timer_interval: int = 300
+    # Seconds between booking jobs (waitlist offer expiry, reminders); 0 turns them off.
+    booking_timer_interval: int = 60
+    # Largest photo accepted (JPEG or PNG) from the mini-program and the console.
+    upload_max_bytes: int = 2 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -52,6 +96,28 @@ class Settings:
             nlu_cache_size=_int("LINLI_NLU_CACHE_SIZE", cls.nlu_cache_size),
             conversation_retention_days=_int("LINLI_CONVERSATION_RETENTION_DAYS", cls.conversation_retention_days),
             default_community=_str("LINLI_DEFAULT_COMMUNITY", cls.default_community),
+            wechat_token=_str("WECHAT_TOKEN"),
+            wechat_app_id=_str("WECHAT_APP_ID"),
+            wechat_app_secret=_str("WECHAT_APP_SECRET"),
+            wechat_aes_key=_str("WECHAT_AES_KEY"),
+            wechat_api_base=_str("WECHAT_API_BASE", cls.wechat_api_base),
+            wechat_reply_budget=_float("LINLI_WECHAT_REPLY_BUDGET", cls.wechat_reply_budget),
+            mp_app_id=_str("MP_APP_ID"),
+            mp_app_secret=_str("MP_APP_SECRET"),
+            api_session_ttl=_int("LINLI_API_SESSION_TTL", cls.api_session_ttl),
+            console_session_ttl=_int("LINLI_CONSOLE_SESSION_TTL", cls.console_session_ttl),
+            console_cookie_secure=_str("LINLI_CONSOLE_COOKIE_SECURE", "0").lower() in ("1", "true", "yes"),
+            rate_chat_per_minute=_int("LINLI_RATE_CHAT_PER_MINUTE", cls.rate_chat_per_minute),
+            rate_api_per_minute=_int("LINLI_RATE_API_PER_MINUTE", cls.rate_api_per_minute),
+            login_max_failures=_int("LINLI_LOGIN_MAX_FAILURES", cls.login_max_failures),
+            login_lock_seconds=_int("LINLI_LOGIN_LOCK_SECONDS", cls.login_lock_seconds),
+            report_dup_radius_m=_float("LINLI_REPORT_DUP_RADIUS_M", cls.report_dup_radius_m),
+            report_dup_window_hours=_int("LINLI_REPORT_DUP_WINDOW_HOURS", cls.report_dup_window_hours),
+            report_auto_dispatch=_str("LINLI_REPORT_AUTO_DISPATCH", "1").lower() in ("1", "true", "yes"),
+            report_autoclose_days=_int("LINLI_REPORT_AUTOCLOSE_DAYS", cls.report_autoclose_days),
+            report_timer_interval=_int("LINLI_REPORT_TIMER_INTERVAL", cls.report_timer_interval),
+            booking_timer_interval=_int("LINLI_BOOKING_TIMER_INTERVAL", cls.booking_timer_interval),
+            upload_max_bytes=_int("LINLI_UPLOAD_MAX_BYTES", cls.upload_max_bytes),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -9,8 +9,20 @@ from redis.asyncio import Redis
 
 from bot.chat import ChatService
 from bot.config import Settings
+from bot.mp_api import MiniProgramClient
+from bot.wechat_api import WeChatClient
 from nlu.service import NLUService
+from services.bookings import BookingService
+from services.points import PointsService
+from services.notify import Notifier
+from services.reports import ReportService
+from services.sharing import SharingService
+from services.handoff import HandoffService
+from services.stations import StationService
 from storage.dedup import Deduplicator
+from storage.photos import PhotoStore
+from storage.rate_limit import LoginGuard, RateLimiter
+from storage.sessions import SessionStore
 
 SETTINGS = web.AppKey("settings", Settings)
 MONGO = web.AppKey("mongo", AsyncIOMotorDatabase)
@@ -19,3 +31,17 @@ NLU = web.AppKey("nlu", NLUService)
 NLU_LOADING = web.AppKey("nlu_loading", asyncio.Task)
 CHAT = web.AppKey("chat", ChatService)
 DEDUP = web.AppKey("dedup", Deduplicator)
+WECHAT = web.AppKey("wechat", WeChatClient)  # only when WeChat AppID/AppSecret are configured
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+API_SESSIONS = web.AppKey("api_sessions", SessionStore)  # mini-program session tokens
+CONSOLE_SESSIONS = web.AppKey("console_sessions", SessionStore)  # staff console cookies
+LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)  # staff login lockout
+MP_CLIENT = web.AppKey("mp_client", MiniProgramClient)  # only when MP_APP_ID/MP_APP_SECRET are set
+REPORTS = web.AppKey("reports", ReportService)  # report problems (报事)
+BOOKINGS = web.AppKey("bookings", BookingService)  # community service bookings (预约)
+POINTS = web.AppKey("points", PointsService)  # points ledger, 积分超市, 荣誉榜
+SHARING = web.AppKey("sharing", SharingService)  # 共享社区: items, skills, help requests
+NOTIFIER = web.AppKey("notifier", Notifier)  # status changes to residents
+PHOTOS = web.AppKey("photos", PhotoStore)  # report photos (GridFS)
+STATIONS = web.AppKey("stations", StationService)  # 驿站 / 能量栈 search, couriers
+HANDOFF = web.AppKey("handoff", HandoffService)  # 找人工: callback requests

@@ -53,6 +53,9 @@ class Button:
 class Reply:
     text: str
     buttons: list[Button] = field(default_factory=list)
+    # Hand the conversation to a person: WeChat answers with a customer-service
+    # transfer (转人工客服) and sends `text` as a customer-service message.
+    transfer_to_human: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}

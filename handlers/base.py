@@ -25,6 +25,12 @@ class Services:
     redis: Any = None  # redis.asyncio.Redis
     conversations: Any = None  # storage.conversations.ConversationRepository
     residents: Any = None  # storage.residents.ResidentRepository
+    reports: Any = None  # services.reports.ReportService
+    bookings: Any = None  # services.bookings.BookingService
+    sharing: Any = None  # services.sharing.SharingService
+    points: Any = None  # services.points.PointsService
+    stations: Any = None  # services.stations.StationService
+    handoff: Any = None  # services.handoff.HandoffService
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,6 +64,9 @@ Handler = Callable[[Turn], Awaitable[list[Reply]]]
 # A flow handler returns None when the message is not for it (the router then
 # routes by intent and the flow is left as it was).
 FlowHandler = Callable[[Turn], Awaitable["list[Reply] | None"]]
+# Hooks around every turn (e.g. elder mode): before routing, and on the replies after.
+BeforeHook = Callable[[Turn], Awaitable[None]]
+AfterHook = Callable[[Turn, list[Reply]], Awaitable[list[Reply]]]
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,16 @@ class Registry:
         self.menu: list[MenuItem] = []
         # Resident-facing name of each capability intent (menu or not).
         self.titles: dict[str, str] = {}
+        self.before: list[BeforeHook] = []
+        self.after: list[AfterHook] = []
+
+    def before_turn(self, func: BeforeHook) -> BeforeHook:
+        self.before.append(func)
+        return func
+
+    def after_turn(self, func: AfterHook) -> AfterHook:
+        self.after.append(func)
+        return func
 
     def on_intent(self, *names: str) -> Callable[[Handler], Handler]:
         def register(func: Handler) -> Handler:

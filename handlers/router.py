@@ -18,6 +18,14 @@ class Router:
         self.registry = registry
 
     async def dispatch(self, turn: Turn) -> list[Reply]:
+        for before in self.registry.before:
+            await before(turn)
+        replies = await self._route(turn)
+        for after in self.registry.after:
+            replies = await after(turn, replies)
+        return replies
+
+    async def _route(self, turn: Turn) -> list[Reply]:
         state = turn.state
         if turn.intent == MENU_SELECT and turn.text in GLOBAL_KEYS:
             turn.intent = GLOBAL_KEYS[turn.text]

@@ -1,6 +1,8 @@
 """Greeting, help and the main menu, thanks, goodbye, out-of-scope and fallback."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.messages import Button, Reply
 from handlers.base import FALLBACK, Turn, registry
 
@@ -27,6 +29,8 @@ for intent, title in [
 
 def main_menu(turn: Turn, intro: str) -> Reply:
     items = registry.menu
+    if turn.state.elder_mode:  # in elder mode, 8 switches it off again
+        items = [replace(i, title="退出长者模式") if i.intent == "elder_mode" else i for i in items]
     buttons = [Button(f"{item.key} {item.title}", item.key) for item in items]
     buttons.append(Button("9 找人工", "9"))
     return turn.say(intro, items=items, buttons=buttons)

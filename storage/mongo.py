@@ -27,9 +27,21 @@ async def ping(db: AsyncIOMotorDatabase) -> bool:
 
 async def ensure_indexes(db: AsyncIOMotorDatabase, *, conversation_retention_days: int) -> None:
     """Create the indexes every repository relies on; safe to run at every start."""
+    from storage.notices import NoticeRepository
+    from storage.reports import ReportRepository
+    from storage.audit import AuditLog
+    from storage.bookings import ensure_indexes as booking_indexes
     from storage.residents import ResidentRepository
+    from storage.staff import StaffRepository
 
     await ResidentRepository(db).ensure_indexes()
+    await StaffRepository(db).ensure_indexes()
+    await AuditLog(db).ensure_indexes()
+    await ReportRepository(db).ensure_indexes()
+    await NoticeRepository(db).ensure_indexes()
+    await booking_indexes(db)
+    await _sharing_points_indexes(db)
+    await _stations_indexes(db)
     conversations = db["conversations"]
     await conversations.create_indexes(
         [
@@ -44,6 +56,25 @@ async def ensure_indexes(db: AsyncIOMotorDatabase, *, conversation_retention_day
         ]
     )
     await _ttl_index(conversations, "received_at", conversation_retention_days * 86400, "retention")
+
+
+async def _sharing_points_indexes(db: AsyncIOMotorDatabase) -> None:
+    from storage.ledger import LedgerRepository
+    from storage.sharing import SharingRepository
+    from storage.shop import ShopRepository
+
+    await LedgerRepository(db).ensure_indexes()
+    await ShopRepository(db).ensure_indexes()
+    await SharingRepository(db).ensure_indexes()
+
+
+async def _stations_indexes(db: AsyncIOMotorDatabase) -> None:
+    from storage.callbacks import CallbackRepository
+    from storage.stations import CourierRegistry, StationRepository
+
+    await StationRepository(db).ensure_indexes()
+    await CourierRegistry(db).ensure_indexes()
+    await CallbackRepository(db).ensure_indexes()
 
 
 async def _ttl_index(collection, field: str, seconds: int, name: str) -> None:

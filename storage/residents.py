@@ -29,10 +29,12 @@ class Resident:
     disability: bool = False
     created_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set when the resident deleted their account (PIPL): the record is then a tombstone.
+    deleted_at: datetime | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Resident":
-        known = {k: doc.get(k) for k in ("name", "phone", "building", "birth_year", "created_at")}
+        known = {k: doc.get(k) for k in ("name", "phone", "building", "birth_year", "created_at", "deleted_at")}
         return cls(
             id=str(doc["_id"]),
             user_keys=list(doc.get("user_keys", [])),
@@ -81,14 +83,47 @@ class ResidentRepository:
         return Resident.from_doc(doc) if doc else None
 
     async def update_profile(self, resident_id: str, **fields: Any) -> Resident | None:
+        """Change profile fields; a None value removes the field (community cannot be removed)."""
         allowed = {"name", "phone", "building", "birth_year", "community", "disability"}
         changes = {k: v for k, v in fields.items() if k in allowed}
         if not changes:
             return await self.get(resident_id)
+        update: dict[str, Any] = {}
+        to_set = {k: v for k, v in changes.items() if v is not None}
+        to_unset = {k: "" for k, v in changes.items() if v is None and k != "community"}
+        if to_set:
+            update["$set"] = to_set
+        if to_unset:
+            update["$unset"] = to_unset
+        if not update:
+            return await self.get(resident_id)
         doc = await self._col.find_one_and_update(
-            {"_id": str(resident_id)}, {"$set": changes}, return_document=ReturnDocument.AFTER
+            {"_id": str(resident_id)}, update, return_document=ReturnDocument.AFTER
         )
         return Resident.from_doc(doc) if doc else None
+
+    async def document(self, resident_id: str) -> dict[str, Any] | None:
+        """The stored record as it is (for the resident's data export)."""
+        return await self._col.find_one({"_id": str(resident_id)})
+
+    async def anonymise(self, resident_id: str) -> Resident | None:
+        """PIPL erasure: replace the record with a tombstone that keeps only the id,
+        the community and the dates, so records pointing at `resident_id` stay valid
+        but no longer lead to a person. The channel identities are released: the same
+        WeChat user writing again becomes a new resident."""
+        doc = await self._col.find_one({"_id": str(resident_id)})
+        if doc is None:
+            return None
+        tombstone = {
+            "_id": doc["_id"],
+            # user_keys stays unique and non-empty (unique multikey index).
+            "user_keys": [f"deleted:{doc['_id']}"],
+            "community": doc["community"],
+            "created_at": doc.get("created_at"),
+            "deleted_at": datetime.now(timezone.utc),
+        }
+        await self._col.replace_one({"_id": doc["_id"]}, tombstone)
+        return Resident.from_doc(tombstone)
 
     async def link_user_key(self, resident_id: str, user_key: str) -> None:
         """Attach another channel identity (e.g. the mini-program openid) to a resident."""

@@ -1,7 +1,14 @@
 """Demo data for `make run`: the communities of 华富街道 (Futian, Shenzhen) from the seeds."""
 from __future__ import annotations
 
+import os
+
 from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from services.points import seed_demo_points
+from services.stations import seed_demo_stations
+from storage.bookings import seed_catalog
+from storage.routing import seed_routing
 
 STREET = {"_id": "huafu", "name": "华富街道", "district": "福田区", "city": "深圳市"}
 COMMUNITIES = [
@@ -25,3 +32,47 @@ async def seed_demo(db: AsyncIOMotorDatabase) -> None:
             {"$setOnInsert": {"_id": community_id, "name": name, "street": STREET["_id"]}},
             upsert=True,
         )
+    await seed_routing(db)  # report categories -> department and SLA hours
+    await seed_catalog(db)  # bookable services and their slots for the next 14 days
+    await seed_demo_staff(db)
+    await seed_demo_points(db)  # points rules, 积分超市 items, content word list
+    await seed_demo_stations(db)  # 8 党群服务中心 + 12 能量栈 of 华富街道 (storage/data/stations_demo.csv)
+
+
+DEMO_PASSWORD = "linli-demo-2026"
+
+
+def demo_staff_accounts() -> list[dict]:
+    """A community admin per community (admin-<community>), two grid workers, the
+    street admin and a sysadmin."""
+    accounts = [
+        {"username": f"admin-{cid.removeprefix('huafu-')}", "name": f"{name}管理员",
+         "role": "community_admin", "community": cid}
+        for cid, name in COMMUNITIES
+    ]
+    accounts += [
+        {"username": "grid-tianmian", "name": "田面网格员", "role": "grid_worker", "community": "huafu-tianmian"},
+        {"username": "grid-xintian", "name": "新田网格员", "role": "grid_worker", "community": "huafu-xintian"},
+        {"username": "street-huafu", "name": "华富街道管理员", "role": "street_admin", "street": STREET["_id"]},
+        {"username": "sysadmin", "name": "系统管理员", "role": "sysadmin"},
+    ]
+    return accounts
+
+
+async def seed_demo_staff(db: AsyncIOMotorDatabase, password: str | None = None) -> None:
+    """Demo console accounts, password LINLI_DEMO_PASSWORD (default linli-demo-2026);
+    existing accounts are left alone."""
+    import asyncio
+
+    from storage.staff import StaffRepository, hash_password
+
+    password = password or os.environ.get("LINLI_DEMO_PASSWORD", "").strip() or DEMO_PASSWORD
+    repo = StaffRepository(db)
+    hashed = None  # one hash for all demo accounts (argon2 is slow on purpose)
+    for account in demo_staff_accounts():
+        if await repo.get_by_username(account["username"]) is None:
+            hashed = hashed or await asyncio.to_thread(hash_password, password)
+            await repo.create(
+                account["username"], password, name=account["name"], role=account["role"],
+                community=account.get("community"), street=account.get("street"), password_hash=hashed,
+            )

@@ -40,6 +40,7 @@ class RestChannel:
         settings = request.app[keys.SETTINGS]
         self._check_token(request, settings.rest_token)
         message = self._parse(await self._json(request), settings.max_message_chars)
+        await self._rate_limit(request, message.user_key, settings.rate_chat_per_minute)
         dedup = request.app[keys.DEDUP]
         dedup_id = f"{message.sender}:{message.message_id}"
         if message.message_id:
@@ -71,6 +72,15 @@ class RestChannel:
             given = auth[len("Bearer "):]
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise ApiError(401, "bad_token", "渠道令牌无效", "missing or wrong channel token")
+
+    @staticmethod
+    async def _rate_limit(request: web.Request, user_key: str, per_minute: int) -> None:
+        decision = await request.app[keys.RATE_LIMITER].hit(f"chat:{user_key}", per_minute, 60)
+        if not decision.allowed:
+            raise ApiError(
+                429, "rate_limited", "消息发得太快了，请稍等一会儿再发", f"more than {per_minute} messages per minute",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
 
     @staticmethod
     async def _json(request: web.Request) -> Any:

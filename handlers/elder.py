@@ -1,0 +1,147 @@
+"""Elder mode (长者模式, following the 适老化 norms) and the helpers guided flows share.
+
+- On by the intent ("长者模式", "字大一点"), the menu key 8 (WeChat MENU_ELDER) or the
+  profile (age >= 60 when known, on first contact); off on request ("关闭长者模式", or 8
+  again, shown as "8 退出长者模式"). The choice is remembered per user in Redis, past the
+  dialogue state's expiry; a choice the user made is never overridden by the profile.
+- In elder mode every reply ends with "0 返回主菜单" and "9 找人工" (added here when a
+  capability's reply lacks them), one question a turn, short lines.
+- Helpers for flows: `choice_number` (1, 一, 第一个), `yes_no` (对 / 不对 / affirm /
+  deny), `reprompt` (after two misunderstood answers in a row, offer 9 找人工).
+"""
+from __future__ import annotations
+
+import re
+
+from bot.messages import Reply
+from handlers.base import MENU_SELECT, Turn, registry
+from handlers.replies import render
+from handlers.smalltalk import main_menu
+
+PREF_KEY = "linli:elder:{user_key}"
+CHOSEN_TTL = 365 * 86400  # the user said on / off
+PROFILE_TTL = 86400  # looked at the profile: look again tomorrow
+ELDER_AGE = 60
+HOME, HUMAN = "0 返回主菜单", "9 找人工"
+
+_MODE = r"(?:长者|老人|老年|适老|关怀|大字|简洁)(?:模式|版)"
+_OFF = re.compile(r"关闭|关掉|关了|退出|取消|不用|不要|不需要|恢复|普通模式|正常模式|标准模式")
+_MODE_TEXT = re.compile(rf"^(?:请|帮我|给我)?(?:打开|开启|开|切换到|换成|用|关闭|关掉|退出|取消|不用|不要)?{_MODE}(?:吧|了)?$")
+_HANDOFF_TEXT = re.compile(r"^(?:我要|我想|请|帮我)?(?:找|转|接|要)?(?:人工|真人|客服|人工客服|人工服务|工作人员)(?:服务|客服)?(?:吧|啊)?$")
+_PUNCT = re.compile(r"[\s，,。.!！?？~～、]+")
+_CN_NUMBERS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "十": 10}
+_CHOICE = re.compile(r"^(?:我选|选择|选|第|要|就)?(\d{1,2}|[一二两三四五六七八十])(?:个|号|项|条|吧)?$")
+YES = {"对", "是", "是的", "对的", "对啊", "是啊", "确认", "确定", "好", "好的", "好啊", "没问题", "可以", "行",
+       "嗯", "嗯嗯", "ok", "没错", "对了", "正确", "提交"}
+NO = {"不对", "不是", "错了", "不对的", "不是的", "不正确", "上一步", "返回上一步", "改一下", "修改", "重填", "重新填",
+      "不行", "有错"}
+
+
+def plain(text: str) -> str:
+    return _PUNCT.sub("", text or "").lower()
+
+
+def choice_number(text: str) -> int | None:
+    """A numbered choice in typed or spoken form: "2", "二", "第二个", "选2"."""
+    match = _CHOICE.match(plain(text))
+    if not match:
+        return None
+    value = match.group(1)
+    return int(value) if value.isdigit() else _CN_NUMBERS[value]
+
+
+def yes_no(turn: Turn, yes_key: str | None = "1", no_key: str | None = "2") -> bool | None:
+    """True for a yes (1, 对, affirm), False for a no (2, 不对, deny), else None."""
+    text = plain(turn.text)
+    number = choice_number(turn.text)
+    if yes_key and number is not None and str(number) == yes_key:
+        return True
+    if no_key and number is not None and str(number) == no_key:
+        return False
+    if text in NO:
+        return False
+    if text in YES:
+        return True
+    if turn.intent == "deny" and turn.confidence >= 0.6:
+        return False
+    if turn.intent == "affirm" and turn.confidence >= 0.6:
+        return True
+    return None
+
+
+def reprompt(turn: Turn, template: str, **context) -> list[Reply]:
+    """Ask the same question again; from the second miss in a row, offer a person."""
+    misses = int(turn.state.slots.get("_misses", 0)) + 1
+    turn.state.slots["_misses"] = misses
+    return [turn.say(template, offer_human=misses >= 2, **context)]
+
+
+def understood(turn: Turn) -> None:
+    turn.state.slots.pop("_misses", None)
+
+
+def ends_with_footer(text: str) -> bool:
+    return HOME in text and HUMAN in text
+
+
+# -- mode on / off ----------------------------------------------------------------------
+
+async def _remember(turn: Turn, value: str, ttl: int) -> None:
+    if turn.services.redis is not None:
+        await turn.services.redis.set(PREF_KEY.format(user_key=turn.message.user_key), value, ex=ttl)
+
+
+@registry.on_intent("elder_mode")
+async def elder_mode(turn: Turn) -> list[Reply]:
+    from_menu = turn.text == "8"  # the main menu shows "8 退出长者模式" in elder mode
+    wants_off = bool(_OFF.search(turn.text)) or (from_menu and turn.state.elder_mode)
+    if wants_off:
+        turn.state.elder_mode = False
+        await _remember(turn, "off", CHOSEN_TTL)
+        return [turn.say("elder_off")]
+    turn.state.elder_mode = True
+    await _remember(turn, "on", CHOSEN_TTL)
+    return [main_menu(turn, "elder_on")]
+
+
+@registry.before_turn
+async def elder_before(turn: Turn) -> None:
+    """Phrases that must work whatever the model says, and elder mode from the profile."""
+    if turn.intent != MENU_SELECT and len(turn.text) <= 12:
+        text = plain(turn.text)
+        if _MODE_TEXT.match(text):
+            turn.intent, turn.confidence = "elder_mode", 1.0
+        elif _HANDOFF_TEXT.match(text):
+            turn.intent, turn.confidence = "human_handoff", 1.0
+    if turn.state.elder_mode or turn.services.redis is None:
+        return
+    key = PREF_KEY.format(user_key=turn.message.user_key)
+    pref = await turn.services.redis.get(key)
+    if pref == "on":
+        turn.state.elder_mode = True
+        return
+    if pref is not None or turn.services.residents is None:
+        return
+    resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
+    age = resident.age() if resident is not None else None
+    if age is not None and age >= ELDER_AGE and turn.intent != "elder_mode":
+        turn.state.elder_mode = True
+        turn.message.metadata["elder_auto"] = True
+        await turn.services.redis.set(key, "on", ex=PROFILE_TTL)
+    else:
+        await turn.services.redis.set(key, "no", ex=PROFILE_TTL)
+
+
+@registry.after_turn
+async def elder_after(turn: Turn, replies: list[Reply]) -> list[Reply]:
+    """Elder mode: every answer ends with the two ways out; say when the profile turned it on."""
+    if not turn.state.elder_mode or not replies:
+        return replies
+    if turn.message.metadata.get("elder_auto"):
+        replies[0].text = f"{render('elder_auto')}\n{replies[0].text}"
+    last = replies[-1]
+    missing = [line for line in (HOME, HUMAN) if line not in last.text]
+    if missing:
+        last.text = f"{last.text}\n{'  '.join(missing)}"
+    return replies
+
