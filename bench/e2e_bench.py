@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", default="1,8,32,128")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Rasa comparison")
+    parser.add_argument("--nlu-cache", type=int, default=0,
+                        help="LINLI_NLU_CACHE_SIZE of the workers (0: every text is parsed, as bare Rasa does)")
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
     base_dir = Path(tempfile.mkdtemp(prefix="linli-bench-"))
@@ -112,6 +114,7 @@ def main() -> None:
         "WECHAT_APP_ID": "wxbench", "LINLI_LOG_LEVEL": "WARNING",
         # The load generator is one client per simulated user; keep limits out of the way.
         "LINLI_RATE_CHAT_PER_MINUTE": "1000000", "LINLI_RATE_API_PER_MINUTE": "1000000",
+        "LINLI_NLU_CACHE_SIZE": str(args.nlu_cache),
     }
     workers = [
         subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, start_new_session=True)
@@ -121,7 +124,8 @@ def main() -> None:
     try:
         asyncio.run(_wait_ready(base, args.workers))
         texts = corpus()
-        print(f"E2E benchmark: {args.workers} worker(s), {args.seconds:.0f}s per level, {os.cpu_count()} cores")
+        print(f"E2E benchmark: {args.workers} worker(s), {args.seconds:.0f}s per level, {os.cpu_count()} cores, "
+              f"NLU cache {args.nlu_cache}")
         print(header())
         results: dict[tuple[str, int], Stats] = {}
         for kind in ("rest", "wechat"):

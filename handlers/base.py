@@ -43,6 +43,8 @@ class Turn:
     entities: list[dict[str, Any]]
     state: DialogueState
     services: Services
+    # The flow the router ended for a flow-breaking intent (cancel, help, 找人工) this turn.
+    ended_flow: str | None = None
 
     def entity(self, name: str) -> Any | None:
         """Value of the first entity called `name`."""

@@ -354,11 +354,12 @@ async def _on_description(turn: Turn) -> list[Reply] | None:
 
 async def _on_photo(turn: Turn) -> list[Reply] | None:
     slots = turn.state.slots
-    if _is_back(turn, structured=True):
-        return [_ask(turn, _previous_step(turn, "photo"), again=True)]
-    if _plain(turn.text) in _SKIP or turn.intent == "deny":
+    # "没有" / "不用" answer the photo question ("no photo"); only explicit back words go back.
+    if _plain(turn.text) in _SKIP or (turn.intent == "deny" and _plain(turn.text) not in _BACK):
         slots["photo_done"] = True
         return [_ask_next(turn)]
+    if _is_back(turn, structured=True):
+        return [_ask(turn, _previous_step(turn, "photo"), again=True)]
     if _leaves_flow(turn):
         turn.state.end()
         return None

@@ -43,6 +43,7 @@ class Router:
                 return [turn.say("invalid_choice", choice=turn.text)]
             turn.intent = intent
         if turn.intent in FLOW_BREAKERS and state.flow:
+            turn.ended_flow = state.flow
             state.end()
         state.misses = state.misses + 1 if turn.intent == FALLBACK else 0
         handler = self.registry.intents.get(turn.intent or FALLBACK)

@@ -60,7 +60,7 @@ async def goodbye(turn: Turn) -> list[Reply]:
 
 @registry.on_intent("cancel")
 async def cancel(turn: Turn) -> list[Reply]:
-    had_flow = turn.state.flow is not None
+    had_flow = turn.ended_flow is not None or turn.state.flow is not None
     turn.state.end()
     return [turn.say("cancelled", had_flow=had_flow)]
 

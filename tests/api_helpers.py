@@ -110,3 +110,15 @@ async def other_browser(client: TestClient) -> AsyncIterator[aiohttp.ClientSessi
         yield session
     finally:
         await session.close()
+
+
+def cancellable(slots: list[dict], cutoff_hours: int = 24) -> dict:
+    """The first slot that starts after the cancellation cutoff (volunteer: 24 h), whatever
+    the time of day the tests run, so that cancelling it (and offering the freed place) is allowed."""
+    from datetime import datetime, timedelta, timezone
+
+    limit = datetime.now(timezone.utc) + timedelta(hours=cutoff_hours, minutes=30)
+    for slot in slots:
+        if slot.get("start") and datetime.fromisoformat(slot["start"]) > limit:
+            return slot
+    raise AssertionError(f"no slot starts after {limit.isoformat()}: {[s.get('start') for s in slots]}")

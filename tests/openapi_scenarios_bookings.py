@@ -6,6 +6,7 @@ from typing import Any
 
 from bot import keys
 from storage.bookings import seed_catalog
+from tests.api_helpers import cancellable
 
 B = "/api/v1"
 NOBODY = "5f" * 12  # a well-formed id of no linked resident
@@ -23,7 +24,7 @@ async def _ready(h: Any, openid: str = "openapi-user", birth_year: int = 1950) -
 
 async def _slot(client: Any, token: str, capacity: int | None = None) -> str:
     resp = await client.get(f"{B}/services/volunteer/slots", headers={"Authorization": f"Bearer {token}"})
-    slot_id = (await resp.json())["slots"][0]["id"]
+    slot_id = cancellable((await resp.json())["slots"])["id"]
     if capacity is not None:
         await client.app[keys.MONGO]["booking_slots"].update_one({"_id": slot_id}, {"$set": {"capacity": capacity}})
     return slot_id

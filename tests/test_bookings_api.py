@@ -11,7 +11,7 @@ from storage.booking_catalog import TZ, service_id
 from storage.bookings import seed_catalog
 from storage.residents import ResidentRepository
 from tests.api_helpers import (  # noqa: F401  (fixtures)
-    api, bearer, console_login, csrf_of, fake_mp, fast_argon2, login, make_staff,
+    api, bearer, cancellable, console_login, csrf_of, fake_mp, fast_argon2, login, make_staff,
 )
 
 COMMUNITY = "huafu-tianmian"
@@ -33,10 +33,10 @@ async def profile(client, token: str, **fields) -> None:
 
 
 async def volunteer_slot(client, token: str, capacity: int | None = None) -> dict:
-    """The first bookable volunteer slot (optionally resized in the database)."""
+    """The first volunteer slot that can still be cancelled (optionally resized in the database)."""
     resp = await client.get("/api/v1/services/volunteer/slots", headers=bearer(token))
     assert resp.status == 200, await resp.text()
-    slot = (await resp.json())["slots"][0]
+    slot = cancellable((await resp.json())["slots"])
     if capacity is not None:
         await client.app[keys.MONGO]["booking_slots"].update_one({"_id": slot["id"]}, {"$set": {"capacity": capacity}})
     return slot

@@ -79,13 +79,17 @@ async def test_reporting_with_numbers_where_offered(elder, db, nlu_service):
     reply = await say(elder, number_of(reply, "路灯"))
     assert "在哪里" in reply
     reply = await say(elder, "华富路口")
-    while "请核对" not in reply:  # the situation (and on WeChat a photo) when asked
+    for _ in range(3):  # the situation (and on WeChat a photo) when asked
+        if "请核对" in reply:
+            break
         reply = await say(elder, "路灯不亮" if "什么情况" in reply else "没有")
     assert "类别：路灯不亮" in reply and "地点：华富路口" in reply and "1 确认提交" in reply
     assert await db.reports.count_documents({}) == 0
     reply = await say(elder, "2")  # back one step
     assert "请核对" not in reply
-    while "请核对" not in reply:
+    for _ in range(3):
+        if "请核对" in reply:
+            break
         reply = await say(elder, "路灯不亮" if "什么情况" in reply else "没有")
     reply = await say(elder, "1")
     ticket = TICKET.search(reply).group(0)
@@ -114,7 +118,9 @@ async def test_voice_booking_and_report_on_wechat(make_wechat, db):  # noqa: F81
     assert "预约号" in reply and await db.bookings.count_documents({}) == 1
 
     reply = await voice("3栋门口的路灯坏了。")
-    while "请核对" not in reply:
+    for _ in range(3):
+        if "请核对" in reply:
+            break
         reply = await voice("没有。")  # no photo
     assert "类别：路灯不亮" in reply
     reply = await voice("对的。")

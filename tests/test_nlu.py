@@ -1,6 +1,7 @@
 """The NLU: CLI output shape, the trained model on typical messages, time resolution."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from nlu import paths
 from nlu.time_extractor import resolve_times
@@ -63,9 +65,30 @@ async def test_model_understands_typical_messages(nlu_service, text, intent, ent
         ], result["entities"]
 
 
+ODD_TEXTS = ["这个那个", "我要报事儿", "嗯那个就是", "你是谁", "喂喂喂那个啥", "帮我看看", "不知道", "随便",
+             "那个东西", "咋整", "怎么弄啊", "我想问一下", "有个事", "搞不懂"]
+
+
 async def test_low_confidence_becomes_nlu_fallback(nlu_service):
-    result = await nlu_service.parse("qwpeoiruty zxmcnvb")
-    assert result["intent"]["name"] == "nlu_fallback"
+    """Rasa's FallbackClassifier (config.yml) turns a top intent below the threshold into
+    nlu_fallback: no answer below it ever names a real intent."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    threshold = next(c for c in config["pipeline"] if c["name"] == "FallbackClassifier")["threshold"]
+    results = await asyncio.gather(*(nlu_service.parse(text) for text in ODD_TEXTS))
+    for result in results:
+        intent = result["intent"]
+        if intent["name"] == "nlu_fallback":
+            assert intent["confidence"] == pytest.approx(threshold)
+        else:
+            assert intent["confidence"] >= threshold, result
+    assert any(r["intent"]["name"] == "nlu_fallback" for r in results), [r["intent"] for r in results]
+
+
+@pytest.mark.parametrize("text", ["qwpeoiruty zxmcnvb", "asdfjkl", "hhhhhh", "啊啊啊", "。。。。"])
+async def test_gibberish_is_never_a_capability_or_a_yes(nlu_service, text):
+    """Keyboard mash must not confirm a read-back ("affirm") or start a capability."""
+    result = await nlu_service.parse(text)
+    assert result["intent"]["name"] in {"nlu_fallback", "out_of_scope"}, result["intent"]
 
 
 async def test_repeated_texts_are_cached_but_times_are_not(nlu_service):
