@@ -12,6 +12,7 @@ resident must get 404 for another resident's record.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import pytest
@@ -27,22 +28,49 @@ HUAFU = ["huafu-huafu", "huafu-huaxin", "huafu-lianhua1", "huafu-lianhua2", "hua
          "huafu-xintian", "huafu-yinhe"]
 
 
+def _rec_id(community: str) -> str:
+    return f"rec-{community}"
+
+
 @dataclass(frozen=True)
 class ScopedPage:
     collection: str
     url: str  # "{id}" is replaced by the record id
     make_doc: Callable[[str, str], dict[str, Any]]  # (record id, community) -> stored document
+    record_id: Callable[[str], str] = _rec_id  # community -> id of the test record stored there
 
 
 def _resident_doc(record_id: str, community: str) -> dict[str, Any]:
     return {"_id": record_id, "user_keys": [f"test:{record_id}"], "community": community, "phone": "13812341234"}
 
 
+_TICKETS = {A: "R20260101-0001", B: "R20260101-0002", OTHER: "R20260101-0003"}
+
+
+def _report_doc(ticket: str, community: str, resident_id: str = "res-somebody") -> dict[str, Any]:
+    """A stored ticket as services/reports.py writes it."""
+    now = datetime.now(timezone.utc)
+    return {
+        "_id": ticket, "resident_id": resident_id, "channel": "rest", "community": community,
+        "category": "streetlight", "department": "社区网格站", "level": "community",
+        "location_text": "3栋门口", "location_key": "3栋门口", "description": "路灯不亮",
+        "photos": [], "status": "submitted",
+        "history": [{"action": "submit", "status": "submitted", "at": now,
+                     "actor": {"kind": "resident", "id": resident_id, "name": None}}],
+        "created_at": now, "updated_at": now, "sla_hours": 72, "due_at": now + timedelta(hours=72),
+        "overdue": False, "followers": [], "rating": None, "source": "chat",
+    }
+
+
 SCOPED_CONSOLE_PAGES: list[ScopedPage] = [
     ScopedPage("residents", "/console/residents/{id}", _resident_doc),
+    ScopedPage("reports", "/console/reports/{id}", _report_doc, _TICKETS.__getitem__),
 ]
 # (collection, url with {id}, make_doc(record_id, resident_id, community)) for /api/v1 routes.
-SCOPED_API_PAGES: list[tuple[str, str, Callable[[str, str, str], dict[str, Any]]]] = []
+SCOPED_API_PAGES: list[tuple[str, str, Callable[[str, str, str], dict[str, Any]]]] = [
+    ("reports", "/api/v1/reports/{id}", lambda ticket, resident_id, community:
+        _report_doc(ticket, community, resident_id)),
+]
 
 STAFF = {
     "grid-a": ("grid_worker", A, None),
@@ -114,11 +142,11 @@ async def test_console_pages_show_only_records_in_scope(make_client, db, page, u
     role, community, street = STAFF[username]
     await make_staff(db, username, role, community, street)
     for record_community in (A, B, OTHER):
-        await db[page.collection].insert_one(page.make_doc(f"rec-{record_community}", record_community))
+        await db[page.collection].insert_one(page.make_doc(page.record_id(record_community), record_community))
     client = await make_client()
     await console_login(client, username)
     for record_community in (A, B, OTHER):
-        resp = await client.get(page.url.format(id=f"rec-{record_community}"))
+        resp = await client.get(page.url.format(id=page.record_id(record_community)))
         if record_community in VISIBLE[username]:
             assert resp.status == 200, (username, record_community)
         else:
@@ -144,7 +172,8 @@ async def test_changes_outside_the_scope_are_refused(make_client, db):
 async def test_api_records_of_others_are_not_found(api, fake_mp, db, collection, url, make_doc):
     mine, theirs = await login(api, fake_mp, "me"), await login(api, fake_mp, "neighbour")
     neighbour = await db.residents.find_one({"user_keys": "mp:neighbour"})
-    await db[collection].insert_one(make_doc("rec-theirs", neighbour["_id"], B))
-    resp = await api.get(url.format(id="rec-theirs"), headers=bearer(mine))
+    record_id = _TICKETS[B] if collection == "reports" else "rec-theirs"
+    await db[collection].insert_one(make_doc(record_id, neighbour["_id"], B))
+    resp = await api.get(url.format(id=record_id), headers=bearer(mine))
     assert resp.status in (403, 404)
-    assert (await api.get(url.format(id="rec-theirs"), headers=bearer(theirs))).status == 200
+    assert (await api.get(url.format(id=record_id), headers=bearer(theirs))).status == 200
