@@ -13,7 +13,7 @@ import uuid
 
 from bot.messages import Reply
 from handlers.base import MENU_SELECT, Turn, registry
-from handlers.sharing import digit, is_no, is_yes, leaves, number_buttons, plain, resident_of
+from handlers.sharing import digit, is_no, is_yes, leaves, not_picked, number_buttons, plain, resident_of
 from services.points import TZ, PointsError, PointsService
 from storage.ledger import resident_account
 from storage.shop import RESERVED
@@ -81,9 +81,7 @@ async def _shop(turn: Turn, note: str | None = None) -> Reply:
 async def points_menu(turn: Turn) -> list[Reply] | None:
     picked = digit(turn, len(MENU_OPTIONS))
     if picked is None:
-        if turn.intent == MENU_SELECT:
-            return [turn.say("share_invalid", choice=turn.text, count=len(MENU_OPTIONS))]
-        return None
+        return not_picked(turn, len(MENU_OPTIONS))
     resident = await resident_of(turn)
     points = _points(turn)
     if picked == 1:
@@ -124,9 +122,7 @@ async def redeem_flow(turn: Turn) -> list[Reply] | None:
     if step == "pick":
         picked = digit(turn, len(slots.get("ids", [])))
         if picked is None:
-            if turn.intent == MENU_SELECT:
-                return [turn.say("share_invalid", choice=turn.text, count=len(slots.get("ids", [])))]
-            return None
+            return not_picked(turn, len(slots.get("ids", [])))
         return [await _confirm(turn, slots["ids"][picked - 1])]
     if step == "confirm":
         if is_yes(turn):
@@ -167,9 +163,7 @@ async def my_redemptions(turn: Turn) -> list[Reply] | None:
     if step == "pick":
         picked = digit(turn, len(slots.get("ids", [])))
         if picked is None:
-            if turn.intent == MENU_SELECT:
-                return [turn.say("share_invalid", choice=turn.text, count=len(slots.get("ids", [])))]
-            return None
+            return not_picked(turn, len(slots.get("ids", [])))
         reservation = await points.shop.get_reservation(slots["ids"][picked - 1])
         if reservation is None or reservation.state != RESERVED:
             turn.state.end()

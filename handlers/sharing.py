@@ -80,6 +80,11 @@ def digit(turn: Turn, count: int) -> int | None:
     return None
 
 
+def not_picked(turn: Turn, count: int) -> list[Reply] | None:
+    """No number from the list: a wrong number is explained; anything else is left to the router."""
+    return [turn.say("share_invalid", choice=turn.text, count=count)] if turn.intent == MENU_SELECT else None
+
+
 def leaves(turn: Turn, own: set[str], threshold: float = 0.8) -> bool:
     """The message is confidently for another capability."""
     others = set(registry.titles) | {"report_status"}
@@ -557,9 +562,7 @@ async def volunteer_flow(turn: Turn) -> list[Reply] | None:
     if step == "pick":
         picked = digit(turn, len(slots.get("ids", [])))
         if picked is None:
-            if turn.intent == MENU_SELECT:
-                return [turn.say("share_invalid", choice=turn.text, count=len(slots.get("ids", [])))]
-            return None
+            return not_picked(turn, len(slots.get("ids", [])))
         found = await _sharing(turn).repo.get_help(slots["ids"][picked - 1])
         if found is None or found.state != OPEN:
             turn.state.end()
@@ -622,9 +625,7 @@ async def mine_flow(turn: Turn) -> list[Reply] | None:
     if step == "pick":
         picked = digit(turn, len(slots.get("entries", [])))
         if picked is None:
-            if turn.intent == MENU_SELECT:
-                return [turn.say("share_invalid", choice=turn.text, count=len(slots.get("entries", [])))]
-            return None
+            return not_picked(turn, len(slots.get("entries", [])))
         role, loan_id = slots["entries"][picked - 1]
         loan = await sharing.repo.get_loan(loan_id)
         actions = LOAN_ACTIONS.get((role, loan.state), []) if loan else []
@@ -639,9 +640,7 @@ async def mine_flow(turn: Turn) -> list[Reply] | None:
     if step == "act":
         picked = digit(turn, len(slots.get("actions", [])))
         if picked is None:
-            if turn.intent == MENU_SELECT:
-                return [turn.say("share_invalid", choice=turn.text, count=len(slots.get("actions", [])))]
-            return None
+            return not_picked(turn, len(slots.get("actions", [])))
         action = slots["actions"][picked - 1]
         resident = await resident_of(turn)
         try:
@@ -685,9 +684,7 @@ async def help_mine_flow(turn: Turn) -> list[Reply] | None:
     if step == "pick":
         picked = digit(turn, len(slots.get("entries", [])))
         if picked is None:
-            if turn.intent == MENU_SELECT:
-                return [turn.say("share_invalid", choice=turn.text, count=len(slots.get("entries", [])))]
-            return None
+            return not_picked(turn, len(slots.get("entries", [])))
         role, help_id = slots["entries"][picked - 1]
         found = await sharing.repo.get_help(help_id)
         if found is None or role != "requester":
@@ -701,9 +698,7 @@ async def help_mine_flow(turn: Turn) -> list[Reply] | None:
     if step == "act":
         picked = digit(turn, len(slots.get("actions", [])))
         if picked is None:
-            if turn.intent == MENU_SELECT:
-                return [turn.say("share_invalid", choice=turn.text, count=len(slots.get("actions", [])))]
-            return None
+            return not_picked(turn, len(slots.get("actions", [])))
         action = slots["actions"][picked - 1]
         resident = await resident_of(turn)
         try:
