@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
+import time
 import uuid
 
 import pytest
@@ -15,12 +17,15 @@ import requests
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from pymongo import MongoClient
+from wechatpy.utils import WeChatSigner
 
 from bot.app import create_app
 from bot.config import Settings
 from storage.servers import free_port
 
 URL = "/webhooks/rest/webhook"
+WECHAT_TOKEN = "fuzztoken"
+LIVE: dict = {}  # the live app and its event loop, for set-up done inside the server
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
 json_values = st.recursive(
@@ -37,11 +42,13 @@ def live(servers, nlu_service):
     """The app on a real port, served from its own thread and event loop."""
     settings = Settings(
         mongodb_uri=servers["mongodb_uri"], mongodb_db=f"linli_fuzz_{uuid.uuid4().hex[:8]}",
-        redis_url=servers["redis_url"],
+        redis_url=servers["redis_url"], wechat_token=WECHAT_TOKEN,
+        rate_chat_per_minute=0, rate_api_per_minute=0,  # fuzzing sends far more than a person would
     )
     port = free_port()
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(create_app(settings, nlu=nlu_service))
+    app = create_app(settings, nlu=nlu_service)
+    runner = web.AppRunner(app)
     started = threading.Event()
 
     def serve() -> None:
@@ -55,6 +62,7 @@ def live(servers, nlu_service):
     thread.start()
     assert started.wait(60)
     mongo = MongoClient(settings.mongodb_uri)
+    LIVE["app"], LIVE["loop"] = app, loop
     yield f"http://127.0.0.1:{port}", mongo[settings.mongodb_db]
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
     loop.call_soon_threadsafe(loop.stop)
@@ -101,3 +109,114 @@ def test_any_bytes(live, raw):
     base, db = live
     before = db.conversations.count_documents({})
     _check(requests.post(base + URL, data=raw, headers={"Content-Type": "application/json"}, timeout=30), db, before)
+
+
+# -- the WeChat endpoint: signed requests with arbitrary bodies ------------------------------------
+
+def _signed(timestamp: int | None = None) -> dict[str, str]:
+    timestamp_s, nonce = str(timestamp or int(time.time())), uuid.uuid4().hex[:10]
+    signer = WeChatSigner()
+    signer.add_data(WECHAT_TOKEN, timestamp_s, nonce)
+    return {"signature": signer.signature, "timestamp": timestamp_s, "nonce": nonce}
+
+
+xml_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="]"), max_size=40)
+wechat_fields = st.fixed_dictionaries({
+    "MsgType": st.sampled_from(["text", "voice", "image", "location", "event", "video", "link", "", "<x>"]) | xml_text,
+    "Content": xml_text, "MsgId": st.integers(min_value=-2, max_value=2**63) | xml_text,
+    "CreateTime": st.integers(min_value=-1, max_value=2**40) | xml_text,
+    "FromUserName": xml_text, "Event": st.sampled_from(["subscribe", "CLICK", "LOCATION", "bogus"]) | xml_text,
+    "Location_X": st.floats(allow_nan=True) | xml_text, "Recognition": xml_text,
+})
+
+
+def _wechat_check(resp: requests.Response, db, before: int) -> None:
+    assert resp.status_code < 500, (resp.status_code, resp.text[:300])
+    if resp.status_code >= 400:
+        assert db.conversations.count_documents({}) == before  # a refused message writes nothing
+    else:
+        assert db.conversations.count_documents({}) <= before + 1  # at most one turn per message
+
+
+@FUZZ
+@given(fields=wechat_fields)
+def test_wechat_any_message_fields(live, fields):
+    base, db = live
+    body = "<xml><ToUserName><![CDATA[gh_fuzz]]></ToUserName>" + "".join(
+        f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items()) + "</xml>"
+    before = db.conversations.count_documents({})
+    _wechat_check(requests.post(base + "/wechat", params=_signed(), data=body.encode("utf-8"), timeout=30), db, before)
+
+
+@FUZZ
+@given(raw=st.binary(max_size=400) | xml_text.map(lambda t: t.encode("utf-8")))
+def test_wechat_any_bytes(live, raw):
+    base, db = live
+    before = db.conversations.count_documents({})
+    _wechat_check(requests.post(base + "/wechat", params=_signed(), data=raw, timeout=30), db, before)
+
+
+@FUZZ
+@given(query=st.dictionaries(st.sampled_from(["signature", "timestamp", "nonce", "echostr", "msg_signature",
+                                               "encrypt_type", "openid"]), xml_text, max_size=6))
+def test_wechat_any_query(live, query):
+    base, _ = live
+    for method in (requests.get, requests.post):
+        resp = method(base + "/wechat", params=query, data=b"<xml></xml>", timeout=30)
+        assert resp.status_code < 500, (resp.status_code, resp.text[:300])
+        if not query.get("signature"):
+            assert resp.status_code in (400, 403)
+
+
+# -- the mini-program API: every documented JSON body, fuzzed ---------------------------------------
+
+def _api_token(live) -> str:
+    """A resident's session token, made the way login makes one (the fake WeChat login is tested elsewhere)."""
+    from bot import keys
+    from storage.residents import ResidentRepository
+
+    async def make() -> str:
+        app = LIVE["app"]
+        resident = await ResidentRepository(app[keys.MONGO]).for_user_key("mp:fuzzer", "huafu-tianmian")
+        return await app[keys.API_SESSIONS].create({"resident_id": resident.id, "user_key": "mp:fuzzer"},
+                                                   owner=resident.id)
+
+    return asyncio.run_coroutine_threadsafe(make(), LIVE["loop"]).result(30)
+
+
+def _json_operations(base: str) -> list[tuple[str, str]]:
+    spec = requests.get(base + "/api/v1/openapi.json", timeout=30).json()
+    ops = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if path == "/api/v1/auth/login":
+                continue  # needs the fake WeChat login server: tests/test_auth.py covers its bodies
+            if method in ("post", "put", "patch") and "application/json" in (op.get("requestBody") or {}).get(
+                    "content", {}):
+                ops.append((method.upper(), path))
+    return sorted(ops)
+
+
+@pytest.fixture(scope="module")
+def api_ops(live):
+    base, _ = live
+    ops = _json_operations(base)
+    assert len(ops) >= 10, ops  # the document lists the API's JSON bodies
+    return ops, _api_token(live)
+
+
+path_ids = st.sampled_from(["5f" * 12, "R20260101-0001", "elderly_meal", "x", "%24gt", "0"])
+
+
+@FUZZ
+@given(data=st.data(), body=json_values | st.dictionaries(st.text(max_size=12), json_values | operators, max_size=5))
+def test_api_any_json_body(live, api_ops, data, body):
+    base, _ = live
+    ops, token = api_ops
+    method, path = data.draw(st.sampled_from(ops))
+    url = base + re.sub(r"\{[^}]+\}", lambda _: data.draw(path_ids), path)
+    resp = requests.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert resp.status_code < 500, (method, path, body, resp.status_code, resp.text[:300])
+    if resp.status_code >= 400:
+        error = resp.json()["error"]
+        assert error["code"] and error["message"]
