@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
+from bench.common import temporary_mongo
 from services.bookings import BookingRefused, BookingService
 from storage import mongo
 from storage.booking_catalog import service_id
 from storage.bookings import ensure_indexes, seed_catalog
 from storage.residents import ResidentRepository
-from storage.servers import mongo_server
 
 COMMUNITY = "huafu-tianmian"
 
@@ -64,12 +61,11 @@ async def _check(service: BookingService, slot_id: str, places: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    uri = os.environ.get("MONGODB_URI")
-    server, tmp = None, tempfile.TemporaryDirectory()
-    if not uri:
-        server = mongo_server(Path(tmp.name))
-        server.start()
-        uri = server.uri
+    with temporary_mongo() as uri:
+        await run(args, uri)
+
+
+async def run(args: argparse.Namespace, uri: str) -> None:
     client, db = mongo.connect(uri, "linli_bench_bookings")
     try:
         await client.drop_database("linli_bench_bookings")
@@ -101,9 +97,6 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await client.drop_database("linli_bench_bookings")
         client.close()
-        if server is not None:
-            server.stop()
-        tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -4,13 +4,34 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import aiohttp
 
+from storage.servers import env_or_none, mongo_server
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def temporary_mongo() -> Iterator[str]:
+    """MONGODB_URI when set, else an embedded server on temporary data for the length of the block."""
+    uri = env_or_none("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
+        server = mongo_server(Path(tmp))
+        server.start()
+        try:
+            yield server.uri
+        finally:
+            server.stop()
 
 # Realistic messages that are not copies of the training data.
 SEED_TEXTS = [

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
-from pathlib import Path
 
+from bench.common import temporary_mongo
 from services.points import PointsError, PointsService
 from storage import mongo
 from storage.ledger import ISSUER, SHOP, InsufficientPoints, LedgerRepository, resident_account
 from storage.residents import ResidentRepository
-from storage.servers import mongo_server
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -54,13 +51,11 @@ async def _run(label: str, factories: list, concurrency: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    uri = os.environ.get("MONGODB_URI")
-    server = None
-    tmp = tempfile.TemporaryDirectory()
-    if not uri:
-        server = mongo_server(Path(tmp.name))
-        server.start()
-        uri = server.uri
+    with temporary_mongo() as uri:
+        await run(args, uri)
+
+
+async def run(args: argparse.Namespace, uri: str) -> None:
     client, db = mongo.connect(uri, "linli_points_bench")
     try:
         await client.drop_database("linli_points_bench")
@@ -100,9 +95,6 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await client.drop_database("linli_points_bench")
         client.close()
-        if server is not None:
-            server.stop()
-        tmp.cleanup()
 
 
 if __name__ == "__main__":
