@@ -1,7 +1,9 @@
 """Booking community services: the rules between chat/API/console and the repositories.
 
 - Capacity: a place is taken with one conditional `$inc` on the slot (never more than
-  `capacity`), and a partial unique index stops a resident holding two places in a slot.
+  `capacity`). Before that the booking is written as `holding`; a partial unique index
+  admits one holding/active booking per resident and slot, so a resident's repeated
+  taps are refused as duplicates and never take places from others.
 - A freed place (cancellation, declined or expired offer, returned rental) goes to the
   first on the waitlist as an offer holding the place for `offer_minutes`; only when
   nobody waits does the counter go down. So `slot.booked` always equals active
@@ -22,7 +24,7 @@ from services import eligibility, events
 from services.booking_times import Wanted, booking_when, minutes_text, rank_slots, slot_label
 from storage.booking_catalog import TZ, new_slot
 from storage.bookings import (
-    BOOKED, BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository,
+    BOOKED, HOLDING, BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository,
     open_slots_ahead,
 )
 from storage.residents import Resident, ResidentRepository
@@ -34,6 +36,7 @@ BOOKING_CREATED = "booking.created"
 BOOKING_CANCELLED = "booking.cancelled"
 ATTENDANCE = ("attended", "no_show")
 LINK_CODE_HOURS = 24
+STALE_HOLD = timedelta(minutes=2)  # a HOLDING booking this old was left by a crash
 DEFAULT_RULES = {"window_days": 14, "min_notice_minutes": 60, "cancel_cutoff_minutes": 60, "offer_minutes": 30}
 
 
@@ -178,24 +181,48 @@ class BookingService:
                 booking = await self.accept_offer(entry["_id"], booker or resident)
                 return BookResult("booked", booking=booking)
             return BookResult("waitlisted", entry=entry, position=await self.waitlist.position(entry))
-        doc = self._booking_doc(service, slot, resident, booker, user_key, channel, start, end, now)
+        if slot["booked"] >= slot["capacity"]:  # full when we looked: no hold to write and delete
+            return await self._when_full(service, slot, resident, booker, user_key, channel, pickup, now,
+                                         join_waitlist)
+        doc = self._booking_doc(service, slot, resident, booker, user_key, channel, start, end, now, status=HOLDING)
+        held = await self._hold(doc, now)
         if await self.slots.take_place(slot["_id"]):
-            try:
-                booking = await self.bookings.insert(doc)
-            except DuplicateKeyError:
-                await self._free_place(slot)  # a concurrent duplicate: give the place back
-                raise BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
+            booking = await self.bookings.confirm_hold(held["_id"])
+            if booking is None:  # dropped as stale meanwhile (only after a very long pause)
+                await self._free_place(slot)
+                raise BookingRefused("busy", "系统繁忙，请再试一次。", "holding booking vanished")
             await events.publish(BOOKING_CREATED, _payload(booking))
             return BookResult("booked", booking=booking)
-        if await self.bookings.active_of(slot["_id"], resident.id):  # our own concurrent request won
-            raise BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
+        await self.bookings.drop_hold(held["_id"])
+        return await self._when_full(service, slot, resident, booker, user_key, channel, pickup, now, join_waitlist)
+
+    async def _when_full(self, service: dict[str, Any], slot: dict[str, Any], resident: Resident,
+                         booker: Resident | None, user_key: str | None, channel: str, pickup: date | None,
+                         now: datetime, join_waitlist: bool) -> BookResult:
         if not join_waitlist:
             raise BookingRefused("full", "这个时段已经约满了。", "slot is full")
         return await self._join_waitlist(service, slot, resident, booker, user_key, channel, pickup, now)
 
+    async def _hold(self, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Write the booking as HOLDING before taking a place: the unique index admits one
+        per resident and slot, so a resident's concurrent taps are refused as duplicates
+        instead of taking (and briefly filling) places meant for others."""
+        for _ in range(3):
+            try:
+                return await self.bookings.insert(doc)
+            except DuplicateKeyError:
+                holder = await self.bookings.place_holder(doc["slot_id"], doc["resident_id"])
+            if holder is None:  # the other attempt got no place and let go: try again
+                continue
+            if holder["status"] == HOLDING and holder["created_at"] < now - STALE_HOLD:
+                await self.bookings.drop_hold(holder["_id"])  # left behind by a crashed worker
+                continue
+            raise BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
+        raise BookingRefused("busy", "系统繁忙，请再试一次。", "place holder changed concurrently")
+
     def _booking_doc(self, service: dict[str, Any], slot: dict[str, Any], resident: Resident,
                      booker: Resident | None, user_key: str | None, channel: str, start: datetime,
-                     end: datetime, now: datetime) -> dict[str, Any]:
+                     end: datetime, now: datetime, status: str = BOOKED) -> dict[str, Any]:
         proxy = booker is not None and booker.id != resident.id
         return {
             "slot_id": slot["_id"], "service_id": service["_id"], "service": service["code"],
@@ -203,7 +230,7 @@ class BookingService:
             "unit": slot.get("unit"), "title": slot.get("title"), "location": service.get("location"),
             "resident_id": resident.id, "booked_by": booker.id if proxy else None,
             "user_key": user_key, "channel": channel, "start": start, "end": end,
-            "status": BOOKED, "attendance": None, "reminded_at": None, "created_at": now,
+            "status": status, "attendance": None, "reminded_at": None, "created_at": now,
         }
 
     async def _join_waitlist(self, service: dict[str, Any], slot: dict[str, Any], resident: Resident,

@@ -2,8 +2,11 @@
 
 Capacity lives on the slot document (`capacity`, `booked`) and is only ever changed by
 single-document atomic updates: taking a place is a conditional `$inc` that matches only
-while `booked < capacity`. A partial unique index on (slot_id, resident_id) over active
-bookings stops one resident from holding two places in one slot. No multi-document
+while `booked < capacity`. A partial unique index on (slot_id, resident_id) over bookings
+that hold a place (`holds_place: true`: a booking being made, status `holding`, or an
+active one) stops one resident from holding two places in one slot; the booking is
+written as `holding` *before* the place is taken, so a resident's own concurrent taps
+are refused as duplicates and never take places from others. No multi-document
 transactions are used, so this runs on secantusdb and a standalone MongoDB alike.
 
 Counter invariant: slot.booked == active bookings of the slot + waitlist offers holding a place.
@@ -22,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from storage.booking_catalog import CATALOG, DEMO_COMMUNITIES, TZ, planned_slots, rental_pools, service_doc
 
 BOOKED = "booked"  # the one active booking status
+HOLDING = "holding"  # written before the place is taken; becomes BOOKED or is deleted
 ACTIVE_WAIT = ("waiting", "offered")
 
 
@@ -153,9 +157,14 @@ class BookingRepository:
         self._col = db["bookings"]
 
     async def ensure_indexes(self) -> None:
+        # Databases from before `holds_place`: mark active bookings, drop the old index.
+        await self._col.update_many({"status": BOOKED, "holds_place": {"$exists": False}},
+                                    {"$set": {"holds_place": True}})
+        if "one_active_per_slot" in await self._col.index_information():
+            await self._col.drop_index("one_active_per_slot")
         await self._col.create_indexes([
-            IndexModel([("slot_id", ASCENDING), ("resident_id", ASCENDING)], name="one_active_per_slot",
-                       unique=True, partialFilterExpression={"status": BOOKED}),
+            IndexModel([("slot_id", ASCENDING), ("resident_id", ASCENDING)], name="one_place_per_slot",
+                       unique=True, partialFilterExpression={"holds_place": True}),
             IndexModel([("booking_no", ASCENDING)], name="booking_no", unique=True),
             IndexModel([("resident_id", ASCENDING), ("start", DESCENDING)], name="resident_start"),
             IndexModel([("booked_by", ASCENDING), ("start", DESCENDING)], name="booker_start"),
@@ -164,10 +173,10 @@ class BookingRepository:
         ])
 
     async def insert(self, booking: dict[str, Any]) -> dict[str, Any]:
-        """Store a booking under a fresh 8-digit number; DuplicateKeyError when the
-        resident already holds an active booking of the slot."""
+        """Store a booking (status BOOKED or HOLDING) under a fresh 8-digit number;
+        DuplicateKeyError when the resident already holds a place in the slot."""
         for _ in range(8):
-            doc = {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking}
+            doc = {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking, "holds_place": True}
             try:
                 await self._col.insert_one(doc)
                 return doc
@@ -182,6 +191,20 @@ class BookingRepository:
     async def active_of(self, slot_id: str, resident_id: str) -> dict[str, Any] | None:
         return await self._col.find_one({"slot_id": str(slot_id), "resident_id": str(resident_id), "status": BOOKED})
 
+    async def place_holder(self, slot_id: str, resident_id: str) -> dict[str, Any] | None:
+        """The resident's booking that holds (or is taking) a place in the slot."""
+        return await self._col.find_one({"slot_id": str(slot_id), "resident_id": str(resident_id),
+                                         "holds_place": True})
+
+    async def confirm_hold(self, booking_id: str) -> dict[str, Any] | None:
+        """The place is taken: the holding booking becomes active (None if it is gone)."""
+        return await self.transition(booking_id, HOLDING, {"status": BOOKED})
+
+    async def drop_hold(self, booking_id: str) -> bool:
+        """Remove a holding booking that got no place (or was left behind by a crash)."""
+        result = await self._col.delete_one({"_id": str(booking_id), "status": HOLDING})
+        return result.deleted_count == 1
+
     async def upcoming(self, resident_id: str, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
         """Active bookings of a resident or made by them for someone else, still ahead
         (rentals until returned)."""
@@ -193,19 +216,20 @@ class BookingRepository:
         return await self._col.find(query).sort("start", ASCENDING).to_list(limit)
 
     async def for_slot(self, slot_id: str, *, active_only: bool = False) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"slot_id": str(slot_id)}
-        if active_only:
-            query["status"] = BOOKED
+        query: dict[str, Any] = {"slot_id": str(slot_id), "status": BOOKED if active_only else {"$ne": HOLDING}}
         return await self._col.find(query).sort("created_at", ASCENDING).to_list(2000)
 
     async def count_active(self, slot_id: str) -> int:
         return await self._col.count_documents({"slot_id": str(slot_id), "status": BOOKED})
 
     async def transition(self, booking_id: str, from_status: str, changes: dict[str, Any]) -> dict[str, Any] | None:
-        """Atomically move a booking out of `from_status`; None if it was not in it."""
+        """Atomically move a booking out of `from_status`; None if it was not in it.
+        A booking leaving the active statuses stops holding its place."""
+        update: dict[str, Any] = {"$set": changes}
+        if changes.get("status", from_status) not in (BOOKED, HOLDING):
+            update["$unset"] = {"holds_place": ""}
         return await self._col.find_one_and_update(
-            {"_id": str(booking_id), "status": from_status}, {"$set": changes},
-            return_document=ReturnDocument.AFTER,
+            {"_id": str(booking_id), "status": from_status}, update, return_document=ReturnDocument.AFTER,
         )
 
     async def set_attendance(self, booking_id: str, attendance: str, extra: dict[str, Any]) -> dict[str, Any] | None:

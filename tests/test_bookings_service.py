@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import pytest_asyncio
+from pymongo.errors import DuplicateKeyError
 
 from services import events
 from services.bookings import BOOKING_ATTENDED, BookingRefused, BookingService
@@ -136,6 +137,56 @@ async def test_one_resident_cannot_hold_two_places_in_a_slot(setup, db):
     assert {r.code for r in results if isinstance(r, BookingRefused)} == {"duplicate"}
     slot = await invariant(service, slot["_id"])
     assert slot["booked"] == 1
+
+
+async def test_repeated_taps_of_one_resident_never_take_a_neighbours_place(setup, db):
+    """20 taps by one resident and one tap by a neighbour for the last 2 places: both get
+    one (before, the taps briefly held places and the neighbour could be told "full")."""
+    service, _ = setup
+    slot = await a_slot(service, "health_check", capacity=2)
+    eager, neighbour = await resident(db, "eager"), await resident(db, "neighbour")
+    for _ in range(5):
+        taps = [service.book(slot["_id"], eager) for _ in range(20)]
+        results = await asyncio.gather(*taps, service.book(slot["_id"], neighbour), return_exceptions=True)
+        mine, theirs = results[:-1], results[-1]
+        assert not isinstance(theirs, Exception) and theirs.status == "booked"
+        assert sum(not isinstance(r, Exception) for r in mine) == 1
+        assert {r.code for r in mine if isinstance(r, BookingRefused)} == {"duplicate"}
+        assert (await invariant(service, slot["_id"]))["booked"] == 2
+        for booking in await service.bookings.for_slot(slot["_id"], active_only=True):
+            await service.cancel(booking["_id"], staff=staff())
+        assert (await invariant(service, slot["_id"]))["booked"] == 0
+    assert await db["bookings"].count_documents({"status": "holding"}) == 0
+
+
+async def test_a_holding_booking_left_by_a_crash_does_not_block_the_resident(setup, db):
+    service, clock = setup
+    slot = await a_slot(service, "health_check", capacity=3)
+    person = await resident(db, "crashed")
+    await service.bookings.insert({"slot_id": slot["_id"], "resident_id": person.id, "status": "holding",
+                                   "created_at": clock() - timedelta(minutes=1)})
+    with pytest.raises(BookingRefused) as refused:  # recent: another attempt may still be running
+        await service.book(slot["_id"], person)
+    assert refused.value.code == "duplicate"
+    clock.now += timedelta(minutes=2)
+    result = await service.book(slot["_id"], person)
+    assert result.status == "booked"
+    assert await db["bookings"].count_documents({"slot_id": slot["_id"]}) == 1
+    assert [b["_id"] for b in await service.bookings.for_slot(slot["_id"])] == [result.booking["_id"]]
+
+
+async def test_indexes_of_an_older_database_are_migrated(db):
+    """Active bookings from before `holds_place` keep blocking a second booking of the slot."""
+    await db["bookings"].create_index([("slot_id", 1), ("resident_id", 1)], name="one_active_per_slot",
+                                      unique=True, partialFilterExpression={"status": "booked"})
+    await db["bookings"].insert_one({"_id": "old", "slot_id": "s1", "resident_id": "r1", "status": "booked",
+                                     "booking_no": "00000001"})
+    await ensure_indexes(db)
+    assert "one_active_per_slot" not in await db["bookings"].index_information()
+    assert (await db["bookings"].find_one({"_id": "old"}))["holds_place"] is True
+    with pytest.raises(DuplicateKeyError):
+        await db["bookings"].insert_one({"_id": "new", "slot_id": "s1", "resident_id": "r1", "status": "holding",
+                                         "holds_place": True, "booking_no": "00000002"})
 
 
 async def test_eligibility_refusal_is_explained(setup, db):
