@@ -52,6 +52,10 @@ class BookingRefused(Exception):
         self.code, self.text, self.detail, self.data = code, text, detail, data
 
 
+def already_booked() -> BookingRefused:
+    return BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
+
+
 @dataclass
 class BookResult:
     status: str  # booked | waitlisted
@@ -174,7 +178,7 @@ class BookingService:
         if not verdict.ok:
             raise BookingRefused(verdict.reason or "ineligible", verdict.text, f"not eligible: {verdict.reason}")
         if await self.bookings.active_of(slot["_id"], resident.id):
-            raise BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
+            raise already_booked()
         entry = await self.waitlist.active_of(slot["_id"], resident.id)
         if entry is not None:
             if entry["status"] == "offered":
@@ -217,7 +221,7 @@ class BookingService:
             if holder["status"] == HOLDING and holder["created_at"] < now - STALE_HOLD:
                 await self.bookings.drop_hold(holder["_id"])  # left behind by a crashed worker
                 continue
-            raise BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
+            raise already_booked()
         raise BookingRefused("busy", "系统繁忙，请再试一次。", "place holder changed concurrently")
 
     def _booking_doc(self, service: dict[str, Any], slot: dict[str, Any], resident: Resident,
@@ -323,7 +327,7 @@ class BookingService:
             booking = await self.bookings.insert(doc)
         except DuplicateKeyError:
             await self._free_place(slot)
-            raise BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
+            raise already_booked()
         await self.waitlist.settle(entry["_id"], "accepted", "accepted", now, booking_id=booking["_id"])
         await events.publish(BOOKING_CREATED, _payload(booking))
         return booking
