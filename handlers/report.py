@@ -81,6 +81,7 @@ _STATUS_WORDS = re.compile(
     r"怎么样了|进度|进展|到哪一步|到哪了|处理了没|处理了吗|处理得怎么样|办得怎么样|修好了没|修好了吗|"
     r"有结果|结果如何|查(?:一下|询)?(?:我的)?(?:报事|工单|报修)|我报的"
 )
+_EARLIER_REPORT = re.compile(r"报的|报了|报过|反映的|反映过|投诉的|投诉过|说的|说过|上次|上回|之前|单子|工单|催")
 _GENERIC = re.compile(r"我要|我想|想要|要|报事|报修|反映|投诉|问题|一下|一个|个|帮我|有|事情|事|情况|我|请|你好|您好")
 _NOT_FIXED = re.compile(r"没解决|没有解决|没修好|没好|还没好|还是坏|还坏着|没处理|不满意问题还在")
 
@@ -406,7 +407,23 @@ async def _submit(turn: Turn) -> list[Reply]:
 
 @registry.on_intent("report_status")
 async def report_status(turn: Turn) -> list[Reply]:
+    """A problem described without pointing at an earlier report ("垃圾堆了好几天没人清理")
+    is read by the NLU as either a new report or a follow-up; with nothing open it can
+    only be new, so the report flow starts instead of "you have no open reports"."""
+    if _describes_problem_afresh(turn) and not await _open_reports(turn):
+        return await start_report(turn)
     return await show_status(turn)
+
+
+def _describes_problem_afresh(turn: Turn) -> bool:
+    if turn.message.kind not in ("text", "voice") or looks_like_status(turn) or _EARLIER_REPORT.search(turn.text):
+        return False
+    return bool(_entity_category(turn) or category_from_text(turn.text))
+
+
+async def _open_reports(turn: Turn) -> list[Report]:
+    resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
+    return await _reports(turn).for_resident(resident.id) if resident else []
 
 
 async def show_status(turn: Turn) -> list[Reply]:

@@ -158,6 +158,33 @@ async def test_progress_list_detail_and_unknown_ticket(client, db):
     assert "没有找到" in reply and "3栋门口" not in reply
 
 
+async def test_a_problem_read_as_a_follow_up_starts_a_report_when_nothing_is_open(client, db, monkeypatch):
+    """"好几天没人清理" sounds like chasing a report; the NLU may say report_status. With no
+    open report it is a new one; with one open, or words pointing back, it stays a follow-up."""
+    chat = client.app[keys.CHAT]
+    real_parse = chat.nlu.parse
+
+    async def read_as_follow_up(text: str) -> dict:
+        parsed = await real_parse(text)
+        if "垃圾" in text or "路灯" in text:
+            parsed = {**parsed, "intent": {"name": "report_status", "confidence": 0.7}}
+        return parsed
+
+    monkeypatch.setattr(chat.nlu, "parse", read_as_follow_up)
+    reply = await say(client, "垃圾堆了好几天没人清理")
+    assert "在哪里" in reply and "没有正在办理" not in reply
+    assert (await state_of(client, "rest:r-1")).slots["category"] == "garbage"
+    await say(client, "取消")
+    reply = await say(client, "上次说的垃圾好几天没人清理")  # points back at an earlier report
+    assert "没有正在办理的报事" in reply
+    monkeypatch.setattr(chat.nlu, "parse", real_parse)
+    await say(client, "3栋门口路灯坏了")
+    light = ticket_in(await say(client, "1"))
+    monkeypatch.setattr(chat.nlu, "parse", read_as_follow_up)
+    reply = await say(client, "路灯坏了好几天没人修")  # one open: the follow-up it most likely is
+    assert light in reply and "请核对" not in reply
+
+
 async def test_resolution_is_notified_then_confirmed_and_rated_in_chat(client, db):
     await say(client, "3栋门口路灯坏了")
     ticket = ticket_in(await say(client, "1"))
