@@ -612,6 +612,9 @@ LOAN_ACTIONS = {
     ("borrower", REQUESTED): [("cancel", "取消申请")],
     ("borrower", ACCEPTED): [("cancel", "取消申请")],
 }
+# The SharingService method behind each loan action.
+LOAN_METHODS = {"accept": "accept", "decline": "decline", "hand_over": "hand_over", "returned": "mark_returned",
+                "cancel": "cancel"}
 ACTION_DONE = {
     "accept": "已同意，已通知邻居来拿。", "decline": "已婉拒，已告诉邻居。", "hand_over": "已登记借出，到期前会提醒邻居归还。",
     "returned": "已登记归还，谢谢您的分享！", "cancel": "已取消申请，已告诉主人。",
@@ -644,16 +647,7 @@ async def mine_flow(turn: Turn) -> list[Reply] | None:
         action = slots["actions"][picked - 1]
         resident = await resident_of(turn)
         try:
-            if action == "accept":
-                await sharing.accept(resident, slots["loan_id"])
-            elif action == "decline":
-                await sharing.decline(resident, slots["loan_id"])
-            elif action == "hand_over":
-                await sharing.hand_over(resident, slots["loan_id"])
-            elif action == "returned":
-                await sharing.mark_returned(resident, slots["loan_id"])
-            else:
-                await sharing.cancel(resident, slots["loan_id"])
+            await getattr(sharing, LOAN_METHODS[action])(resident, slots["loan_id"])
         except SharingError as exc:
             return _error(turn, exc)
         turn.state.end()
