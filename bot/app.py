@@ -30,7 +30,7 @@ from storage import mongo, redis_client
 from storage.conversations import ConversationRepository
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
-from storage.rate_limit import RateLimiter
+from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
 from storage.notices import NoticeRepository
 from storage.photos import PhotoStore
 from storage.reports import ReportRepository
@@ -72,6 +72,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[keys.MONGO] = db
     app[keys.REDIS] = redis
     app[keys.RATE_LIMITER] = RateLimiter(redis)
+    # 6-digit link codes: 5 wrong tries lock the resident out of confirming for an hour.
+    app[keys.LINK_CODE_GUARD] = LoginGuard(redis, 5, 3600, 3600, prefix=LINK_CODE_PREFIX)
     app[keys.DEDUP] = Deduplicator(redis)
     await mongo.ensure_indexes(db, conversation_retention_days=settings.conversation_retention_days)
     yield

@@ -36,6 +36,7 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 API_SESSIONS = web.AppKey("api_sessions", SessionStore)  # mini-program session tokens
 CONSOLE_SESSIONS = web.AppKey("console_sessions", SessionStore)  # staff console cookies
 LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)  # staff login lockout
+LINK_CODE_GUARD = web.AppKey("link_code_guard", LoginGuard)  # residents guessing proxy-link codes
 MP_CLIENT = web.AppKey("mp_client", MiniProgramClient)  # only when MP_APP_ID/MP_APP_SECRET are set
 REPORTS = web.AppKey("reports", ReportService)  # report problems (报事)
 BOOKINGS = web.AppKey("bookings", BookingService)  # community service bookings (预约)

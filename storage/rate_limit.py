@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 PREFIX = "linli:rate"
 LOGIN_PREFIX = "linli:login"
+LINK_CODE_PREFIX = "linli:linkcode"
 
 
 @dataclass(frozen=True)
@@ -46,20 +47,22 @@ class RateLimiter:
 
 
 class LoginGuard:
-    """Locks a subject (a username, an IP) after `max_failures` failed logins within
-    `window` seconds, for `lock_seconds`."""
+    """Locks a subject (a username, an IP, a resident guessing link codes) after
+    `max_failures` failed attempts within `window` seconds, for `lock_seconds`."""
 
-    def __init__(self, redis: Redis, max_failures: int = 5, window: int = 900, lock_seconds: int = 900) -> None:
+    def __init__(self, redis: Redis, max_failures: int = 5, window: int = 900, lock_seconds: int = 900,
+                 prefix: str = LOGIN_PREFIX) -> None:
         self._redis = redis
+        self._prefix = prefix
         self.max_failures = max_failures
         self.window = window
         self.lock_seconds = lock_seconds
 
     def _fail_key(self, subject: str) -> str:
-        return f"{LOGIN_PREFIX}:fail:{subject}"
+        return f"{self._prefix}:fail:{subject}"
 
     def _lock_key(self, subject: str) -> str:
-        return f"{LOGIN_PREFIX}:lock:{subject}"
+        return f"{self._prefix}:lock:{subject}"
 
     async def locked_for(self, *subjects: str) -> int:
         """Seconds the longest lock on any of the subjects still lasts (0: not locked)."""

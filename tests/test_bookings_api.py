@@ -137,6 +137,28 @@ async def test_full_slot_queues_and_the_offer_is_accepted(booking_api, fake_mp, 
     assert (await db["booking_slots"].find_one({"_id": slot["id"]}))["booked"] == 1
 
 
+async def test_guessing_link_codes_locks_the_guesser_out(booking_api, fake_mp, redis):
+    """A 6-digit code could be guessed at the API rate limit; five wrong codes lock the
+    resident out of confirming for an hour, even with the right code."""
+    son, stranger = await login(booking_api, fake_mp, "openid-son2"), await login(booking_api, fake_mp, "openid-x")
+    mother = await login(booking_api, fake_mp, "openid-mum2")
+    resp = await booking_api.post("/api/v1/resident-links", json={"relation": "family"}, headers=bearer(son))
+    code = (await resp.json())["link"]["code"]
+    wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, 6)]
+    for guess in wrong:
+        resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": guess}, headers=bearer(stranger))
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_code"
+    resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": code}, headers=bearer(stranger))
+    assert resp.status == 429 and (await resp.json())["error"]["code"] == "too_many_tries"
+    assert 3500 <= int(resp.headers["Retry-After"]) <= 3600
+    # The lock is the guesser's alone; a wrong try followed by the right one is fine for others.
+    resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": wrong[0]}, headers=bearer(mother))
+    assert resp.status == 400
+    resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": code}, headers=bearer(mother))
+    assert resp.status == 200 and (await resp.json())["link"]["role"] == "elder"
+    assert await redis.keys("linli:linkcode:fail:*") == []  # success clears the mother's count
+
+
 async def test_family_link_by_code_then_proxy_booking(booking_api, fake_mp, db):
     son, mother = await login(booking_api, fake_mp, "openid-son"), await login(booking_api, fake_mp, "openid-mum")
     await profile(booking_api, mother, birth_year=1945, name="李秀英")

@@ -292,10 +292,18 @@ async def confirm_link(request: web.Request) -> web.Response:
     code = get_field(body, "code", str, max_len=6)
     if not _CODE.fullmatch(code):
         raise invalid("code", "请填写6位数字验证码", "code must be 6 digits")
+    guard = request.app[keys.LINK_CODE_GUARD]
+    wait = await guard.locked_for(me.id)
+    if wait:
+        raise ApiError(429, "too_many_tries", "验证码输错次数太多，请一小时后再试", "too many wrong link codes",
+                       headers={"Retry-After": str(wait)})
     try:
         link = await _svc(request).confirm_link(me, code)
     except BookingRefused as exc:
+        if exc.code == "bad_code":
+            await guard.failed(me.id)
         raise refused(exc) from None
+    await guard.succeeded(me.id)
     return json_response({"link": link_json(link, me, await _names(request, [link]))})
 
 
