@@ -146,8 +146,10 @@ async def wechat(make_wechat) -> WeChatServer:
     return (await make_wechat())[1]
 
 
-def spy_on_chat(client, monkeypatch, delay: float = 0.0, fail_once: bool = False) -> list:
-    """Record the InboundMessages the channel hands to the dialogue (optionally slowly)."""
+def spy_on_chat(client, monkeypatch, delay: float = 0.0, fail_once: bool = False,
+                gate: asyncio.Event | None = None) -> list:
+    """Record the InboundMessages the channel hands to the dialogue (optionally slowly, or
+    held until `gate` is set)."""
     chat = client.app[keys.CHAT]
     original = chat.handle
     seen: list = []
@@ -158,6 +160,8 @@ def spy_on_chat(client, monkeypatch, delay: float = 0.0, fail_once: bool = False
             raise RuntimeError("dialogue broke")
         if delay:
             await asyncio.sleep(delay)
+        if gate is not None:
+            await gate.wait()
         return await original(message)
 
     monkeypatch.setattr(chat, "handle", handle)
@@ -421,11 +425,12 @@ async def test_model_still_loading_gets_a_polite_reply_and_no_claim(make_wechat,
 
 async def test_slow_dialogue_replies_through_the_customer_service_api(make_wechat, fake_api, db, redis, monkeypatch):
     client, wechat = await make_wechat(wechat_reply_budget=0.3)
-    spy_on_chat(client, monkeypatch, delay=0.8)
+    dialogue_may_finish = asyncio.Event()
+    spy_on_chat(client, monkeypatch, gate=dialogue_may_finish)
     xml = message_xml("text", Content="你好")
-    started = time.monotonic()
-    answer = await wechat.post(xml)
-    assert answer.body == "success" and time.monotonic() - started < 0.8
+    answer = await asyncio.wait_for(wechat.post(xml), 10)  # answered while the dialogue is still held
+    assert answer.body == "success" and fake_api.sends == []
+    dialogue_may_finish.set()
     sends = await fake_api.wait_for_sends(1)
     send = sends[0]
     assert send.errcode == 0 and send.query["access_token"] == "ACCESS_TOKEN_1"
