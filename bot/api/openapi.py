@@ -9,13 +9,9 @@ from aiohttp import web
 
 from bot.api import PREFIX, api_modules, json_response
 from bot.api.auth import public
+from bot.api.spec import error
 
 routes = web.RouteTableDef()
-
-
-def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
 COMPONENTS: dict[str, Any] = {
@@ -40,18 +36,18 @@ COMPONENTS: dict[str, Any] = {
         }
     },
     "responses": {
-        "BadRequest": _error_response("请求格式不正确（invalid_json / invalid_body / invalid_<字段>）"),
-        "Unauthorized": _error_response("没有令牌、令牌无效或已过期"),
-        "Forbidden": _error_response("没有权限"),
-        "NotFound": _error_response("找不到（或不属于当前用户）"),
-        "PayloadTooLarge": _error_response("请求内容太大"),
+        "BadRequest": error("请求格式不正确（invalid_json / invalid_body / invalid_<字段>）"),
+        "Unauthorized": error("没有令牌、令牌无效或已过期"),
+        "Forbidden": error("没有权限"),
+        "NotFound": error("找不到（或不属于当前用户）"),
+        "PayloadTooLarge": error("请求内容太大"),
         "RateLimited": {
-            **_error_response("请求太频繁（按用户限流），见 Retry-After"),
+            **error("请求太频繁（按用户限流），见 Retry-After"),
             "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "秒"}},
         },
-        "BadGateway": _error_response("微信接口出错"),
+        "BadGateway": error("微信接口出错"),
         "ServiceUnavailable": {
-            **_error_response("暂时不可用，见 Retry-After"),
+            **error("暂时不可用，见 Retry-After"),
             "headers": {"Retry-After": {"schema": {"type": "integer"}}},
         },
     },

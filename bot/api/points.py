@@ -19,6 +19,7 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
+from bot.api.spec import BAD_REQUEST, COMMON, error, ok
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from services.points import PointsError, PointsService
@@ -135,17 +136,6 @@ async def leaderboard(request: web.Request) -> web.Response:
         for row in board]})
 
 
-_COMMON = {
-    "401": {"$ref": "#/components/responses/Unauthorized"},
-    "429": {"$ref": "#/components/responses/RateLimited"},
-}
-_BAD = {"400": {"$ref": "#/components/responses/BadRequest"}}
-_ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-
-
-def _ok(ref: str, description: str = "成功", status: str = "200") -> dict[str, Any]:
-    return {status: {"description": description,
-                     "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
 
 
 OPENAPI: dict[str, Any] = {
@@ -153,31 +143,31 @@ OPENAPI: dict[str, Any] = {
         "tags": ["points"], "summary": "积分存折：余额和明细", "operationId": "getPoints",
         "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 100, "default": 20}},
                        {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}}],
-        "responses": {**_ok("Passbook"), **_BAD, **_COMMON}}},
+        "responses": {**ok("Passbook"), **BAD_REQUEST, **COMMON}}},
     f"{PREFIX}/points/shop": {"get": {
         "tags": ["points"], "summary": "本社区积分超市的商品", "operationId": "getShop",
-        "responses": {**_ok("ShopItems"), **_COMMON}}},
+        "responses": {**ok("ShopItems"), **COMMON}}},
     f"{PREFIX}/points/redemptions": {
         "post": {"tags": ["points"], "summary": "兑换：同时预留库存和积分；同一 idempotency_key 重试返回第一次的结果",
                  "operationId": "redeem",
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/RedeemRequest"}}}},
-                 "responses": {**_ok("Redemption", "已预留，凭领取码领取", "201"),
+                 "responses": {**ok("Redemption", "已预留，凭领取码领取", "201"),
                                "404": {"$ref": "#/components/responses/NotFound"},
-                               "409": {"description": "积分不够（insufficient_points）或已兑完（out_of_stock）", **_ERR},
-                               **_BAD, **_COMMON}},
+                               "409": error("积分不够（insufficient_points）或已兑完（out_of_stock）"),
+                               **BAD_REQUEST, **COMMON}},
         "get": {"tags": ["points"], "summary": "我的兑换", "operationId": "myRedemptions",
-                "responses": {**_ok("Redemptions"), **_COMMON}},
+                "responses": {**ok("Redemptions"), **COMMON}},
     },
     f"{PREFIX}/points/redemptions/{{id}}/cancel": {"post": {
         "tags": ["points"], "summary": "取消未领取的兑换，积分退回", "operationId": "cancelRedemption",
         "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {**_ok("Redemption"), "404": {"$ref": "#/components/responses/NotFound"},
-                      "409": {"description": "已领取或已取消", **_ERR}, **_COMMON}}},
+        "responses": {**ok("Redemption"), "404": {"$ref": "#/components/responses/NotFound"},
+                      "409": error("已领取或已取消"), **COMMON}}},
     f"{PREFIX}/points/leaderboard": {"get": {
         "tags": ["points"], "summary": "本社区荣誉榜（按月获得的积分）", "operationId": "leaderboard",
         "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"}}],
-        "responses": {**_ok("Leaderboard"), **_BAD, **_COMMON}}},
+        "responses": {**ok("Leaderboard"), **BAD_REQUEST, **COMMON}}},
 }
 
 _TS = {"type": "string", "format": "date-time"}

@@ -18,6 +18,7 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, dumps, json_response
 from bot.api.auth import current_resident
+from bot.api.spec import COMMON, json_body
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from storage.personal_data import erase_resident, export_resident
@@ -106,22 +107,13 @@ async def delete_me(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-_COMMON = {
-    "401": {"$ref": "#/components/responses/Unauthorized"},
-    "429": {"$ref": "#/components/responses/RateLimited"},
-}
-
-
-def _json(schema_ref: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
 
 
 OPENAPI: dict[str, Any] = {
     f"{PREFIX}/me": {
         "get": {
             "tags": ["profile"], "summary": "查看我的资料", "operationId": "getProfile",
-            "responses": {"200": _json("Profile", "我的资料"), **_COMMON},
+            "responses": {"200": json_body("Profile", "我的资料"), **COMMON},
         },
         "patch": {
             "tags": ["profile"], "summary": "更正我的资料（只改传入的字段，null 表示清除）",
@@ -129,22 +121,22 @@ OPENAPI: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/ProfileUpdate"}}}},
             "responses": {
-                "200": _json("Profile", "修改后的资料"),
+                "200": json_body("Profile", "修改后的资料"),
                 "400": {"$ref": "#/components/responses/BadRequest"},
                 "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-                **_COMMON,
+                **COMMON,
             },
         },
         "delete": {
             "tags": ["profile"], "summary": "注销账号并删除个人信息（工单等记录保留但不再关联到人）",
             "operationId": "deleteProfile",
-            "responses": {"204": {"description": "已删除，令牌全部失效"}, **_COMMON},
+            "responses": {"204": {"description": "已删除，令牌全部失效"}, **COMMON},
         },
     },
     f"{PREFIX}/me/export": {
         "get": {
             "tags": ["profile"], "summary": "导出我的全部个人信息（JSON）", "operationId": "exportProfile",
-            "responses": {"200": _json("Export", "我的数据"), **_COMMON},
+            "responses": {"200": json_body("Export", "我的数据"), **COMMON},
         }
     },
 }

@@ -23,6 +23,7 @@ from aiohttp import BodyPartReader, web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
+from bot.api.spec import COMMON, error, json_body
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from services.reports import (
@@ -329,21 +330,8 @@ async def read_notices(request: web.Request) -> web.Response:
 
 # -- OpenAPI ---------------------------------------------------------------------------------
 
-_COMMON = {
-    "401": {"$ref": "#/components/responses/Unauthorized"},
-    "429": {"$ref": "#/components/responses/RateLimited"},
-}
 _TICKET_PARAM = {"name": "ticket", "in": "path", "required": True,
                  "schema": {"type": "string", "example": "R20261122-0001"}}
-
-
-def _ref(name: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-
-
-def _err(description: str) -> dict[str, Any]:
-    return _ref("Error", description)
 
 
 _CREATE_PROPS = {
@@ -373,11 +361,11 @@ OPENAPI: dict[str, Any] = {
                                                 "additionalProperties": False, "properties": _CREATE_PROPS}},
             }},
             "responses": {
-                "201": _ref("ReportCreated", "已提交"),
-                "400": _err("字段不正确，或照片不是 JPG/PNG（bad_photo_type）、是空的（empty_photo）、太多（too_many_photos）"),
-                "413": _err("照片太大（photo_too_large）或请求太大"),
-                "415": _err("请求类型不支持"),
-                **_COMMON,
+                "201": json_body("ReportCreated", "已提交"),
+                "400": error("字段不正确，或照片不是 JPG/PNG（bad_photo_type）、是空的（empty_photo）、太多（too_many_photos）"),
+                "413": error("照片太大（photo_too_large）或请求太大"),
+                "415": error("请求类型不支持"),
+                **COMMON,
             },
         },
         "get": {
@@ -388,15 +376,15 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": {"description": "列表", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"reports": {"type": "array", "items": {
                     "$ref": "#/components/schemas/Report"}}}}}}},
-                "400": {"$ref": "#/components/responses/BadRequest"}, **_COMMON},
+                "400": {"$ref": "#/components/responses/BadRequest"}, **COMMON},
         },
     },
     f"{PREFIX}/reports/{{ticket}}": {
         "get": {
             "tags": ["reports"], "summary": "查看我的一个工单（含办理记录）", "operationId": "getReport",
             "parameters": [_TICKET_PARAM],
-            "responses": {"200": _ref("Report", "工单详情"), "404": {"$ref": "#/components/responses/NotFound"},
-                          **_COMMON},
+            "responses": {"200": json_body("Report", "工单详情"), "404": {"$ref": "#/components/responses/NotFound"},
+                          **COMMON},
         }
     },
     f"{PREFIX}/reports/{{ticket}}/photos/{{index}}": {
@@ -409,7 +397,7 @@ OPENAPI: dict[str, Any] = {
                                                                                   "format": "binary"}},
                                                            "image/png": {"schema": {"type": "string",
                                                                                  "format": "binary"}}}},
-                "404": {"$ref": "#/components/responses/NotFound"}, **_COMMON,
+                "404": {"$ref": "#/components/responses/NotFound"}, **COMMON,
             },
         }
     },
@@ -420,11 +408,11 @@ OPENAPI: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/RatingRequest"}}}},
             "responses": {
-                "200": _ref("Report", "评价后的工单"),
+                "200": json_body("Report", "评价后的工单"),
                 "400": {"$ref": "#/components/responses/BadRequest"},
                 "404": {"$ref": "#/components/responses/NotFound"},
-                "409": _err("还没处理完（not_resolved）或已经评价过（already_rated）"),
-                **_COMMON,
+                "409": error("还没处理完（not_resolved）或已经评价过（already_rated）"),
+                **COMMON,
             },
         }
     },
@@ -436,11 +424,11 @@ OPENAPI: dict[str, Any] = {
                 "type": "object", "additionalProperties": False,
                 "properties": {"note": {"type": "string", "maxLength": 200}}}}}},
             "responses": {
-                "200": _ref("Report", "重新处理中的工单"),
+                "200": json_body("Report", "重新处理中的工单"),
                 "400": {"$ref": "#/components/responses/BadRequest"},
                 "404": {"$ref": "#/components/responses/NotFound"},
-                "409": _err("工单不是待确认状态"),
-                **_COMMON,
+                "409": error("工单不是待确认状态"),
+                **COMMON,
             },
         }
     },
@@ -452,7 +440,7 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": {"description": "通知", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"notices": {"type": "array", "items": {
                     "$ref": "#/components/schemas/Notice"}}}}}}},
-                "400": {"$ref": "#/components/responses/BadRequest"}, **_COMMON},
+                "400": {"$ref": "#/components/responses/BadRequest"}, **COMMON},
         }
     },
     f"{PREFIX}/notices/read": {
@@ -463,7 +451,7 @@ OPENAPI: dict[str, Any] = {
                 "properties": {"ids": {"type": "array", "items": {"type": "string"}, "maxItems": 200}}}}}},
             "responses": {"200": {"description": "标记了几条", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"marked": {"type": "integer"}}}}}},
-                "400": {"$ref": "#/components/responses/BadRequest"}, **_COMMON},
+                "400": {"$ref": "#/components/responses/BadRequest"}, **COMMON},
         }
     },
 }

@@ -28,6 +28,7 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
+from bot.api.spec import BAD_REQUEST, COMMON, error, ok
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from services.sharing import HELP_KINDS, SharingError, SharingService
@@ -280,23 +281,12 @@ async def help_action(request: web.Request) -> web.Response:
 
 # -- OpenAPI ---------------------------------------------------------------------------------------
 
-_COMMON = {
-    "401": {"$ref": "#/components/responses/Unauthorized"},
-    "429": {"$ref": "#/components/responses/RateLimited"},
-}
-_BAD = {"400": {"$ref": "#/components/responses/BadRequest"}}
-_ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-
-
-def _ok(ref: str, description: str = "成功", status: str = "200") -> dict[str, Any]:
-    return {status: {"description": description,
-                     "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
 
 
 def _op(tag: str, summary: str, op_id: str, responses: dict[str, Any], body: str | None = None,
         params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {"tags": [tag], "summary": summary, "operationId": op_id,
-                                 "responses": {**responses, **_COMMON}}
+                                 "responses": {**responses, **COMMON}}
     if body:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}}
@@ -306,51 +296,51 @@ def _op(tag: str, summary: str, op_id: str, responses: dict[str, Any], body: str
 
 
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"}}
-_CONFLICT = {"409": {"description": "状态不允许（如已被别人接单、已借出）", **_ERR}}
+_CONFLICT = {"409": error("状态不允许（如已被别人接单、已借出）")}
 _NOT_FOUND = {"404": {"$ref": "#/components/responses/NotFound"}}
-_REJECTED = {"422": {"description": "内容审核未通过（content_blocked_word / content_phone_number / content_link），message 说明原因", **_ERR}}
+_REJECTED = {"422": error("内容审核未通过（content_blocked_word / content_phone_number / content_link），message 说明原因")}
 
 OPENAPI: dict[str, Any] = {
     f"{PREFIX}/sharing/posts": {
-        "get": _op("sharing", "在本社区找物品和技能（q 为关键词，如“梯子”；空则为最新）", "searchPosts", {**_ok("PostList"), **_BAD},
+        "get": _op("sharing", "在本社区找物品和技能（q 为关键词，如“梯子”；空则为最新）", "searchPosts", {**ok("PostList"), **BAD_REQUEST},
                    params=[{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 40}}]),
         "post": _op("sharing", "分享物品或技能（先经内容审核）", "createPost",
-                    {**_ok("Post", "已发布", "201"), **_REJECTED, **_BAD}, body="NewPost"),
+                    {**ok("Post", "已发布", "201"), **_REJECTED, **BAD_REQUEST}, body="NewPost"),
     },
-    f"{PREFIX}/sharing/posts/mine": {"get": _op("sharing", "我分享的", "myPosts", _ok("PostList"))},
+    f"{PREFIX}/sharing/posts/mine": {"get": _op("sharing", "我分享的", "myPosts", ok("PostList"))},
     f"{PREFIX}/sharing/posts/{{id}}": {
-        "get": _op("sharing", "一条分享", "getPost", {**_ok("Post"), **_NOT_FOUND}, params=[_ID_PARAM]),
-        "delete": _op("sharing", "下架我的分享", "withdrawPost", {**_ok("Post"), **_NOT_FOUND, **_CONFLICT},
+        "get": _op("sharing", "一条分享", "getPost", {**ok("Post"), **_NOT_FOUND}, params=[_ID_PARAM]),
+        "delete": _op("sharing", "下架我的分享", "withdrawPost", {**ok("Post"), **_NOT_FOUND, **_CONFLICT},
                       params=[_ID_PARAM]),
     },
     f"{PREFIX}/sharing/posts/{{id}}/borrow": {
         "post": _op("sharing", "申请借用（东西借出中则排队，waiting_position>0）", "borrowPost",
-                    {**_ok("Loan", "已申请", "201"), **_NOT_FOUND, **_CONFLICT, **_BAD}, body="BorrowRequest",
+                    {**ok("Loan", "已申请", "201"), **_NOT_FOUND, **_CONFLICT, **BAD_REQUEST}, body="BorrowRequest",
                     params=[_ID_PARAM]),
     },
     f"{PREFIX}/sharing/posts/{{id}}/report": {
-        "post": _op("sharing", "举报分享内容", "reportPost", {**_ok("Reported"), **_NOT_FOUND, **_BAD}, body="ReportRequest",
+        "post": _op("sharing", "举报分享内容", "reportPost", {**ok("Reported"), **_NOT_FOUND, **BAD_REQUEST}, body="ReportRequest",
                     params=[_ID_PARAM]),
     },
     f"{PREFIX}/sharing/loans": {
-        "get": _op("sharing", "我的借用（role=borrower）或别人借我的（role=owner）", "listLoans", {**_ok("LoanList"), **_BAD},
+        "get": _op("sharing", "我的借用（role=borrower）或别人借我的（role=owner）", "listLoans", {**ok("LoanList"), **BAD_REQUEST},
                    params=[{"name": "role", "in": "query", "schema": {"type": "string", "enum": ["owner", "borrower"]}}]),
     },
     f"{PREFIX}/sharing/loans/{{id}}/{{action}}": {
         "post": _op("sharing", "处理借用：accept/decline/hand-over/return（主人），cancel（借用人）", "loanAction",
-                    {**_ok("Loan"), **_NOT_FOUND, **_CONFLICT},
+                    {**ok("Loan"), **_NOT_FOUND, **_CONFLICT},
                     params=[_ID_PARAM, {"name": "action", "in": "path", "required": True,
                                         "schema": {"type": "string", "enum": list(LOAN_ACTIONS)}}]),
     },
     f"{PREFIX}/help-requests": {
-        "get": _op("help", "本社区待接的求助", "openHelpRequests", _ok("HelpList")),
+        "get": _op("help", "本社区待接的求助", "openHelpRequests", ok("HelpList")),
         "post": _op("help", "发布求助（接孩子、陪老人、买菜……，先经内容审核）", "createHelpRequest",
-                    {**_ok("HelpRequest", "已发布", "201"), **_REJECTED, **_BAD}, body="NewHelpRequest"),
+                    {**ok("HelpRequest", "已发布", "201"), **_REJECTED, **BAD_REQUEST}, body="NewHelpRequest"),
     },
-    f"{PREFIX}/help-requests/mine": {"get": _op("help", "我的求助和我接下的", "myHelpRequests", _ok("HelpList"))},
+    f"{PREFIX}/help-requests/mine": {"get": _op("help", "我的求助和我接下的", "myHelpRequests", ok("HelpList"))},
     f"{PREFIX}/help-requests/{{id}}/{{action}}": {
         "post": {**_op("help", "take 接单 / complete 求助人确认完成（帮忙者得积分）/ cancel 取消 / report 举报（需 reason）",
-                       "helpAction", {**_ok("HelpRequest"), **_NOT_FOUND, **_CONFLICT, **_BAD},
+                       "helpAction", {**ok("HelpRequest"), **_NOT_FOUND, **_CONFLICT, **BAD_REQUEST},
                        params=[_ID_PARAM, {"name": "action", "in": "path", "required": True,
                                            "schema": {"type": "string", "enum": list(HELP_ACTIONS)}}]),
                  "requestBody": {"required": False, "content": {"application/json": {
