@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,8 +37,6 @@ def train(args: argparse.Namespace) -> int:
     models_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     config = str(paths.CONFIG)
-    if args.epochs:
-        config = _config_with_epochs(args.epochs, Path(tempfile.mkdtemp()))
     result = train_nlu(
         config=config,
         nlu_data=str(paths.DATA_DIR),
@@ -52,18 +49,6 @@ def train(args: argparse.Namespace) -> int:
     paths.record_fingerprint(models_dir)
     print(f"trained {result} in {time.monotonic() - started:.0f}s")
     return 0
-
-
-def _config_with_epochs(epochs: int, tmp: Path) -> str:
-    import yaml
-
-    data = yaml.safe_load(paths.CONFIG.read_text(encoding="utf-8"))
-    for comp in data["pipeline"]:
-        if comp["name"] == "DIETClassifier":
-            comp["epochs"] = epochs
-    out = tmp / "config.yml"
-    out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return str(out)
 
 
 def parse(args: argparse.Namespace) -> int:
@@ -90,7 +75,7 @@ def evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_data(str(paths.DATA_DIR))
-    config = str(paths.CONFIG) if not args.epochs else _config_with_epochs(args.epochs, Path(tempfile.mkdtemp()))
+    config = str(paths.CONFIG)
     started = time.monotonic()
     asyncio.run(
         cross_validate(data, args.folds, config, output=str(out), errors=True, disable_plotting=True, report_as_dict=True)
@@ -169,13 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     p_train = sub.add_parser("train", help="train the NLU model")
     p_train.add_argument("--if-stale", action="store_true", help="skip when the model matches config and data")
     p_train.add_argument("--out", default=str(paths.MODELS_DIR))
-    p_train.add_argument("--epochs", type=int, help="override DIET epochs (quick experiments)")
     p_parse = sub.add_parser("parse", help="parse stdin lines to JSON lines")
     p_parse.add_argument("--model", help="model archive (default models/linli-nlu.tar.gz)")
     p_eval = sub.add_parser("evaluate", help="cross-validate and print per-intent metrics")
     p_eval.add_argument("--folds", type=int, default=3)
     p_eval.add_argument("--out", default="results/nlu")
-    p_eval.add_argument("--epochs", type=int)
     p_eval.add_argument("--heldout", action="store_true", help="measure the trained model on the held-out set")
     p_eval.add_argument("--model", help="model archive for --heldout (default models/linli-nlu.tar.gz)")
     p_eval.add_argument("--errors", action="store_true", help="with --heldout: list every error")

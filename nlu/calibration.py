@@ -26,7 +26,7 @@ def out_of_fold(folds: int) -> tuple[np.ndarray, list[str], list[str]]:
     probs: np.ndarray | None = None
     classes: list[str] = []
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=7).split(texts, gold):
-        model = MeaningModel().fit([texts[i] for i in train], [gold[i] for i in train], [{} for _ in train])
+        model = MeaningModel(solver="saga").fit([texts[i] for i in train], [gold[i] for i in train], [{} for _ in train])
         p, classes = model.intent_probabilities([texts[i] for i in test])
         if probs is None:
             probs = np.zeros((len(texts), len(classes)), dtype=np.float32)

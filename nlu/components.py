@@ -90,7 +90,8 @@ class MeaningClassifier(_Persisted, IntentClassifier, EntityExtractorMixin):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"intent_c": 20.0, "code_c": 20.0, "code_threshold": 0.25, "multi_threshold": 0.3, "none_threshold": 0.6}
+        return {"intent_c": 20.0, "code_c": 20.0, "code_threshold": 0.25, "multi_threshold": 0.3, "none_threshold": 0.6,
+                "min_df": 1, "solver": "saga"}
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = _examples(training_data)
@@ -101,6 +102,8 @@ class MeaningClassifier(_Persisted, IntentClassifier, EntityExtractorMixin):
             code_threshold=float(self.config["code_threshold"]),
             multi_threshold=float(self.config["multi_threshold"]),
             none_threshold=float(self.config["none_threshold"]),
+            min_df=int(self.config["min_df"]),
+            solver=str(self.config["solver"]),
         ).fit(
             [e.text for e in examples],
             [e.intent for e in examples],

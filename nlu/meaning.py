@@ -53,9 +53,9 @@ def _word_doc(text: str) -> list[str]:
 class Features:
     """The shared sparse features of a message."""
 
-    def __init__(self) -> None:
-        self.chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True, min_df=1, dtype=np.float32)
-        self.words = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=1, dtype=np.float32)
+    def __init__(self, min_df: int = 1) -> None:
+        self.chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True, min_df=min_df, dtype=np.float32)
+        self.words = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=min_df, dtype=np.float32)
 
     def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         c = self.chars.fit_transform([_char_doc(t) for t in texts])
@@ -94,21 +94,23 @@ class Meaning:
     codes: list[CodeGuess] = field(default_factory=list)
 
 
-def _classifier(c: float) -> LogisticRegression:
-    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced", solver="lbfgs")
+def _classifier(c: float, solver: str = "lbfgs") -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced", solver=solver)
 
 
 class MeaningModel:
     """Intent and code classifiers over shared features."""
 
     def __init__(self, intent_c: float = 20.0, code_c: float = 20.0, code_threshold: float = 0.25,
-                 multi_threshold: float = 0.3, none_threshold: float = 0.6) -> None:
+                 multi_threshold: float = 0.3, none_threshold: float = 0.6, min_df: int = 1,
+                 solver: str = "lbfgs") -> None:
         self.none_threshold = none_threshold
+        self.solver = solver
         self.intent_c = intent_c
         self.code_c = code_c
         self.code_threshold = code_threshold
         self.multi_threshold = multi_threshold
-        self.features = Features()
+        self.features = Features(min_df=min_df)
         self.intent_model: LogisticRegression | None = None
         self.code_models: dict[str, object] = {}
         self._char_names: np.ndarray | None = None
@@ -120,7 +122,7 @@ class MeaningModel:
         `extra_codes` are short texts (synonym words) that train the code classifiers only."""
         x = self.features.fit_transform(texts)
         self._char_names = self.features.char_names()
-        self.intent_model = _classifier(self.intent_c).fit(x, list(intents))
+        self.intent_model = _classifier(self.intent_c, self.solver).fit(x, list(intents))
         if extra_codes:
             x = sparse.vstack([x, self.features.transform([t for t, _ in extra_codes])], format="csr")
             intents = list(intents) + [""] * len(extra_codes)
@@ -134,7 +136,7 @@ class MeaningModel:
             else:
                 labels = [(codes[i].get(family.entity) or [NONE])[0] for i in rows]
                 if len(set(labels)) > 1:
-                    self.code_models[family.entity] = _classifier(self.code_c).fit(x[rows], labels)
+                    self.code_models[family.entity] = _classifier(self.code_c, self.solver).fit(x[rows], labels)
         return self
 
     def _fit_multi(self, x, label_sets: list[list[str]]) -> dict[str, LogisticRegression]:
@@ -144,7 +146,7 @@ class MeaningModel:
             y = np.array([value in labels for labels in label_sets])
             if y.all() or not y.any():
                 continue
-            models[value] = _classifier(self.code_c).fit(x, y)
+            models[value] = _classifier(self.code_c, self.solver).fit(x, y)
         return models
 
     # -- prediction -----------------------------------------------------------------------

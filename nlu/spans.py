@@ -13,11 +13,12 @@ from typing import Iterable, Sequence
 
 import sklearn_crfsuite
 
+from nlu.span_fillers import augment
 from nlu.text import normalize
 
 # Generic words that are never a place on their own ("小区", not "小区3栋门口").
 GENERIC_PLACES = frozenset(
-    "小区 楼下 楼上 门口 这里 那里 这边 那边 我家 家里 附近 旁边 路边 路上 楼道 社区 我们小区 我们这 我们这里 这儿 那儿 外面 对面 家门口".split()
+    "小区 楼下 楼上 门口 这里 那里 这边 那边 我家 家里 附近 旁边 路边 路上 社区 我们小区 我们这 我们这里 这儿 那儿 外面 对面".split()
 )
 
 
@@ -106,7 +107,11 @@ class SpanTagger:
         self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=max_iterations,
                                         all_possible_transitions=True)
 
-    def fit(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[str, int, int]]]) -> "SpanTagger":
+    def fit(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[str, int, int]]],
+            augment_copies: int = 2) -> "SpanTagger":
+        if augment_copies:
+            more_texts, more_spans = augment(texts, spans, copies=augment_copies)
+            texts, spans = list(texts) + more_texts, list(spans) + more_spans
         x = [char_features(t, self.marker) for t in texts if t]
         y = [bio_labels(t, [s for s in ss if s[0] in self.entities]) for t, ss in zip(texts, spans) if t]
         self.crf.fit(x, y)

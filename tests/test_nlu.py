@@ -54,6 +54,14 @@ def test_parse_cli_writes_one_rasa_shaped_object_per_line():
         ("谁家有梯子借我用一下", "borrow_item", "item", "梯子"),
         ("我报的事怎么样了", "report_status", None, None),
         ("转人工", "human_handoff", None, None),
+        ("我们楼这个月停了好几次电", "report_problem", "category", "power"),
+        ("楼下烧烤店的油烟熏得窗户都不敢开", "report_problem", "category", "pollution"),
+        ("隔壁在楼顶私自加盖了一层铁皮房", "report_problem", "category", "illegal_building"),
+        ("厨房里一股煤气味 是不是漏气了", "report_problem", "category", "gas"),
+        ("物业收了钱什么都不管 垃圾也不清", "report_problem", "category", "property"),
+        ("小区里流浪狗越来越多 晚上追着人叫", "report_problem", "category", "animal"),
+        ("我的养老金什么时候能领", "policy_question", None, None),
+        ("公积金怎么提取出来付房租", "policy_question", None, None),
     ],
 )
 async def test_model_understands_typical_messages(nlu_service, text, intent, entity, value):
@@ -140,3 +148,85 @@ def test_model_staleness_follows_config_and_data(tmp_path):
     assert not paths.is_stale(tmp_path)
     (tmp_path / paths.FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": "older"}))
     assert paths.is_stale(tmp_path)
+
+
+CODES = {
+    "category": {"streetlight", "road", "drainage", "garbage", "vending", "parking", "parcel", "noise", "throwing",
+                 "facility", "elevator", "fire", "greening", "water", "dispute", "security", "power", "gas",
+                 "pollution", "illegal_building", "property", "animal", "other"},
+    "service": {"elderly_meal", "health_check", "rehab_rental", "volunteer", "rest_room", "legal_aid", "venue"},
+    "amenity": {"charging", "water", "rest", "toilet", "microwave", "medicine", "raincoat"},
+}
+
+
+@pytest.mark.parametrize(
+    "text,entity,value",
+    [
+        ("人行道中间塌了个大坑", "category", "road"),  # words the training data never had
+        ("卖菜的把摊子摆到路中间", "category", "vending"),
+        ("快递柜旁边的纸箱包裹堆成了山", "category", "parcel"),
+        ("社区能租轮椅吗", "service", "rehab_rental"),
+        ("有没有能充电又有厕所的", "amenity", "toilet"),
+        ("有没有能充电又有厕所的", "amenity", "charging"),
+    ],
+)
+async def test_codes_come_from_the_meaning_of_the_whole_message(nlu_service, text, entity, value):
+    result = await nlu_service.parse(text)
+    assert value in [e["value"] for e in result["entities"] if e["entity"] == entity], result
+
+
+async def test_code_entities_always_carry_a_code_and_a_real_span(nlu_service):
+    """category/service/amenity values are codes, never the words as written."""
+    from nlu.dataset import heldout_examples
+
+    texts = [h.text for h in heldout_examples()]
+    results = await asyncio.gather(*(nlu_service.parse(t) for t in texts))
+    coded = 0
+    for result in results:
+        for ent in result["entities"]:
+            if ent["entity"] in CODES:
+                coded += 1
+                assert ent["value"] in CODES[ent["entity"]], ent
+                assert 0 <= ent["start"] < ent["end"] <= len(result["text"]), ent
+    assert coded > len(texts) / 3
+
+
+def test_heldout_figures_meet_the_thresholds(nlu_service):
+    """The held-out set (tests/nlu_heldout, written apart from nlu/data, never trained on)."""
+    from nlu.dataset import heldout_examples
+    from nlu.heldout import THRESHOLDS, measure
+
+    examples = heldout_examples()
+    assert len(examples) >= 400 and sum(e.intent == "out_of_scope" for e in examples) >= 50
+    figures = measure(examples, nlu_service.parse_batch_sync)
+    assert figures.intent_accuracy >= THRESHOLDS["intent_accuracy"], figures.errors
+    assert figures.all_codes_accuracy >= THRESHOLDS["code_accuracy"], figures.code_errors
+    assert figures.oos_precision >= THRESHOLDS["oos_precision"], figures.errors
+    assert figures.oos_recall >= THRESHOLDS["oos_recall"], figures.errors
+
+
+def test_heldout_set_is_not_in_the_training_data():
+    from nlu.dataset import heldout_examples, training_examples
+
+    def key(text: str) -> str:
+        return "".join(ch for ch in text if ch.isalnum())
+
+    trained = {key(e.text) for e in training_examples()}
+    # Short answers ("你好", "算了不弄了") come out the same whoever writes them; no longer
+    # message may be shared.
+    shared = [h.text for h in heldout_examples() if key(h.text) in trained]
+    assert not [t for t in shared if len(key(t)) > 8], shared
+
+
+def test_training_data_covers_every_intent_and_code():
+    from collections import Counter
+
+    from nlu.dataset import training_examples
+
+    examples = training_examples()
+    assert len(examples) >= 3000
+    per_intent = Counter(e.intent for e in examples)
+    assert min(per_intent.values()) >= 100, per_intent
+    for entity, codes in CODES.items():
+        seen = {v for e in examples for v in e.codes.get(entity, [])}
+        assert codes <= seen, codes - seen
