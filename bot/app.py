@@ -18,6 +18,7 @@ from bot.console import setup_console
 from bot.console.reports import photo_upload_middleware
 from bot.errors import error_middleware
 from bot.periodic import PeriodicTask
+from bot.remote import trusted_proxy_middleware
 from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
@@ -43,7 +44,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, nlu: NLUService | None = None) -> web.Application:
     """Build the app. Pass a loaded `nlu` to share one model between apps (tests)."""
     settings = settings or Settings.from_env()
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    middlewares = [error_middleware]
+    if settings.trusted_proxies:  # first: everything after sees the real client address
+        middlewares.insert(0, trusted_proxy_middleware(settings.trusted_proxies))
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
+    app.on_response_prepare.append(_plain_server_header)
     app[keys.SETTINGS] = settings
     app[keys.NLU] = nlu or NLUService(settings.models_dir / "linli-nlu.tar.gz", settings.nlu_cache_size)
     app.cleanup_ctx.append(_storage)
@@ -63,6 +68,11 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
         app.add_routes(wechat.routes())
         app.cleanup_ctx.append(wechat.client_context)  # after _storage: uses Redis, drained before it closes
     return app
+
+
+async def _plain_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Do not tell the world which aiohttp (and Python) version answers."""
+    response.headers["Server"] = "linli"
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:

@@ -62,6 +62,14 @@ class Settings:
     # for the public routes). 0 disables.
     rate_chat_per_minute: int = 30
     rate_api_per_minute: int = 120
+    # REST channel requests per client IP and in total (all senders) per minute; 0 disables.
+    rate_rest_ip_per_minute: int = 120
+    rate_rest_global_per_minute: int = 1200
+    # Login attempts (mini-program and console) per client IP per minute, a bucket of their own.
+    rate_login_per_minute: int = 30
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); empty:
+    # the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
     # Staff login: this many failures within the window lock the username / IP.
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
@@ -109,6 +117,10 @@ class Settings:
             console_cookie_secure=_str("LINLI_CONSOLE_COOKIE_SECURE", "0").lower() in ("1", "true", "yes"),
             rate_chat_per_minute=_int("LINLI_RATE_CHAT_PER_MINUTE", cls.rate_chat_per_minute),
             rate_api_per_minute=_int("LINLI_RATE_API_PER_MINUTE", cls.rate_api_per_minute),
+            rate_rest_ip_per_minute=_int("LINLI_RATE_REST_IP_PER_MINUTE", cls.rate_rest_ip_per_minute),
+            rate_rest_global_per_minute=_int("LINLI_RATE_REST_GLOBAL_PER_MINUTE", cls.rate_rest_global_per_minute),
+            rate_login_per_minute=_int("LINLI_RATE_LOGIN_PER_MINUTE", cls.rate_login_per_minute),
+            trusted_proxies=tuple(p.strip() for p in (_str("LINLI_TRUSTED_PROXIES") or "").split(",") if p.strip()),
             login_max_failures=_int("LINLI_LOGIN_MAX_FAILURES", cls.login_max_failures),
             login_lock_seconds=_int("LINLI_LOGIN_LOCK_SECONDS", cls.login_lock_seconds),
             report_dup_radius_m=_float("LINLI_REPORT_DUP_RADIUS_M", cls.report_dup_radius_m),

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.safe_input import parse_day
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
@@ -86,7 +87,7 @@ def help_json(found: HelpRequest, resident_id: str) -> dict[str, Any]:
 def _date(body: dict[str, Any], name: str) -> date:
     raw = get_field(body, name, str, max_len=10)
     try:
-        return date.fromisoformat(raw)
+        return parse_day(raw)
     except ValueError:
         raise invalid(name, "日期格式应为 YYYY-MM-DD", "must be a date YYYY-MM-DD") from None
 

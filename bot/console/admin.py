@@ -145,9 +145,11 @@ async def _staff_form_context(request: web.Request, error: str | None = None,
 async def staff_list(request: web.Request) -> web.StreamResponse:
     db = request.app[keys.MONGO]
     members = await StaffRepository(db).list(await staff_scope(db, request[STAFF]))
+    guard = request.app[keys.LOGIN_GUARD]
+    locks = {m.id: await guard.locks_of(m.username) for m in members}
     return aiohttp_jinja2.render_template(
         "staff_list.html", request,
-        {"members": members, "communities": await _community_names(db), "can_manage": can_manage},
+        {"members": members, "communities": await _community_names(db), "can_manage": can_manage, "locks": locks},
     )
 
 
@@ -211,6 +213,29 @@ async def staff_set_active(request: web.Request) -> web.StreamResponse:
     await AuditLog(db).record(
         actor, "staff.activate" if active else "staff.deactivate", "staff", target.id,
         target.public(), after.public() if after else None,
+    )
+    raise web.HTTPFound(f"{PREFIX}/staff")
+
+
+@routes.post(f"{PREFIX}/staff/{{staff_id}}/unlock")
+@staff_required(*ADMIN_ROLES)
+async def staff_unlock(request: web.Request) -> web.StreamResponse:
+    """Lift the login locks on an account (after checking with its owner)."""
+    actor: Staff = request[STAFF]
+    db = request.app[keys.MONGO]
+    accounts = await Scoped.for_staff(db, actor, "staff")
+    doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
+    if doc is None:
+        raise web.HTTPNotFound()
+    target = Staff.from_doc(doc)
+    if not (actor.role == SYSADMIN or can_manage(actor, target.role)):
+        raise web.HTTPForbidden()
+    guard = request.app[keys.LOGIN_GUARD]
+    before = [lock.client for lock in await guard.locks_of(target.username)]
+    lifted = await guard.unlock_user(target.username)
+    await AuditLog(db).record(
+        actor, "staff.unlock", "staff", target.id, {"locked_clients": before}, {"locked_clients": [], "lifted": lifted},
+        ip=request.remote,
     )
     raise web.HTTPFound(f"{PREFIX}/staff")
 
