@@ -289,3 +289,33 @@ async def test_console_links_by_phone(booking_api, db):
         "_csrf": csrf})
     assert resp.status == 200 and "已绑定" in await resp.text()
     assert await booking_api.app[keys.BOOKINGS].links.is_linked(helper.id, elder.id)
+
+
+# -- extreme dates are clear 400s (issue 13, M6) ------------------------------------------
+
+
+async def test_extreme_dates_are_refused_not_overflowed(booking_api, fake_mp, db):
+    token = await login(booking_api, fake_mp)
+    for day in ("9999-12-31", "0001-01-01", "1899-01-01", "2101-01-01"):
+        resp = await booking_api.get("/api/v1/services/health_check/slots", params={"date": day, "days": "31"},
+                                     headers=bearer(token))
+        assert resp.status == 400, (day, await resp.text())
+        assert (await resp.json())["error"]["code"] == "invalid_date"
+    rental = await (await booking_api.get("/api/v1/services/rehab_rental/slots", headers=bearer(token))).json()
+    unit = rental["slots"][0]["id"]
+    for day in ("9999-12-31", "0001-01-01"):
+        resp = await booking_api.post("/api/v1/bookings", json={"slot_id": unit, "pickup_date": day},
+                                      headers=bearer(token))
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_pickup_date"
+    assert await db["bookings"].count_documents({}) == 0
+    await make_staff(db, "admin-dates", "community_admin", community=COMMUNITY)
+    csrf = await console_login(booking_api, "admin-dates")
+    for day in ("9999-12-31", "0001-01-01"):
+        resp = await booking_api.get("/console/bookings", params={"date": day})
+        assert resp.status == 400 and resp.content_type == "text/html"
+    before = await db["booking_slots"].count_documents({})
+    resp = await booking_api.post("/console/bookings/slots/new", data={
+        "service_id": service_id(COMMUNITY, "health_check"), "date": "0001-01-01", "start": "00:00", "end": "01:00",
+        "capacity": "6", "_csrf": csrf})
+    assert resp.status == 400 and "日期" in await resp.text()
+    assert await db["booking_slots"].count_documents({}) == before

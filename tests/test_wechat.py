@@ -715,3 +715,48 @@ async def test_safe_mode_checks_msg_signature_and_refuses_plain_messages(make_we
     other.crypto = WeChatCrypto(TOKEN, AES_KEY, "wxanotherapp0000")
     assert (await other.send("text", Content="你好")).status == 403
     await no_trace(db, redis)
+
+
+# -- plain-mode replay (issue 13, M2) ---------------------------------------------
+
+
+def _signed_query(ts: str, nonce: str) -> dict[str, str]:
+    return {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": OPENID}
+
+
+async def test_captured_signature_cannot_carry_another_body(make_wechat, db, nlu_service, monkeypatch):
+    client, _ = await make_wechat()
+    seen = spy_on_chat(client, monkeypatch)
+    query = _signed_query(str(int(time.time())), "captured01")
+    first = message_xml("text", Content="你好")
+    resp = await client.post("/wechat", params=query, data=first, headers={"Content-Type": "text/xml"})
+    assert resp.status == 200
+    retry = await client.post("/wechat", params=query, data=first, headers={"Content-Type": "text/xml"})
+    assert retry.status == 200 and await retry.text() == await resp.text()  # WeChat's retry: the first answer
+    forged = message_xml("text", openid="oAttacker_0000000000000000", Content="我报的事怎么样了")
+    replay = await client.post("/wechat", params=query, data=forged, headers={"Content-Type": "text/xml"})
+    assert replay.status == 403 and (await replay.json())["error"]["code"] == "replayed"
+    assert len(seen) == 1
+    assert await db.conversations.count_documents({}) == 1
+
+
+async def test_same_msgid_from_another_user_is_another_message(make_wechat, db, nlu_service, monkeypatch):
+    client, wechat = await make_wechat()
+    seen = spy_on_chat(client, monkeypatch)
+    mine = await wechat.post(message_xml("text", Content="你好", MsgId=424242))
+    theirs = await wechat.post(message_xml("text", openid="oOther_resident_000000000", Content="1", MsgId=424242))
+    assert mine.status == theirs.status == 200
+    assert theirs.reply.target == "oOther_resident_000000000"  # their own answer, not mine
+    assert theirs.plain != mine.plain
+    assert [m.sender for m in seen] == [OPENID, "oOther_resident_000000000"]
+    assert await db.conversations.count_documents({}) == 2
+
+
+async def test_plain_mode_warns_at_start_up(make_wechat, caplog):
+    with caplog.at_level(logging.WARNING, logger="bot.channels.wechat"):
+        await make_wechat()
+    assert any("plain mode" in r.getMessage() and "WECHAT_AES_KEY" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.channels.wechat"):
+        await make_wechat(aes=True)
+    assert not any("plain mode" in r.getMessage() for r in caplog.records)
