@@ -544,6 +544,7 @@ class BookingService:
         now = self.clock()
         request = await self.links.pending_by_code(code, now)
         if request is None:
+            await self.links.count_wrong_guess(now)
             raise BookingRefused("bad_code", "验证码不对或已过期，请让家人重新获取。", "unknown or expired link code")
         if request["helper_id"] == elder.id:
             raise BookingRefused("self_link", "不能和自己绑定。", "a resident cannot link to themselves")

@@ -319,3 +319,36 @@ async def test_extreme_dates_are_refused_not_overflowed(booking_api, fake_mp, db
         "capacity": "6", "_csrf": csrf})
     assert resp.status == 400 and "日期" in await resp.text()
     assert await db["booking_slots"].count_documents({}) == before
+
+
+async def test_link_code_tries_count_per_code_not_per_login(booking_api, fake_mp, db):
+    """Fresh accounts (or fresh logins) get no fresh tries at a code: each code survives a
+    bounded number of wrong guesses in total (issue 13, M4)."""
+    from storage.bookings import LINK_CODE_MAX_WRONG
+
+    son = await login(booking_api, fake_mp, "openid-son3")
+    resp = await booking_api.post("/api/v1/resident-links", json={"relation": "family"}, headers=bearer(son))
+    code = (await resp.json())["link"]["code"]
+    wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, LINK_CODE_MAX_WRONG + 1)]
+    for i, guess in enumerate(wrong):
+        if i % 4 == 0:  # a new account every four guesses stays under the per-resident lock
+            attacker = await login(booking_api, fake_mp, f"openid-attacker-{i}")
+        resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": guess}, headers=bearer(attacker))
+        assert resp.status == 400
+    attacker = await login(booking_api, fake_mp, "openid-attacker-last")
+    resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": code}, headers=bearer(attacker))
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_code"
+    assert await db["resident_links"].count_documents({"status": "confirmed"}) == 0
+
+
+async def test_a_new_login_does_not_reset_the_residents_tries(booking_api, fake_mp):
+    son = await login(booking_api, fake_mp, "openid-son4")
+    resp = await booking_api.post("/api/v1/resident-links", json={"relation": "family"}, headers=bearer(son))
+    code = (await resp.json())["link"]["code"]
+    for n in range(1, 6):
+        token = await login(booking_api, fake_mp, "openid-guesser")  # a new session before every try
+        guess = f"{(int(code) + n) % 10**6:06d}"
+        await booking_api.post("/api/v1/resident-links/confirm", json={"code": guess}, headers=bearer(token))
+    token = await login(booking_api, fake_mp, "openid-guesser")
+    resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": code}, headers=bearer(token))
+    assert resp.status == 429
