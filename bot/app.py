@@ -31,6 +31,7 @@ from storage import mongo, redis_client
 from storage.conversations import ConversationRepository
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
+from storage.locks import redis_serializer
 from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
 from storage.notices import NoticeRepository
 from storage.photos import PhotoStore
@@ -111,7 +112,8 @@ async def _reports(app: web.Application) -> AsyncIterator[None]:
     app[keys.NOTIFIER] = notifier
     app[keys.PHOTOS] = PhotoStore(db, settings.upload_max_bytes)
     app[keys.REPORTS] = ReportService(
-        ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings)
+        ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings),
+        serialize=redis_serializer(app[keys.REDIS]),
     )
     timers = None
     if settings.report_timer_interval > 0:
