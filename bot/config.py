@@ -87,6 +87,8 @@ class Settings:
     booking_timer_interval: int = 60
     # Largest photo accepted (JPEG or PNG) from the mini-program and the console.
     upload_max_bytes: int = 2 * 1024 * 1024
+    # Photos one resident may upload per day (all their reports together); 0 disables.
+    upload_photos_per_day: int = 30
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -130,6 +132,7 @@ class Settings:
             report_timer_interval=_int("LINLI_REPORT_TIMER_INTERVAL", cls.report_timer_interval),
             booking_timer_interval=_int("LINLI_BOOKING_TIMER_INTERVAL", cls.booking_timer_interval),
             upload_max_bytes=_int("LINLI_UPLOAD_MAX_BYTES", cls.upload_max_bytes),
+            upload_photos_per_day=_int("LINLI_UPLOAD_PHOTOS_PER_DAY", cls.upload_photos_per_day),
         )
 
     def with_(self, **changes) -> "Settings":
