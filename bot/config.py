@@ -36,6 +36,9 @@ class Settings:
     dialogue_ttl_seconds: int = 30 * 60
     max_message_chars: int = 1000
     max_body_bytes: int = 64 * 1024
+    # Seconds a client has to send a request's head, and then its body (slowloris).
+    request_head_timeout: float = 10.0
+    request_body_timeout: float = 60.0
     nlu_cache_size: int = 2048
     conversation_retention_days: int = 180
     # Community a chat user belongs to until their profile says otherwise.
@@ -103,6 +106,8 @@ class Settings:
             dialogue_ttl_seconds=_int("LINLI_DIALOGUE_TTL", cls.dialogue_ttl_seconds),
             max_message_chars=_int("LINLI_MAX_MESSAGE_CHARS", cls.max_message_chars),
             max_body_bytes=_int("LINLI_MAX_BODY_BYTES", cls.max_body_bytes),
+            request_head_timeout=_float("LINLI_REQUEST_HEAD_TIMEOUT", cls.request_head_timeout),
+            request_body_timeout=_float("LINLI_REQUEST_BODY_TIMEOUT", cls.request_body_timeout),
             nlu_cache_size=_int("LINLI_NLU_CACHE_SIZE", cls.nlu_cache_size),
             conversation_retention_days=_int("LINLI_CONVERSATION_RETENTION_DAYS", cls.conversation_retention_days),
             default_community=_str("LINLI_DEFAULT_COMMUNITY", cls.default_community),
