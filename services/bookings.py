@@ -235,6 +235,9 @@ class BookingService:
             "resident_id": resident.id, "booked_by": booker.id if proxy else None,
             "user_key": user_key, "channel": channel, "start": start, "end": end,
             "status": status, "attendance": None, "reminded_at": None, "created_at": now,
+            # Services gated by age / disability: did staff verify the facts it rests on? (待核实)
+            "eligibility_verified": resident.facts_verified if eligibility.needs_age(service.get("eligibility") or {})
+            else None,
         }
 
     async def _join_waitlist(self, service: dict[str, Any], slot: dict[str, Any], resident: Resident,

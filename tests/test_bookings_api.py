@@ -352,3 +352,33 @@ async def test_a_new_login_does_not_reset_the_residents_tries(booking_api, fake_
     token = await login(booking_api, fake_mp, "openid-guesser")
     resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": code}, headers=bearer(token))
     assert resp.status == 429
+
+
+async def test_self_declared_eligibility_is_marked_until_staff_verify(booking_api, fake_mp, db):
+    """Issue 13, L2: a resident's own birth year opens 老年助餐, but the booking shows
+    待核实 to staff until they have seen the documents; a later change needs a new check."""
+    token = await login(booking_api, fake_mp, "openid-grandpa")
+    await profile(booking_api, token, birth_year=1950, name="张大爷")
+    slots = (await (await booking_api.get("/api/v1/services/elderly_meal/slots", headers=bearer(token))).json())["slots"]
+    slot = cancellable(slots)
+    resp = await booking_api.post("/api/v1/bookings", json={"slot_id": slot["id"]}, headers=bearer(token))
+    assert resp.status == 201, await resp.text()
+    booking = await db["bookings"].find_one({"slot_id": slot["id"]})
+    assert booking["eligibility_verified"] is False
+    await make_staff(db, "grid-verify", "grid_worker", community=COMMUNITY)
+    csrf = await console_login(booking_api, "grid-verify")
+    page = await (await booking_api.get(f"/console/bookings/slots/{slot['id']}")).text()
+    assert "张大爷" in page and "待核实" in page
+    resident_id = booking["resident_id"]
+    resp = await booking_api.post(f"/console/residents/{resident_id}/verify", data={"_csrf": csrf},
+                                  allow_redirects=False)
+    assert resp.status == 302
+    assert (await db["bookings"].find_one({"_id": booking["_id"]}))["eligibility_verified"] is True
+    page = await (await booking_api.get(f"/console/bookings/slots/{slot['id']}")).text()
+    assert "待核实" not in page
+    audit = await db["audit"].find_one({"action": "resident.verify"})
+    assert audit["record_id"] == resident_id and audit["after"]["birth_year"] == 1950
+    # the resident changes the verified fact: it is unverified again
+    await profile(booking_api, token, birth_year=1940)
+    detail = await (await booking_api.get(f"/console/residents/{resident_id}")).text()
+    assert "待核实" in detail

@@ -2,6 +2,7 @@
 and the audit log. They double as the example of a console page (see bot.console)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp_jinja2
@@ -11,6 +12,7 @@ from pymongo import ReturnDocument
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from storage.audit import AuditLog
+from storage.residents import Resident, ResidentRepository
 from storage.scope import Scoped, in_scope, staff_scope
 from storage.staff import (
     ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, StaffRepository,
@@ -82,8 +84,29 @@ async def resident_detail(request: web.Request) -> web.StreamResponse:
     _, doc = await _scoped_resident(request)
     names = await _community_names(request.app[keys.MONGO])
     return aiohttp_jinja2.render_template(
-        "resident.html", request, {"resident": doc, "communities": names, "error": None}
+        "resident.html", request,
+        {"resident": doc, "communities": names, "error": None, "verified": Resident.from_doc(doc).facts_verified},
     )
+
+
+@routes.post(f"{PREFIX}/residents/{{resident_id}}/verify")
+@staff_required()
+async def resident_verify(request: web.Request) -> web.StreamResponse:
+    """Staff checked the documents (ID card for the birth year, 残疾证): the facts that gate
+    services like 老年助餐 are verified, and the resident's bookings lose their 待核实 mark."""
+    _, doc = await _scoped_resident(request)
+    db = request.app[keys.MONGO]
+    staff: Staff = request[STAFF]
+    after = await ResidentRepository(db).verify_facts(doc["_id"], staff.id, datetime.now(timezone.utc))
+    if after is None:  # changed meanwhile: look again
+        raise web.HTTPConflict()
+    await db["bookings"].update_many({"resident_id": doc["_id"], "eligibility_verified": False},
+                                     {"$set": {"eligibility_verified": True}})
+    facts = {"birth_year": after.birth_year, "disability": after.disability}
+    await AuditLog(db).record(staff, "resident.verify", "residents", doc["_id"],
+                              {"eligibility_verified": bool(doc.get("eligibility_verified"))},
+                              {"eligibility_verified": True, **facts}, resident_id=doc["_id"])
+    raise web.HTTPFound(f"{PREFIX}/residents/{doc['_id']}")
 
 
 def _contact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +123,8 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
     if phone and not (len(phone) == 11 and phone.isdigit() and phone[0] == "1"):
         names = await _community_names(request.app[keys.MONGO])
         return aiohttp_jinja2.render_template(
-            "resident.html", request, {"resident": doc, "communities": names, "error": "请填写11位手机号"}, status=400
+            "resident.html", request, {"resident": doc, "communities": names, "error": "请填写11位手机号",
+                                       "verified": Resident.from_doc(doc).facts_verified}, status=400
         )
     update: dict[str, Any] = {}
     to_set = {k: v for k, v in (("phone", phone), ("building", building)) if v}
