@@ -46,8 +46,8 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     """Build the app. Pass a loaded `nlu` to share one model between apps (tests)."""
     settings = settings or Settings.from_env()
     middlewares = [error_middleware]
-    if settings.trusted_proxies:  # first: everything after sees the real client address
-        middlewares.insert(0, trusted_proxy_middleware(settings.trusted_proxies))
+    if settings.trusted_proxies:  # next: everything after sees the real client address
+        middlewares.append(trusted_proxy_middleware(settings.trusted_proxies))
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app.on_response_prepare.append(_plain_server_header)
     app[keys.SETTINGS] = settings

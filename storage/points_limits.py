@@ -24,6 +24,7 @@ PAIRS = "points_pairs"
 DAILY = "points_daily"
 REVIEWS = "points_reviews"
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+COUNTER_TTL_SECONDS = 3 * 86400
 
 
 @dataclass
@@ -56,6 +57,9 @@ class PointsLimits:
         self._reviews = db[REVIEWS]
 
     async def ensure_indexes(self) -> None:
+        # Day counters are only needed for their day: swept after a few days (TTL).
+        for col in (self._pairs, self._daily):
+            await col.create_index([("at", ASCENDING)], expireAfterSeconds=COUNTER_TTL_SECONDS)
         await self._reviews.create_indexes([
             IndexModel([("key", ASCENDING)], unique=True),
             IndexModel([("state", ASCENDING), ("community", ASCENDING), ("created_at", ASCENDING)]),
@@ -78,7 +82,9 @@ class PointsLimits:
         """Count `points` toward today's cap; False (nothing counted) when it would pass it."""
         key = f"{resident_id}:{day}:{topic}"
         try:
-            await self._daily.update_one({"_id": key}, {"$setOnInsert": {"points": 0}}, upsert=True)
+            await self._daily.update_one(
+                {"_id": key}, {"$setOnInsert": {"points": 0, "at": datetime.now(timezone.utc)}}, upsert=True
+            )
         except DuplicateKeyError:  # a concurrent upsert created it
             pass
         done = await self._daily.update_one({"_id": key, "points": {"$lte": cap - points}}, {"$inc": {"points": points}})
