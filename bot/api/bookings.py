@@ -20,12 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.safe_input import parse_day
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
+from bot.safe_input import parse_day
 from services import eligibility
 from services.bookings import BookingRefused, BookingService, rules_of
 from storage.booking_catalog import SERVICE_CODES, TZ

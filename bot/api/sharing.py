@@ -25,13 +25,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.safe_input import parse_day
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
 from bot.api.spec import BAD_REQUEST, COMMON, error, ok
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
+from bot.safe_input import parse_day
 from services.sharing import HELP_KINDS, SharingError, SharingService
 from storage.sharing import GIVE, ITEM, LEND, SKILL, HelpRequest, Loan, Post
 

@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.safe_input import parse_day
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.safe_input import parse_day
 from services.booking_times import day_label, local
 from services.bookings import BookingRefused, BookingService
 from storage.audit import AuditLog
