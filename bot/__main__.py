@@ -8,10 +8,9 @@ from __future__ import annotations
 import logging
 import os
 
-from aiohttp import web
-
 from bot.app import create_app
 from bot.config import Settings
+from bot.serve import run
 
 
 def main() -> None:
@@ -19,13 +18,13 @@ def main() -> None:
     for noisy in ("rasa", "tensorflow", "absl", "jieba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
-    web.run_app(
+    run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         reuse_port=os.environ.get("LINLI_REUSE_PORT") == "1",
-        access_log=None,
-        print=lambda msg: logging.getLogger("bot").info(msg.strip()),
+        head_timeout=settings.request_head_timeout,
+        body_timeout=settings.request_body_timeout,
     )
 
 

@@ -18,6 +18,7 @@ from bot.console import setup_console
 from bot.console.reports import photo_upload_middleware
 from bot.errors import error_middleware
 from bot.periodic import PeriodicTask
+from bot.remote import trusted_proxy_middleware
 from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
@@ -30,6 +31,7 @@ from storage import mongo, redis_client
 from storage.conversations import ConversationRepository
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
+from storage.locks import redis_serializer
 from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
 from storage.notices import NoticeRepository
 from storage.photos import PhotoStore
@@ -43,7 +45,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, nlu: NLUService | None = None) -> web.Application:
     """Build the app. Pass a loaded `nlu` to share one model between apps (tests)."""
     settings = settings or Settings.from_env()
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    middlewares = [error_middleware]
+    if settings.trusted_proxies:  # next: everything after sees the real client address
+        middlewares.append(trusted_proxy_middleware(settings.trusted_proxies))
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
+    app.on_response_prepare.append(_plain_server_header)
     app[keys.SETTINGS] = settings
     app[keys.NLU] = nlu or NLUService(settings.models_dir / "linli-nlu.tar.gz", settings.nlu_cache_size)
     app.cleanup_ctx.append(_storage)
@@ -63,6 +69,11 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
         app.add_routes(wechat.routes())
         app.cleanup_ctx.append(wechat.client_context)  # after _storage: uses Redis, drained before it closes
     return app
+
+
+async def _plain_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Do not tell the world which aiohttp (and Python) version answers."""
+    response.headers["Server"] = "linli"
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
@@ -101,7 +112,8 @@ async def _reports(app: web.Application) -> AsyncIterator[None]:
     app[keys.NOTIFIER] = notifier
     app[keys.PHOTOS] = PhotoStore(db, settings.upload_max_bytes)
     app[keys.REPORTS] = ReportService(
-        ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings)
+        ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings),
+        serialize=redis_serializer(app[keys.REDIS]),
     )
     timers = None
     if settings.report_timer_interval > 0:

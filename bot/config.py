@@ -36,6 +36,9 @@ class Settings:
     dialogue_ttl_seconds: int = 30 * 60
     max_message_chars: int = 1000
     max_body_bytes: int = 64 * 1024
+    # Seconds a client has to send a request's head, and then its body (slowloris).
+    request_head_timeout: float = 10.0
+    request_body_timeout: float = 60.0
     nlu_cache_size: int = 2048
     conversation_retention_days: int = 180
     # Community a chat user belongs to until their profile says otherwise.
@@ -62,6 +65,14 @@ class Settings:
     # for the public routes). 0 disables.
     rate_chat_per_minute: int = 30
     rate_api_per_minute: int = 120
+    # REST channel requests per client IP and in total (all senders) per minute; 0 disables.
+    rate_rest_ip_per_minute: int = 120
+    rate_rest_global_per_minute: int = 1200
+    # Login attempts (mini-program and console) per client IP per minute, a bucket of their own.
+    rate_login_per_minute: int = 30
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); empty:
+    # the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
     # Staff login: this many failures within the window lock the username / IP.
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
@@ -79,6 +90,8 @@ class Settings:
     booking_timer_interval: int = 60
     # Largest photo accepted (JPEG or PNG) from the mini-program and the console.
     upload_max_bytes: int = 2 * 1024 * 1024
+    # Photos one resident may upload per day (all their reports together); 0 disables.
+    upload_photos_per_day: int = 30
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -93,6 +106,8 @@ class Settings:
             dialogue_ttl_seconds=_int("LINLI_DIALOGUE_TTL", cls.dialogue_ttl_seconds),
             max_message_chars=_int("LINLI_MAX_MESSAGE_CHARS", cls.max_message_chars),
             max_body_bytes=_int("LINLI_MAX_BODY_BYTES", cls.max_body_bytes),
+            request_head_timeout=_float("LINLI_REQUEST_HEAD_TIMEOUT", cls.request_head_timeout),
+            request_body_timeout=_float("LINLI_REQUEST_BODY_TIMEOUT", cls.request_body_timeout),
             nlu_cache_size=_int("LINLI_NLU_CACHE_SIZE", cls.nlu_cache_size),
             conversation_retention_days=_int("LINLI_CONVERSATION_RETENTION_DAYS", cls.conversation_retention_days),
             default_community=_str("LINLI_DEFAULT_COMMUNITY", cls.default_community),
@@ -109,6 +124,10 @@ class Settings:
             console_cookie_secure=_str("LINLI_CONSOLE_COOKIE_SECURE", "0").lower() in ("1", "true", "yes"),
             rate_chat_per_minute=_int("LINLI_RATE_CHAT_PER_MINUTE", cls.rate_chat_per_minute),
             rate_api_per_minute=_int("LINLI_RATE_API_PER_MINUTE", cls.rate_api_per_minute),
+            rate_rest_ip_per_minute=_int("LINLI_RATE_REST_IP_PER_MINUTE", cls.rate_rest_ip_per_minute),
+            rate_rest_global_per_minute=_int("LINLI_RATE_REST_GLOBAL_PER_MINUTE", cls.rate_rest_global_per_minute),
+            rate_login_per_minute=_int("LINLI_RATE_LOGIN_PER_MINUTE", cls.rate_login_per_minute),
+            trusted_proxies=tuple(p.strip() for p in (_str("LINLI_TRUSTED_PROXIES") or "").split(",") if p.strip()),
             login_max_failures=_int("LINLI_LOGIN_MAX_FAILURES", cls.login_max_failures),
             login_lock_seconds=_int("LINLI_LOGIN_LOCK_SECONDS", cls.login_lock_seconds),
             report_dup_radius_m=_float("LINLI_REPORT_DUP_RADIUS_M", cls.report_dup_radius_m),
@@ -118,6 +137,7 @@ class Settings:
             report_timer_interval=_int("LINLI_REPORT_TIMER_INTERVAL", cls.report_timer_interval),
             booking_timer_interval=_int("LINLI_BOOKING_TIMER_INTERVAL", cls.booking_timer_interval),
             upload_max_bytes=_int("LINLI_UPLOAD_MAX_BYTES", cls.upload_max_bytes),
+            upload_photos_per_day=_int("LINLI_UPLOAD_PHOTOS_PER_DAY", cls.upload_photos_per_day),
         )
 
     def with_(self, **changes) -> "Settings":

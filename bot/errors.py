@@ -47,6 +47,15 @@ def _as_json(exc: web.HTTPException) -> web.Response:
     )
 
 
+def _storage_unavailable(request: web.Request, exc: BaseException) -> web.Response:
+    log.warning("storage unavailable for %s %s: %r", request.method, request.path, exc)
+    return web.json_response(
+        error_body("storage_unavailable", "系统繁忙，请稍后再试", "storage temporarily unavailable"),
+        status=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
@@ -63,13 +72,13 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
             status=503,
             headers={"Retry-After": "5"},
         )
+    except ConnectionResetError as exc:
+        if request.transport is None or request.transport.is_closing():  # the client went away mid-request
+            log.info("client disconnected during %s %s", request.method, request.path)
+            return web.Response(status=400, text="client disconnected")
+        return _storage_unavailable(request, exc)
     except (PyMongoError, RedisError, ConnectionError) as exc:
-        log.warning("storage unavailable for %s %s: %r", request.method, request.path, exc)
-        return web.json_response(
-            error_body("storage_unavailable", "系统繁忙，请稍后再试", "storage temporarily unavailable"),
-            status=503,
-            headers={"Retry-After": "5"},
-        )
+        return _storage_unavailable(request, exc)
     except Exception:
         log.exception("unhandled error for %s %s", request.method, request.path)
         return web.json_response(error_body("internal_error", "系统出错了，请稍后再试", "internal error"), status=500)

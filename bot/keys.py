@@ -20,6 +20,7 @@ from services.sharing import SharingService
 from services.handoff import HandoffService
 from services.stations import StationService
 from storage.dedup import Deduplicator
+from storage.login_lock import StaffLoginLock
 from storage.photos import PhotoStore
 from storage.rate_limit import LoginGuard, RateLimiter
 from storage.sessions import SessionStore
@@ -35,7 +36,7 @@ WECHAT = web.AppKey("wechat", WeChatClient)  # only when WeChat AppID/AppSecret 
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 API_SESSIONS = web.AppKey("api_sessions", SessionStore)  # mini-program session tokens
 CONSOLE_SESSIONS = web.AppKey("console_sessions", SessionStore)  # staff console cookies
-LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)  # staff login lockout
+LOGIN_GUARD = web.AppKey("login_guard", StaffLoginLock)  # staff login lockout per (username, client)
 LINK_CODE_GUARD = web.AppKey("link_code_guard", LoginGuard)  # residents guessing proxy-link codes
 MP_CLIENT = web.AppKey("mp_client", MiniProgramClient)  # only when MP_APP_ID/MP_APP_SECRET are set
 REPORTS = web.AppKey("reports", ReportService)  # report problems (报事)

@@ -235,6 +235,9 @@ class BookingService:
             "resident_id": resident.id, "booked_by": booker.id if proxy else None,
             "user_key": user_key, "channel": channel, "start": start, "end": end,
             "status": status, "attendance": None, "reminded_at": None, "created_at": now,
+            # Services gated by age / disability: did staff verify the facts it rests on? (待核实)
+            "eligibility_verified": resident.facts_verified if eligibility.needs_age(service.get("eligibility") or {})
+            else None,
         }
 
     async def _join_waitlist(self, service: dict[str, Any], slot: dict[str, Any], resident: Resident,
@@ -544,6 +547,7 @@ class BookingService:
         now = self.clock()
         request = await self.links.pending_by_code(code, now)
         if request is None:
+            await self.links.count_wrong_guess(now)
             raise BookingRefused("bad_code", "验证码不对或已过期，请让家人重新获取。", "unknown or expired link code")
         if request["helper_id"] == elder.id:
             raise BookingRefused("self_link", "不能和自己绑定。", "a resident cannot link to themselves")

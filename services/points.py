@@ -20,6 +20,7 @@ from storage.ledger import (
     EARNING_KINDS, ESCROW, ISSUER, SHOP, Entry, IdempotencyConflict, InsufficientPoints, LedgerError,
     LedgerRepository, PostingInProgress, RuleRepository, resident_account,
 )
+from storage.points_limits import APPROVED, REJECTED, PointsLimits, Review
 from storage.shop import (
     FAILED, FULFILLED, FULFILLING, RESERVED, RESERVING, VOIDED, VOIDING, Reservation, ShopItem, ShopRepository,
 )
@@ -34,6 +35,13 @@ DEFAULT_RULES: list[tuple[str, str, int, dict[str, Any]]] = [
     ("help.completed", "帮邻居完成求助", 10, {}),
     ("courier.report", "快递小哥上报问题", 5, {}),
 ]
+# Points a resident may earn automatically per rule per China day; above it an award waits
+# for staff review (a rule's `daily_cap` in `points_rules` overrides these).
+DEFAULT_DAILY_CAPS: dict[str, int] = {
+    "report.valid": 15, "booking.attended": 20, "help.completed": 20, "courier.report": 25,
+}
+# Payload keys naming the other resident of an award: one award per pair per day.
+_COUNTERPART_KEYS = ("requester_id",)
 # Keys of an event payload that identify the record it is about (first found wins).
 _REF_KEYS = ("ref", "ticket", "booking_id", "booking", "request_id", "report_id", "id")
 
@@ -91,6 +99,13 @@ def month_bounds(month: str | None = None, now: datetime | None = None) -> tuple
     return f"{year:04d}-{mon:02d}", start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
+def rule_daily_cap(rule: Any) -> int:
+    cap = getattr(rule, "daily_cap", None)
+    if isinstance(cap, int) and cap > 0:
+        return cap
+    return DEFAULT_DAILY_CAPS.get(rule.id, 3 * rule.points)
+
+
 def event_ref(payload: dict[str, Any]) -> str | None:
     for key in _REF_KEYS:
         value = payload.get(key)
@@ -108,10 +123,12 @@ class PointsService:
         self.residents = residents
         self.notifier = notifier
         self.hold_days = hold_days
+        self.limits = PointsLimits(db)
 
     async def ensure_indexes(self) -> None:
         await self.ledger.ensure_indexes()
         await self.shop.ensure_indexes()
+        await self.limits.ensure_indexes()
 
     # -- reading -----------------------------------------------------------------
 
@@ -143,15 +160,55 @@ class PointsService:
         resident = await self.residents.get(str(resident_id))
         if resident is None:  # not a resident of this database
             return None
+        key, community = f"{topic}:{ref}", payload.get("community") or resident.community
+        if not await self.ledger.find({"idempotency_key": key}, limit=1):  # a replay is credited as before
+            if not await self._admit(topic, rule, resident.id, ref, community, payload):
+                return None
+        return await self._credit_rule(topic, rule.title, rule.points, resident, ref, community)
+
+    async def _admit(self, topic: str, rule: Any, resident_id: str, ref: str, community: str | None,
+                     payload: dict[str, Any]) -> bool:
+        """The anti-farming limits: once a day per pair, the rule's daily cap (above it the
+        award is held for staff review)."""
+        day = datetime.now(timezone.utc).astimezone(TZ).date().isoformat()
+        counterpart = next((str(payload[k]) for k in _COUNTERPART_KEYS if payload.get(k)), None)
+        if counterpart is not None and not await self.limits.take_pair(topic, day, resident_id, counterpart):
+            log.info("points for %s not awarded: same pair as earlier today (%s)", topic, ref)
+            return False
+        cap = rule_daily_cap(rule)
+        if not await self.limits.take_daily(resident_id, topic, day, rule.points, cap):
+            await self.limits.hold(key=f"{topic}:{ref}", topic=topic, ref=ref, resident_id=resident_id,
+                                   community=community, points=rule.points, title=rule.title,
+                                   reason=f"超过每日上限{cap}分")
+            log.info("points for %s held for review: daily cap %d reached (%s)", topic, cap, ref)
+            return False
+        return True
+
+    async def _credit_rule(self, topic: str, title: str, points: int, resident: Any, ref: str,
+                           community: str | None) -> Entry:
         entry = await self.ledger.post(
-            f"{topic}:{ref}", resident_account(resident.id), ISSUER, rule.points, "earn",
-            ref={"type": topic, "id": ref}, memo=rule.title, community=payload.get("community") or resident.community,
-            earned=rule.points,
+            f"{topic}:{ref}", resident_account(resident.id), ISSUER, points, "earn",
+            ref={"type": topic, "id": ref}, memo=title, community=community, earned=points,
         )
         if not entry.replayed:
-            await self._tell(resident, f"您因“{rule.title}”获得{rule.points}积分，现在共有"
+            await self._tell(resident, f"您因“{title}”获得{points}积分，现在共有"
                                        f"{await self.balance(resident.id)}积分。回复 6 查看积分。", ref=f"points:{entry.id}")
         return entry
+
+    async def pending_reviews(self, scope: dict[str, Any]) -> list[Review]:
+        return await self.limits.pending_reviews(scope)
+
+    async def decide_review(self, review_id: str, *, approve: bool, staff_id: str) -> Review:
+        """Staff approve (the points are credited now) or reject an award held for review."""
+        review = await self.limits.decide(review_id, APPROVED if approve else REJECTED, staff_id)
+        if review is None:
+            raise PointsError("review_done", "这条待审核积分已经处理过了", "review is not pending")
+        if approve:
+            resident = await self.residents.get(review.resident_id)
+            if resident is not None:
+                await self._credit_rule(review.topic, review.title, review.points, resident, review.ref,
+                                        review.community)
+        return review
 
     def subscriber(self, topic: str):
         """An events.py subscriber crediting `topic`'s points."""
@@ -302,12 +359,14 @@ class PointsService:
         )
         await self.shop.give_back_stock(reservation.item_id, reservation.id)
         done = await self.shop.transition(reservation.id, [VOIDING], VOIDED)
-        if done is not None and staff_id is not None:
+        if done is None:  # a concurrent void finished it: that one answers (and is audited)
+            raise await self._state_error(reservation.id, "无需再次取消")
+        if staff_id is not None:
             resident = await self.residents.get(reservation.resident_id)
             if resident is not None:
                 await self._tell(resident, f"您兑换的“{reservation.item_name}”已取消（{reason}），"
                                            f"{reservation.points}积分已退回。", ref=f"reservation:{reservation.id}")
-        return done or await self.shop.get_reservation(reservation.id)
+        return done
 
     async def _state_error(self, reservation_id: str, action: str) -> PointsError:
         current = await self.shop.get_reservation(reservation_id)
@@ -331,7 +390,10 @@ class PointsService:
         for reservation in await self.shop.stale([FULFILLING], stale):
             await self.confirm(reservation.id, staff_id=reservation.staff_id)
         for reservation in await self.shop.stale([VOIDING], stale):
-            await self.void(reservation.id, staff_id=reservation.staff_id, reason=reservation.reason or "")
+            try:
+                await self.void(reservation.id, staff_id=reservation.staff_id, reason=reservation.reason or "")
+            except PointsError:  # finished meanwhile by the void that started it
+                continue
         for reservation in await self.shop.stale([RESERVED], now, field="expires_at"):
             try:
                 await self.void(reservation.id, staff_id=None, reason="expired")

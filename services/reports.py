@@ -29,6 +29,7 @@ from handlers.replies import render
 from services import events
 from services.events import EventBus
 from services.notify import Notifier
+from storage.locks import Serializer, local_serializer
 from storage.reports import (
     ACTIVE_STATUSES, CLOSED, DISPATCHED, DUPLICATE, IN_PROGRESS, OPEN_STATUSES, REJECTED, RESOLVED, SUBMITTED,
     SYSTEM, Actor, Report, ReportRepository, find_ticket, location_key,
@@ -164,7 +165,11 @@ class ReportService:
         *,
         clock: Callable[[], datetime] = _utcnow,
         bus: EventBus | None = None,
+        serialize: Serializer | None = None,
     ) -> None:
+        # One new report at a time per community and category (across workers when given a
+        # Redis serializer), so the duplicate check and the insert are one step.
+        self._serialize = serialize or local_serializer()
         self.repo = repo
         self.routing = routing
         self.notifier = notifier
@@ -175,7 +180,13 @@ class ReportService:
     # -- creating ----------------------------------------------------------------
 
     async def create(self, reporter: Reporter, new: NewReport) -> Created:
-        """Validate and save a report, or link it to the open ticket it duplicates."""
+        """Validate and save a report, or link it to the open ticket it duplicates. Reports
+        of one category in one community are created one at a time: twelve people
+        reporting the same lamp at once make one original and eleven duplicates."""
+        async with self._serialize(f"reports:{reporter.community}:{new.category}"):
+            return await self._create(reporter, new)
+
+    async def _create(self, reporter: Reporter, new: NewReport) -> Created:
         category = new.category if new.category in CATEGORIES else None
         if category is None:
             raise InvalidReport("请选择问题类别", "invalid_category")

@@ -33,6 +33,10 @@ def new_id() -> str:
     return str(ObjectId())
 
 
+# Wrong guesses (by anyone) a live proxy-link code survives; then the helper asks for a new one.
+LINK_CODE_MAX_WRONG = 20
+
+
 class CatalogRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._col = db["booking_services"]
@@ -361,7 +365,20 @@ class LinkRepository:
         raise RuntimeError("could not allocate a link code")
 
     async def pending_by_code(self, code: str, now: datetime) -> dict[str, Any] | None:
-        return await self._col.find_one({"status": "pending", "code": str(code), "code_expires_at": {"$gt": now}})
+        """The live request of `code`; a code that has seen `LINK_CODE_MAX_WRONG` wrong
+        guesses (anyone's, from any account) no longer works."""
+        return await self._col.find_one({
+            "status": "pending", "code": str(code), "code_expires_at": {"$gt": now},
+            "$or": [{"wrong_guesses": {"$exists": False}}, {"wrong_guesses": {"$lt": LINK_CODE_MAX_WRONG}}],
+        })
+
+    async def count_wrong_guess(self, now: datetime) -> None:
+        """A wrong code was entered: it counts against every live code, since nobody knows
+        which one was being guessed. However many accounts guess, each code survives at most
+        LINK_CODE_MAX_WRONG of them (a chance of about 2 in 100,000 per code)."""
+        await self._col.update_many(
+            {"status": "pending", "code_expires_at": {"$gt": now}}, {"$inc": {"wrong_guesses": 1}}
+        )
 
     async def confirm(self, link_id: str, elder_id: str, now: datetime, confirmed_by: str) -> dict[str, Any] | None:
         """Bind the elder and confirm a pending request. When the pair is already linked,

@@ -336,11 +336,14 @@ class Rule:
     points: int
     active: bool = True
     match: dict[str, Any] = field(default_factory=dict)  # payload fields that must equal these
+    daily_cap: int | None = None  # points per resident per day before staff review (None: the default)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Rule":
+        cap = doc.get("daily_cap")
         return cls(id=doc["_id"], title=doc.get("title") or doc["_id"], points=int(doc.get("points") or 0),
-                   active=bool(doc.get("active", True)), match=dict(doc.get("match") or {}))
+                   active=bool(doc.get("active", True)), match=dict(doc.get("match") or {}),
+                   daily_cap=int(cap) if isinstance(cap, int) and cap > 0 else None)
 
     def applies_to(self, payload: dict[str, Any]) -> bool:
         return self.active and self.points > 0 and all(payload.get(k) == v for k, v in self.match.items())

@@ -87,5 +87,9 @@ class LoginGuard:
                 locked = True
         return locked
 
+    async def lock(self, subject: str, seconds: int) -> None:
+        """Lock `subject` for `seconds` (replacing a shorter lock)."""
+        await self._redis.set(self._lock_key(subject), "1", ex=max(1, seconds))
+
     async def succeeded(self, *subjects: str) -> None:
         await self._redis.delete(*(self._fail_key(s) for s in subjects))

@@ -31,6 +31,15 @@ class Resident:
     extra: dict[str, Any] = field(default_factory=dict)
     # Set when the resident deleted their account (PIPL): the record is then a tombstone.
     deleted_at: datetime | None = None
+    # What staff checked in person (documents): {"birth_year", "disability", "by", "at"}.
+    eligibility_verified: dict[str, Any] | None = None
+
+    @property
+    def facts_verified(self) -> bool:
+        """Whether the birth year and disability on record are the ones staff verified
+        (a resident changing them afterwards makes them unverified again)."""
+        seen = self.eligibility_verified
+        return bool(seen) and seen.get("birth_year") == self.birth_year and bool(seen.get("disability")) == self.disability
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Resident":
@@ -40,6 +49,7 @@ class Resident:
             user_keys=list(doc.get("user_keys", [])),
             community=doc["community"],
             disability=bool(doc.get("disability", False)),
+            eligibility_verified=doc.get("eligibility_verified") or None,
             **known,
         )
 
@@ -99,6 +109,19 @@ class ResidentRepository:
             return await self.get(resident_id)
         doc = await self._col.find_one_and_update(
             {"_id": str(resident_id)}, update, return_document=ReturnDocument.AFTER
+        )
+        return Resident.from_doc(doc) if doc else None
+
+    async def verify_facts(self, resident_id: str, staff_id: str, now: datetime) -> Resident | None:
+        """Staff saw the documents: the birth year and disability on record are verified."""
+        doc = await self._col.find_one({"_id": str(resident_id)})
+        if doc is None:
+            return None
+        snapshot = {"birth_year": doc.get("birth_year"), "disability": bool(doc.get("disability", False)),
+                    "by": staff_id, "at": now}
+        doc = await self._col.find_one_and_update(
+            {"_id": str(resident_id), "birth_year": doc.get("birth_year"), "disability": doc.get("disability")},
+            {"$set": {"eligibility_verified": snapshot}}, return_document=ReturnDocument.AFTER,
         )
         return Resident.from_doc(doc) if doc else None
 

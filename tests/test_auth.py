@@ -149,9 +149,11 @@ async def test_api_rate_limit_per_resident(make_client, fake_mp, db):
     assert (await error_of(limited))["code"] == "rate_limited"
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert (await client.get("/api/v1/me", headers=bearer(two))).status == 200  # per resident
-    # public routes are limited per IP (the two logins used 2 of 3)
-    assert (await client.get("/api/v1/communities")).status == 200
+    # public routes are limited per IP; logins have a bucket of their own (issue 13, M3)
+    for _ in range(3):
+        assert (await client.get("/api/v1/communities")).status == 200
     assert (await client.get("/api/v1/communities")).status == 429
+    assert (await client.post(LOGIN, json={"code": fake_mp.issue("o3")})).status == 200
 
 
 async def test_chat_rate_limit_per_sender(make_client):
@@ -256,3 +258,61 @@ def test_get_field_rejects(kwargs, value):
         get_field({"f": value}, "f", **kwargs)
     assert info.value.status == 400
     assert json.loads(info.value.text)["error"]["code"] == "invalid_f"
+
+
+async def test_logins_have_their_own_per_ip_limit(make_client, fake_mp, db):
+    await seed_places(db)
+    client = await make_client(**mp_settings(fake_mp, rate_login_per_minute=2))
+    await login(client, fake_mp, "o1")
+    await login(client, fake_mp, "o2")
+    limited = await client.post(LOGIN, json={"code": fake_mp.issue("o3")})
+    assert limited.status == 429 and (await error_of(limited))["code"] == "rate_limited"
+    assert (await client.get("/api/v1/communities")).status == 200  # the public bucket is untouched
+
+
+@pytest.mark.parametrize("body", [b"[" * 60_000, b'{"code": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                                  b'{"code": "\\ud800x"}'])
+async def test_hostile_json_is_a_clear_400_on_login_and_every_body(api, fake_mp, body):
+    resp = await api.post(LOGIN, data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 400 and (await error_of(resp))["code"] == "invalid_json"
+    token = await login(api, fake_mp)
+    resp = await api.patch("/api/v1/me", data=body, headers={**bearer(token), "Content-Type": "application/json"})
+    assert resp.status == 400 and (await error_of(resp))["code"] == "invalid_json"
+
+
+async def test_resident_data_is_never_cached_and_the_server_is_not_named(api, fake_mp):
+    token = await login(api, fake_mp)
+    for path in ("/api/v1/me", "/api/v1/me/export", "/api/v1/reports"):
+        resp = await api.get(path, headers=bearer(token))
+        assert resp.status == 200, path
+        assert resp.headers["Cache-Control"] == "no-store", path
+    resp = await api.get("/api/v1/communities")
+    assert "aiohttp" not in resp.headers.get("Server", "").lower()
+    assert "python" not in resp.headers.get("Server", "").lower()
+
+
+# -- chatting from the mini-program (issue 13, M5) ------------------------------------
+
+
+async def test_mini_program_chat_speaks_as_the_logged_in_resident(api, fake_mp, db):
+    token = await login(api, fake_mp, "openid-chat")
+    resp = await api.post("/api/v1/chat", json={"message": "你好"}, headers=bearer(token))
+    assert resp.status == 200, await resp.text()
+    replies = (await resp.json())["replies"]
+    assert replies and "邻里小助手" in replies[0]["text"]
+    turn = await db.conversations.find_one({})
+    assert turn["user_key"] == "mp:openid-chat"
+    # nobody names another sender here
+    spoof = await api.post("/api/v1/chat", json={"message": "你好", "sender": "victim"}, headers=bearer(token))
+    assert spoof.status == 400
+    assert (await api.post("/api/v1/chat", json={"message": "你好"})).status == 401
+    assert await db.conversations.count_documents({}) == 1
+
+
+async def test_mini_program_chat_retry_is_answered_once(api, fake_mp, db):
+    token = await login(api, fake_mp)
+    body = {"message": "你好", "message_id": "m-1"}
+    first = await api.post("/api/v1/chat", json=body, headers=bearer(token))
+    again = await api.post("/api/v1/chat", json=body, headers=bearer(token))
+    assert await first.json() == await again.json()
+    assert await db.conversations.count_documents({}) == 1

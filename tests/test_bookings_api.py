@@ -289,3 +289,96 @@ async def test_console_links_by_phone(booking_api, db):
         "_csrf": csrf})
     assert resp.status == 200 and "已绑定" in await resp.text()
     assert await booking_api.app[keys.BOOKINGS].links.is_linked(helper.id, elder.id)
+
+
+# -- extreme dates are clear 400s (issue 13, M6) ------------------------------------------
+
+
+async def test_extreme_dates_are_refused_not_overflowed(booking_api, fake_mp, db):
+    token = await login(booking_api, fake_mp)
+    for day in ("9999-12-31", "0001-01-01", "1899-01-01", "2101-01-01"):
+        resp = await booking_api.get("/api/v1/services/health_check/slots", params={"date": day, "days": "31"},
+                                     headers=bearer(token))
+        assert resp.status == 400, (day, await resp.text())
+        assert (await resp.json())["error"]["code"] == "invalid_date"
+    rental = await (await booking_api.get("/api/v1/services/rehab_rental/slots", headers=bearer(token))).json()
+    unit = rental["slots"][0]["id"]
+    for day in ("9999-12-31", "0001-01-01"):
+        resp = await booking_api.post("/api/v1/bookings", json={"slot_id": unit, "pickup_date": day},
+                                      headers=bearer(token))
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_pickup_date"
+    assert await db["bookings"].count_documents({}) == 0
+    await make_staff(db, "admin-dates", "community_admin", community=COMMUNITY)
+    csrf = await console_login(booking_api, "admin-dates")
+    for day in ("9999-12-31", "0001-01-01"):
+        resp = await booking_api.get("/console/bookings", params={"date": day})
+        assert resp.status == 400 and resp.content_type == "text/html"
+    before = await db["booking_slots"].count_documents({})
+    resp = await booking_api.post("/console/bookings/slots/new", data={
+        "service_id": service_id(COMMUNITY, "health_check"), "date": "0001-01-01", "start": "00:00", "end": "01:00",
+        "capacity": "6", "_csrf": csrf})
+    assert resp.status == 400 and "日期" in await resp.text()
+    assert await db["booking_slots"].count_documents({}) == before
+
+
+async def test_link_code_tries_count_per_code_not_per_login(booking_api, fake_mp, db):
+    """Fresh accounts (or fresh logins) get no fresh tries at a code: each code survives a
+    bounded number of wrong guesses in total (issue 13, M4)."""
+    from storage.bookings import LINK_CODE_MAX_WRONG
+
+    son = await login(booking_api, fake_mp, "openid-son3")
+    resp = await booking_api.post("/api/v1/resident-links", json={"relation": "family"}, headers=bearer(son))
+    code = (await resp.json())["link"]["code"]
+    wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, LINK_CODE_MAX_WRONG + 1)]
+    for i, guess in enumerate(wrong):
+        if i % 4 == 0:  # a new account every four guesses stays under the per-resident lock
+            attacker = await login(booking_api, fake_mp, f"openid-attacker-{i}")
+        resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": guess}, headers=bearer(attacker))
+        assert resp.status == 400
+    attacker = await login(booking_api, fake_mp, "openid-attacker-last")
+    resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": code}, headers=bearer(attacker))
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_code"
+    assert await db["resident_links"].count_documents({"status": "confirmed"}) == 0
+
+
+async def test_a_new_login_does_not_reset_the_residents_tries(booking_api, fake_mp):
+    son = await login(booking_api, fake_mp, "openid-son4")
+    resp = await booking_api.post("/api/v1/resident-links", json={"relation": "family"}, headers=bearer(son))
+    code = (await resp.json())["link"]["code"]
+    for n in range(1, 6):
+        token = await login(booking_api, fake_mp, "openid-guesser")  # a new session before every try
+        guess = f"{(int(code) + n) % 10**6:06d}"
+        await booking_api.post("/api/v1/resident-links/confirm", json={"code": guess}, headers=bearer(token))
+    token = await login(booking_api, fake_mp, "openid-guesser")
+    resp = await booking_api.post("/api/v1/resident-links/confirm", json={"code": code}, headers=bearer(token))
+    assert resp.status == 429
+
+
+async def test_self_declared_eligibility_is_marked_until_staff_verify(booking_api, fake_mp, db):
+    """Issue 13, L2: a resident's own birth year opens 老年助餐, but the booking shows
+    待核实 to staff until they have seen the documents; a later change needs a new check."""
+    token = await login(booking_api, fake_mp, "openid-grandpa")
+    await profile(booking_api, token, birth_year=1950, name="张大爷")
+    slots = (await (await booking_api.get("/api/v1/services/elderly_meal/slots", headers=bearer(token))).json())["slots"]
+    slot = cancellable(slots)
+    resp = await booking_api.post("/api/v1/bookings", json={"slot_id": slot["id"]}, headers=bearer(token))
+    assert resp.status == 201, await resp.text()
+    booking = await db["bookings"].find_one({"slot_id": slot["id"]})
+    assert booking["eligibility_verified"] is False
+    await make_staff(db, "grid-verify", "grid_worker", community=COMMUNITY)
+    csrf = await console_login(booking_api, "grid-verify")
+    page = await (await booking_api.get(f"/console/bookings/slots/{slot['id']}")).text()
+    assert "张大爷" in page and "待核实" in page
+    resident_id = booking["resident_id"]
+    resp = await booking_api.post(f"/console/residents/{resident_id}/verify", data={"_csrf": csrf},
+                                  allow_redirects=False)
+    assert resp.status == 302
+    assert (await db["bookings"].find_one({"_id": booking["_id"]}))["eligibility_verified"] is True
+    page = await (await booking_api.get(f"/console/bookings/slots/{slot['id']}")).text()
+    assert "待核实" not in page
+    audit = await db["audit"].find_one({"action": "resident.verify"})
+    assert audit["record_id"] == resident_id and audit["after"]["birth_year"] == 1950
+    # the resident changes the verified fact: it is unverified again
+    await profile(booking_api, token, birth_year=1940)
+    detail = await (await booking_api.get(f"/console/residents/{resident_id}")).text()
+    assert "待核实" in detail

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import pytest_asyncio
 
+from bot import keys
 from storage.audit import AuditLog
 from tests.api_helpers import (  # noqa: F401  (fixtures)
     PASSWORD, console_login, csrf_of, fast_argon2, make_staff, other_browser, seed_places,
@@ -75,8 +76,8 @@ async def test_wrong_password_and_lockout(console):
     assert int(locked.headers["Retry-After"]) > 0
     still = await attempt("admin-a", PASSWORD)  # even the right password, while locked
     assert still.status == 429
-    # the IP is locked too: another account from the same address waits as well
-    assert (await attempt("admin-b", PASSWORD)).status == 429
+    # only this username from this client: another account from the same address logs in
+    assert (await attempt("admin-b", PASSWORD)).status == 302
 
 
 async def test_unknown_users_count_as_failures(console):
@@ -270,3 +271,107 @@ async def test_demo_accounts_are_seeded_once(make_client, db, monkeypatch):
     assert roles["street-huafu"] == ("street_admin", None, "huafu") and roles["sysadmin"][0] == "sysadmin"
     client = await make_client()
     await console_login(client, "grid-tianmian", "demo-password-123")
+
+
+# -- lockout per (username, client), proxies, unlock (issue 13, M3) -------------------
+
+PROXY = "127.0.0.1"  # the test client connects from here: it plays the reverse proxy
+
+
+async def _attempt(client, username: str, password: str, forwarded_for: str | None = None):
+    token = csrf_of(await (await client.get("/console/login")).text())
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return await client.post("/console/login", data={"username": username, "password": password, "_csrf": token},
+                             headers=headers, allow_redirects=False)
+
+
+@pytest_asyncio.fixture
+async def behind_proxy(make_client, db):
+    await seed_places(db)
+    await make_staff(db, "admin-a", "community_admin", A)
+    await make_staff(db, "root", "sysadmin")
+    return await make_client(trusted_proxies=(PROXY,))
+
+
+async def test_an_attacker_cannot_lock_the_account_for_everyone(behind_proxy):
+    for _ in range(5):
+        last = await _attempt(behind_proxy, "root", "guess", forwarded_for="203.0.113.66")
+    assert last.status == 429 and "锁定" in await last.text()
+    assert (await _attempt(behind_proxy, "root", PASSWORD, forwarded_for="203.0.113.66")).status == 429
+    # the real sysadmin, from their own address, is not locked out
+    assert (await _attempt(behind_proxy, "root", PASSWORD, forwarded_for="198.51.100.7")).status == 302
+
+
+async def test_repeated_locks_back_off(behind_proxy, redis):
+    first = second = None
+    for round_ in range(2):
+        for _ in range(5):
+            resp = await _attempt(behind_proxy, "admin-a", "guess", forwarded_for="203.0.113.9")
+        if round_ == 0:
+            first = int(resp.headers["Retry-After"])
+            await behind_proxy.app[keys.LOGIN_GUARD].pairs.succeeded("admin-a|203.0.113.9")
+            await redis.delete("linli:login:pair:lock:admin-a|203.0.113.9")  # the first lock has run out
+        else:
+            second = int(resp.headers["Retry-After"])
+    assert resp.status == 429
+    assert second >= 2 * first - 1
+
+
+async def test_forwarded_for_counts_only_from_trusted_proxies(make_client, db):
+    await seed_places(db)
+    await make_staff(db, "admin-a", "community_admin", A)
+    direct = await make_client()  # no trusted proxy: X-Forwarded-For is the client's own claim
+    for n in range(5):  # a new forged address each time does not dodge the lock
+        last = await _attempt(direct, "admin-a", "guess", forwarded_for=f"203.0.113.{n}")
+    assert last.status == 429
+
+
+async def test_staff_unlock_an_account_in_the_console(behind_proxy, db):
+    for _ in range(5):
+        await _attempt(behind_proxy, "admin-a", "guess", forwarded_for="203.0.113.66")
+    assert (await _attempt(behind_proxy, "admin-a", PASSWORD, forwarded_for="203.0.113.66")).status == 429
+    async with other_browser(behind_proxy) as browser:
+        page = await browser.get("/console/login")
+        token = csrf_of(await page.text())
+        resp = await browser.post("/console/login", data={"username": "root", "password": PASSWORD, "_csrf": token},
+                                  allow_redirects=False)
+        assert resp.status == 302
+        staff_page = await (await browser.get("/console/staff")).text()
+        assert "203.0.113.66" in staff_page and "解除锁定" in staff_page
+        admin = await db.staff.find_one({"username": "admin-a"})
+        csrf = csrf_of(staff_page)
+        resp = await browser.post(f"/console/staff/{admin['_id']}/unlock", data={"_csrf": csrf}, allow_redirects=False)
+        assert resp.status == 302
+    assert (await _attempt(behind_proxy, "admin-a", PASSWORD, forwarded_for="203.0.113.66")).status == 302
+    entry = await db.audit.find_one({"action": "staff.unlock"})
+    assert entry["username"] == "root" and entry["before"]["locked_clients"] == ["203.0.113.66"]
+
+
+async def test_grid_workers_cannot_unlock(console, db):
+    csrf = await console_login(console, "grid-a")
+    admin = await db.staff.find_one({"username": "admin-a"})
+    resp = await console.post(f"/console/staff/{admin['_id']}/unlock", data={"_csrf": csrf}, allow_redirects=False)
+    assert resp.status == 403
+
+
+async def test_console_login_has_its_own_rate_limit(make_client, db):
+    await seed_places(db)
+    await make_staff(db, "admin-a", "community_admin", A)
+    client = await make_client(rate_login_per_minute=2, login_max_failures=100)
+    assert (await _attempt(client, "x1", "y")).status == 401
+    assert (await _attempt(client, "x2", "y")).status == 401
+    limited = await _attempt(client, "admin-a", PASSWORD)
+    assert limited.status == 429 and int(limited.headers["Retry-After"]) > 0
+
+
+async def test_console_errors_are_html_pages(console, monkeypatch):
+    from bot.console import admin
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    await console_login(console, "admin-a")
+    monkeypatch.setattr(admin.StaffRepository, "list", broken)
+    resp = await console.get("/console/staff")
+    assert resp.status == 500
+    assert resp.content_type == "text/html" and "系统出错了" in await resp.text()

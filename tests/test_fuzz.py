@@ -44,6 +44,7 @@ def live(servers, nlu_service):
         mongodb_uri=servers["mongodb_uri"], mongodb_db=f"linli_fuzz_{uuid.uuid4().hex[:8]}",
         redis_url=servers["redis_url"], wechat_token=WECHAT_TOKEN,
         rate_chat_per_minute=0, rate_api_per_minute=0,  # fuzzing sends far more than a person would
+        rate_rest_ip_per_minute=0, rate_rest_global_per_minute=0, rate_login_per_minute=0,
     )
     port = free_port()
     loop = asyncio.new_event_loop()
@@ -62,7 +63,7 @@ def live(servers, nlu_service):
     thread.start()
     assert started.wait(60)
     mongo = MongoClient(settings.mongodb_uri)
-    LIVE["app"], LIVE["loop"] = app, loop
+    LIVE["app"], LIVE["loop"], LIVE["redis_url"] = app, loop, settings.redis_url
     yield f"http://127.0.0.1:{port}", mongo[settings.mongodb_db]
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
     loop.call_soon_threadsafe(loop.stop)
@@ -220,3 +221,88 @@ def test_api_any_json_body(live, api_ops, data, body):
     if resp.status_code >= 400:
         error = resp.json()["error"]
         assert error["code"] and error["message"]
+
+
+
+# -- hostile shapes (issue 13, M6): deep nesting, lone surrogates, extreme dates -------------------
+
+def _nested(depth: int, kind: str) -> bytes:
+    """Nesting `depth` deep, kept under the 64 KB body limit (so the parser is what is tested)."""
+    if kind == "list":
+        depth = min(depth, 30_000)
+        return b"[" * depth + b"]" * depth
+    if kind == "open":
+        return b"[" * depth  # never closed, as in the probe
+    depth = min(depth, 8_000)
+    return b'{"a": ' * depth + b"1" + b"}" * depth
+
+
+deep_json = st.builds(_nested, st.integers(min_value=40, max_value=60_000), st.sampled_from(["list", "open", "dict"]))
+surrogate = st.sampled_from(["\\ud800", "\\udfff", "\\ud83d", "x\\udc00y", "\\ud800x"])
+
+
+def _with_surrogate(where: str, escape: str) -> bytes:
+    fields = {"sender": '"u-fuzz"', "message": '"你好"', "metadata": "{}"}
+    if where == "metadata-key":
+        fields["metadata"] = '{"' + escape + '": 1}'
+    elif where == "metadata-value":
+        fields["metadata"] = '{"note": "' + escape + '"}'
+    else:
+        fields[where] = '"' + escape + '"'
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}").encode()
+
+
+surrogate_bodies = st.builds(_with_surrogate, st.sampled_from(["sender", "message", "metadata-key", "metadata-value"]),
+                             surrogate)
+wrapped_deep = st.builds(lambda inner: b'{"sender": "u-deep", "message": "hi", "metadata": ' + inner + b"}", deep_json)
+
+
+def _no_dialogue_state() -> None:
+    import redis
+
+    client = redis.Redis.from_url(LIVE["redis_url"], decode_responses=True)
+    try:
+        assert client.keys("linli:dialogue:rest:u-*") == []
+    finally:
+        client.close()
+
+
+@FUZZ
+@given(raw=deep_json | wrapped_deep | surrogate_bodies)
+def test_hostile_json_is_a_clear_400_and_writes_nothing(live, raw):
+    base, db = live
+    before = db.conversations.count_documents({})
+    resp = requests.post(base + URL, data=raw, headers={"Content-Type": "application/json"}, timeout=60)
+    assert resp.status_code == 400, (resp.status_code, resp.text[:300])
+    assert resp.json()["error"]["code"] in ("invalid_json", "invalid_sender")
+    assert db.conversations.count_documents({}) == before
+    _no_dialogue_state()
+
+
+@FUZZ
+@given(data=st.data(), raw=deep_json | surrogate.map(lambda e: ('{"code": "' + e + '", "message": "' + e + '"}').encode()))
+def test_hostile_json_on_every_api_body_and_login(live, api_ops, data, raw):
+    base, _ = live
+    ops, token = api_ops
+    method, path = data.draw(st.sampled_from(ops + [("POST", "/api/v1/auth/login")]))
+    url = base + re.sub(r"\{[^}]+\}", lambda _: data.draw(path_ids), path)
+    resp = requests.request(method, url, data=raw, timeout=60,
+                            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert resp.status_code in (400, 404), (method, path, resp.status_code, resp.text[:300])
+    assert resp.json()["error"]["code"]
+
+
+far_dates = st.dates(min_value=__import__("datetime").date(1, 1, 1), max_value=__import__("datetime").date(9999, 12, 31))
+
+
+@FUZZ
+@given(day=far_dates | st.sampled_from(["9999-12-31", "0001-01-01", "2100-12-31", "2000-01-01"]),
+       days=st.integers(min_value=1, max_value=31))
+def test_any_date_on_the_slot_list_is_an_answer_not_a_crash(live, api_ops, day, days):
+    base, _ = live
+    _, token = api_ops
+    resp = requests.get(base + "/api/v1/services/health_check/slots", params={"date": str(day), "days": str(days)},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert resp.status_code < 500, (day, resp.status_code, resp.text[:300])
+    if resp.status_code == 400:
+        assert resp.json()["error"]["code"] == "invalid_date"

@@ -171,10 +171,13 @@ def _generic(method: str, path: str, status: int, op: dict[str, Any]) -> Scenari
         return lambda h: _without_token(h, method, _concrete(path, op=op))
     if status == 429:
         async def limited(h: Harness) -> int:
-            client = await h.client(rate_api_per_minute=1)
-            token = await token_for(h, client)  # the login uses the IP's one request
-            # use up the minute's one request with a harmless call (per resident / per IP)
-            await h.call(client, "GET", "/api/v1/openapi.json" if token is None else "/api/v1/me", token)
+            client = await h.client(rate_api_per_minute=1, rate_login_per_minute=1)
+            token = await token_for(h, client)  # the login uses the IP's one login
+            # use up the minute's one request (per resident; public routes: per IP and bucket)
+            if token is None:
+                await h.call(client, method, _concrete(path, op=op), None, json={})
+            else:
+                await h.call(client, "GET", "/api/v1/me", token)
             return await h.call(client, method, _concrete(path, op=op), token, json={})
         return limited
     query_params = [p for p in op.get("parameters", []) if p.get("in") == "query"]

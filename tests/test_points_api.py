@@ -3,6 +3,7 @@ redemptions, pickup by code, awards and reversals by staff (audited, scoped), th
 and the OpenAPI description."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -178,3 +179,25 @@ async def test_staff_manage_shop_items_and_rules(api, staff_browser, db, setup):
     assert (await db["points_rules"].find_one({"_id": "report.valid"}))["points"] == 8
     assert await db["audit"].count_documents({"action": {"$in": ["points.item.create", "points.item.update",
                                                                  "points.rule.update"]}}) == 3
+
+
+async def test_five_concurrent_console_voids_answer_once_and_audit_once(api, staff_browser, db, setup):
+    """Issue 13, L4."""
+    token, bob_id = setup
+    admin, csrf = await staff_client(staff_browser, api, "admin-a")
+    await admin.post(f"/console/points/residents/{bob_id}/award",
+                     data={"_csrf": csrf, "key": await award_form(admin, bob_id), "points": "60", "reason": "志愿服务"})
+    shop = await (await api.get("/api/v1/points/shop", headers=token)).json()
+    soap = next(item for item in shop["items"] if item["name"] == "洗衣皂")
+    reservation = await (await api.post(REDEEM, headers=token,
+                                        json={"item_id": soap["id"], "idempotency_key": "tap-void-1"})).json()
+
+    async def void() -> int:
+        resp = await admin.post(f"/console/points/reservations/{reservation['id']}/void",
+                                data={"_csrf": csrf, "reason": "居民不要了"}, allow_redirects=False)
+        return resp.status
+
+    statuses = await asyncio.gather(*(void() for _ in range(5)))
+    assert statuses.count(200) == 1 and all(s == 409 for s in statuses if s != 200), statuses
+    assert await db["audit"].count_documents({"action": "points.redemption.void"}) == 1
+    assert (await (await api.get("/api/v1/points", headers=token)).json())["balance"] == 60

@@ -304,3 +304,66 @@ async def test_a_refused_reversal_can_be_tried_again_later(db, points):
     assert not reversal.replayed and await points.balance(person.id) == 15
     assert (await points.reverse(staff_id="s", entry_id=earned.id, reason="录错")).replayed
     assert await points.balance(person.id) == 15
+
+
+# -- concurrent voids and farming (issue 13, L4 and M4) ------------------------------------
+
+
+async def test_concurrent_voids_of_one_redemption_succeed_once(db, points):
+    item = await points.shop.add_item(COMMUNITY, "洗衣皂", 20, 3)
+    person = await resident(db)
+    await points.ledger.post("seed", resident_account(person.id), ISSUER, 100, "earn")
+    reservation = await points.redeem(person, item.id, key="k1")
+
+    async def void() -> bool:
+        try:
+            await points.void(reservation.id, staff_id="s1", reason="居民不要了")
+            return True
+        except PointsError:
+            return False
+
+    results = await asyncio.gather(*(void() for _ in range(5)))
+    assert results.count(True) == 1
+    assert await points.balance(person.id) == 100
+    assert (await points.shop.get_item(item.id)).stock == 3
+    assert await db["notices"].count_documents({"ref": f"reservation:{reservation.id}"}) == 1
+
+
+async def _help(points, volunteer, requester, ref: str):
+    return await points.award_event("help.completed", {
+        "resident_id": volunteer.id, "requester_id": requester.id, "community": COMMUNITY, "ref": ref})
+
+
+async def test_two_accounts_cannot_farm_points_by_helping_each_other(db, points):
+    a, b = await resident(db, "farm-a"), await resident(db, "farm-b")
+    for loop in range(20):
+        await _help(points, a, b, f"help-ab-{loop}")
+        await _help(points, b, a, f"help-ba-{loop}")
+    # one award a day between the same two residents, whoever helped whom
+    assert await points.balance(a.id) + await points.balance(b.id) == 10
+
+
+async def test_awards_above_the_daily_cap_wait_for_staff_review(db, points):
+    helper = await resident(db, "helper")
+    neighbours = [await resident(db, f"n{i}") for i in range(4)]
+    for i, neighbour in enumerate(neighbours):
+        await _help(points, helper, neighbour, f"help-{i}")
+    assert await points.balance(helper.id) == 20  # the default cap of 帮邻居完成求助
+    held = await points.pending_reviews({})
+    assert [(r.ref, r.points, r.resident_id) for r in held] == [("help-2", 10, helper.id), ("help-3", 10, helper.id)]
+    assert "每日上限" in held[0].reason
+    await points.decide_review(held[0].id, approve=True, staff_id="s1")
+    await points.decide_review(held[1].id, approve=False, staff_id="s1")
+    assert await points.balance(helper.id) == 30
+    with pytest.raises(PointsError):
+        await points.decide_review(held[0].id, approve=True, staff_id="s2")
+    assert await points.balance(helper.id) == 30
+    assert await points.pending_reviews({}) == []
+
+
+async def test_concurrent_awards_cannot_pass_the_cap(db, points):
+    helper = await resident(db, "helper-c")
+    neighbours = [await resident(db, f"c{i}") for i in range(8)]
+    await asyncio.gather(*(_help(points, helper, n, f"h-{i}") for i, n in enumerate(neighbours)))
+    assert await points.balance(helper.id) == 20
+    assert len(await points.pending_reviews({})) == 6

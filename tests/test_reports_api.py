@@ -7,7 +7,7 @@ from aiohttp import FormData
 
 from bot import keys
 from storage.reports import Actor
-from tests.api_helpers import api, bearer, fake_mp, fast_argon2, login, mp_settings  # noqa: F401  (fixtures)
+from tests.api_helpers import api, bearer, fake_mp, fast_argon2, login, mp_settings, seed_places  # noqa: F401  (fixtures)
 
 URL = "/api/v1/reports"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 3000 + b"\xff\xd9"
@@ -198,3 +198,23 @@ async def test_openapi_describes_the_report_endpoints(api):
     create = paths["/api/v1/reports"]["post"]
     assert "multipart/form-data" in create["requestBody"]["content"]
     assert {"Report", "ReportCreated", "Notice", "RatingRequest"} <= set(doc["components"]["schemas"])
+
+
+async def test_photos_per_resident_per_day_are_limited(make_client, fake_mp, db):
+    """Issue 13, L6: one resident cannot fill GridFS; the refused report stores nothing."""
+    await seed_places(db)
+    client = await make_client(**mp_settings(fake_mp, upload_photos_per_day=3))
+    carol = bearer(await login(client, fake_mp, "openid-carol"))
+    photos = [(JPEG, "a.jpg", "image/jpeg"), (PNG, "b.png", "image/png")]
+    first = await client.post(URL, headers=carol, data=form(photos, location_text="1栋"))
+    assert first.status == 201, await first.text()
+    second = await client.post(URL, headers=carol, data=form(photos, location_text="2栋", category="garbage"))
+    error = await error_of(second, 429)
+    assert error["code"] == "photo_quota" and "上限" in error["message"]
+    assert await db["report_photos.files"].count_documents({}) == 2
+    assert await db.reports.count_documents({}) == 1
+    # without photos the report still goes in; another resident has their own quota
+    no_photo = await client.post(URL, headers=carol, data=form(location_text="2栋", category="garbage"))
+    assert no_photo.status == 201
+    dave = bearer(await login(client, fake_mp, "openid-dave"))
+    assert (await client.post(URL, headers=dave, data=form(photos, location_text="3栋", category="noise"))).status == 201

@@ -569,3 +569,36 @@ async def test_a_failed_tick_does_not_block_the_next(redis):
     await redis.delete(task.key)  # the next tick
     assert await task.tick() is True
     assert len(calls) == 2
+
+
+# -- duplicates under concurrency (issue 13, L5) --------------------------------------------
+
+
+async def test_twelve_concurrent_reports_at_one_place_make_one_original(db, redis):
+    """Two workers (two services, one Redis lock) and twelve residents reporting at once."""
+    from storage.locks import redis_serializer
+
+    await mongo.ensure_indexes(db, conversation_retention_days=30)
+    clock = Clock()
+    workers = [make_service(db, clock) for _ in range(2)]
+    for worker in workers:
+        worker._serialize = redis_serializer(redis)
+    residents = ResidentRepository(db)
+    reporters = []
+    for i in range(12):
+        resident = await residents.for_user_key(f"rest:neighbour-{i}", "huafu-tianmian")
+        reporters.append(Reporter(resident.id, f"rest:neighbour-{i}", resident.community))
+    created = await asyncio.gather(*(
+        workers[i % 2].create(reporter, streetlight()) for i, reporter in enumerate(reporters)
+    ))
+    assert sum(not c.duplicate for c in created) == 1
+    original = next(c.report.ticket for c in created if not c.duplicate)
+    assert {c.report.ticket for c in created} == {original}
+    assert await db.reports.count_documents({"status": {"$ne": "duplicate"}}) == 1
+    assert await db.reports.count_documents({"duplicate_of": original}) == 11
+
+
+async def test_without_redis_one_process_is_still_serialized(world):
+    reporters = [await world.reporter(f"rest:n{i}") for i in range(6)]
+    created = await asyncio.gather(*(world.service.create(r, streetlight()) for r in reporters))
+    assert sum(not c.duplicate for c in created) == 1

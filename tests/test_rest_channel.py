@@ -120,9 +120,14 @@ async def test_two_misunderstood_turns_change_the_answer(client):
         (json.dumps({"sender": "../../etc", "message": "你好"}).encode(), 400, "invalid_sender"),
         (json.dumps({"sender": "u1", "message": "长" * 1001}, ensure_ascii=False).encode(), 413, "message_too_long"),
         (json.dumps({"sender": "u1", "message": "长" * (1024 * 1024)}).encode(), 413, "body_too_large"),
+        (b"[" * 60_000, 400, "invalid_json"),  # RecursionError in the parser before
+        (b'{"sender": "u1", "message": "hi", "metadata": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001, 400, "invalid_json"),
+        (b'{"sender": "u1", "message": "\\ud800x"}', 400, "invalid_json"),  # a lone surrogate
+        (b'{"sender": "u1", "message": "\\udfff"}', 400, "invalid_json"),
+        (b'{"sender": "u1", "message": "hi", "metadata": {"\\ud83d": 1}}', 400, "invalid_json"),
     ],
 )
-async def test_bad_input_is_refused_clearly_and_nothing_is_stored(client, db, body, status, code):
+async def test_bad_input_is_refused_clearly_and_nothing_is_stored(client, db, redis, body, status, code):
     resp = await client.post(URL, data=body, headers={"Content-Type": "application/json"})
     assert resp.status == status
     error = (await resp.json())["error"]
@@ -130,6 +135,7 @@ async def test_bad_input_is_refused_clearly_and_nothing_is_stored(client, db, bo
     assert error["message"] and error["detail"]  # Chinese for people, English for developers
     assert any("\u4e00" <= ch <= "\u9fff" for ch in error["message"])
     assert await db.conversations.count_documents({}) == 0
+    assert await redis.keys("linli:dialogue:*") == []  # no dialogue state saved either
 
 
 async def test_wrong_method_and_path_are_json_errors(client):
@@ -198,3 +204,55 @@ async def test_readiness_reports_a_missing_redis(make_client):
     resp = await client.post(URL, json={"sender": "u1", "message": "你好"})
     assert resp.status == 503
     assert (await resp.json())["error"]["code"] == "storage_unavailable"
+
+
+# -- who may use the channel (issue 13, M5) -------------------------------------------
+
+
+async def test_without_a_token_only_local_programs_are_answered(make_client, db):
+    # 127.0.0.1 plays a trusted reverse proxy, so the client is whoever X-Forwarded-For names.
+    client = await make_client(trusted_proxies=("127.0.0.1",))
+    resp = await client.post(URL, json={"sender": "victim", "message": "我报的事怎么样了"},
+                             headers={"X-Forwarded-For": "203.0.113.5"})
+    assert resp.status == 403
+    error = (await resp.json())["error"]
+    assert error["code"] == "local_only" and "本机" in error["message"]
+    assert await db.conversations.count_documents({}) == 0
+    local = await client.post(URL, json={"sender": "u1", "message": "你好"})  # no proxy hop: the local client itself
+    assert local.status == 200
+
+
+async def test_with_a_token_remote_clients_are_answered(make_client):
+    client = await make_client(trusted_proxies=("127.0.0.1",), rest_token="s3cret")
+    resp = await client.post(URL, json={"sender": "u1", "message": "你好"},
+                             headers={"X-Forwarded-For": "203.0.113.5", "Authorization": "Bearer s3cret"})
+    assert resp.status == 200
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(make_client):
+    client = await make_client()  # no trusted proxies: the peer (loopback) is the client
+    resp = await client.post(URL, json={"sender": "u1", "message": "你好"}, headers={"X-Forwarded-For": "203.0.113.5"})
+    assert resp.status == 200
+
+
+async def test_per_ip_and_global_limits(make_client, redis):
+    client = await make_client(trusted_proxies=("127.0.0.1",), rest_token="t", rate_rest_ip_per_minute=2,
+                               rate_chat_per_minute=0)
+    auth = {"Authorization": "Bearer t"}
+
+    async def post(sender: str, ip: str):
+        return await client.post(URL, json={"sender": sender, "message": "0"}, headers={**auth, "X-Forwarded-For": ip})
+
+    assert (await post("a", "203.0.113.1")).status == 200
+    assert (await post("b", "203.0.113.1")).status == 200
+    limited = await post("c", "203.0.113.1")  # a new sender name does not help
+    assert limited.status == 429 and int(limited.headers["Retry-After"]) > 0
+    assert (await post("c", "203.0.113.2")).status == 200  # another address has its own budget
+
+    await redis.flushdb()  # a fresh minute for the global bucket
+    overall = await make_client(rest_token="t", rate_rest_global_per_minute=3, rate_rest_ip_per_minute=0,
+                                rate_chat_per_minute=0)
+    statuses = [
+        (await overall.post(URL, json={"sender": f"s{i}", "message": "0"}, headers=auth)).status for i in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]

@@ -553,7 +553,14 @@ def _start_worker(tmp_path: Path, settings, fake_api: FakeWeChat, budget: str) -
     return proc, port
 
 
-async def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+# Generous bounds for waiting on a worker process: on a busy 2-core machine starting
+# Python with aiohttp, motor and wechatpy, or a request round trip, can take many seconds.
+# The waits end as soon as the awaited thing happens; the bounds only stop a broken run.
+WORKER_START_BOUND = 180.0
+WORKER_EVENT_BOUND = 120.0
+
+
+async def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = WORKER_START_BOUND) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
@@ -583,23 +590,32 @@ async def test_two_worker_processes_act_once_per_message(tmp_path, settings, fak
             first, second = message_xml("text", Content="3"), message_xml("text", Content="0")
             answers = await asyncio.gather(*(s.post(xml) for xml in (first, second) for s in servers for _ in range(3)))
         assert all(a.status == 200 and a.body == "success" for a in answers)
-        sends = await fake_api.wait_for_sends(2)
-        await asyncio.sleep(0.5)
-        assert len(fake_api.sends) == 2 and all(s.errcode == 0 for s in sends)
+        await fake_api.wait_for_sends(2, timeout=WORKER_EVENT_BOUND)
+        # Stop both workers: shutdown drains every delivery still running, so once they have
+        # exited nothing more can be sent, and the count below is final (no sleep-and-hope).
+        await _stop_workers(workers)
+        sends = fake_api.sends
+        assert len(sends) == 2 and all(s.errcode == 0 for s in sends)
         contents = [s.body["text"]["content"] for s in sends]
         assert sum(c.startswith("主菜单") for c in contents) == 1 and sum(c.startswith("“预约服务”") for c in contents) == 1
         assert len(fake_api.token_requests) == 1  # one process refreshed, the other used its token
         turns = await db.conversations.find({}).sort("text", 1).to_list(10)
         assert [(t["text"], t["message_id"]) for t in turns] == [("0", msg_id_of(second)), ("3", msg_id_of(first))]
     finally:
-        for proc, _ in workers:
+        await _stop_workers(workers)
+
+
+async def _stop_workers(workers: list[tuple[subprocess.Popen, int]]) -> None:
+    """SIGINT (graceful: drains late replies), wait for the exit without blocking the loop."""
+    for proc, _ in workers:
+        if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-        for proc, _ in workers:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    for proc, _ in workers:
+        try:
+            await asyncio.to_thread(proc.wait, WORKER_EVENT_BOUND)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
 
 
 class _Base:
@@ -715,3 +731,48 @@ async def test_safe_mode_checks_msg_signature_and_refuses_plain_messages(make_we
     other.crypto = WeChatCrypto(TOKEN, AES_KEY, "wxanotherapp0000")
     assert (await other.send("text", Content="你好")).status == 403
     await no_trace(db, redis)
+
+
+# -- plain-mode replay (issue 13, M2) ---------------------------------------------
+
+
+def _signed_query(ts: str, nonce: str) -> dict[str, str]:
+    return {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": OPENID}
+
+
+async def test_captured_signature_cannot_carry_another_body(make_wechat, db, nlu_service, monkeypatch):
+    client, _ = await make_wechat()
+    seen = spy_on_chat(client, monkeypatch)
+    query = _signed_query(str(int(time.time())), "captured01")
+    first = message_xml("text", Content="你好")
+    resp = await client.post("/wechat", params=query, data=first, headers={"Content-Type": "text/xml"})
+    assert resp.status == 200
+    retry = await client.post("/wechat", params=query, data=first, headers={"Content-Type": "text/xml"})
+    assert retry.status == 200 and await retry.text() == await resp.text()  # WeChat's retry: the first answer
+    forged = message_xml("text", openid="oAttacker_0000000000000000", Content="我报的事怎么样了")
+    replay = await client.post("/wechat", params=query, data=forged, headers={"Content-Type": "text/xml"})
+    assert replay.status == 403 and (await replay.json())["error"]["code"] == "replayed"
+    assert len(seen) == 1
+    assert await db.conversations.count_documents({}) == 1
+
+
+async def test_same_msgid_from_another_user_is_another_message(make_wechat, db, nlu_service, monkeypatch):
+    client, wechat = await make_wechat()
+    seen = spy_on_chat(client, monkeypatch)
+    mine = await wechat.post(message_xml("text", Content="你好", MsgId=424242))
+    theirs = await wechat.post(message_xml("text", openid="oOther_resident_000000000", Content="1", MsgId=424242))
+    assert mine.status == theirs.status == 200
+    assert theirs.reply.target == "oOther_resident_000000000"  # their own answer, not mine
+    assert theirs.plain != mine.plain
+    assert [m.sender for m in seen] == [OPENID, "oOther_resident_000000000"]
+    assert await db.conversations.count_documents({}) == 2
+
+
+async def test_plain_mode_warns_at_start_up(make_wechat, caplog):
+    with caplog.at_level(logging.WARNING, logger="bot.channels.wechat"):
+        await make_wechat()
+    assert any("plain mode" in r.getMessage() and "WECHAT_AES_KEY" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.channels.wechat"):
+        await make_wechat(aes=True)
+    assert not any("plain mode" in r.getMessage() for r in caplog.records)

@@ -33,6 +33,7 @@ API_MODULES: list[str] = [
     "bot.api.reports",
     "bot.api.stations",
     "bot.api.bookings",
+    "bot.api.chat",
 ]
 
 
@@ -43,11 +44,12 @@ def api_modules() -> list[ModuleType]:
 def setup_api(app: web.Application) -> None:
     """Add the API routes, the token middleware and the session store to `app`
     (call after the storage context is registered)."""
-    from bot.api.auth import api_context, api_middleware
+    from bot.api.auth import api_context, api_middleware, private_responses
 
     for module in api_modules():
         app.add_routes(module.routes)
     app.middlewares.append(api_middleware)
+    app.on_response_prepare.append(private_responses)
     app.cleanup_ctx.append(api_context)
 
 

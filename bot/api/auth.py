@@ -46,6 +46,21 @@ def is_public(handler: Any) -> bool:
     return bool(getattr(handler, "__linli_public__", False))
 
 
+def login_route(handler: H) -> H:
+    """Mark a public handler as a login: it is limited by `rate_login_per_minute` per IP,
+    in a bucket of its own (not the public routes' one)."""
+    setattr(handler, "__linli_login__", True)
+    return handler
+
+
+async def private_responses(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: API answers (profiles, exports, tickets, ...) are never
+    stored by browsers or proxies on the way, unless a handler chose otherwise."""
+    if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("Pragma", "no-cache")
+
+
 def current_resident(request: web.Request) -> Resident:
     """The resident whose token authorised this request (protected routes only)."""
     resident = request.get(RESIDENT)
@@ -81,6 +96,9 @@ async def api_middleware(request: web.Request, handler: Callable) -> web.StreamR
     if match.http_exception is not None:  # no such route / method: 404 / 405 as usual
         return await handler(request)
     settings = request.app[keys.SETTINGS]
+    if getattr(match.handler, "__linli_login__", False):
+        await rate_limit(request, f"login-ip:{request.remote}", settings.rate_login_per_minute)
+        return await handler(request)
     if is_public(match.handler):
         await rate_limit(request, f"api-ip:{request.remote}", settings.rate_api_per_minute)
         return await handler(request)
@@ -132,6 +150,7 @@ def _login_error(exc: MiniProgramError) -> ApiError:
 
 @routes.post(f"{PREFIX}/auth/login")
 @public
+@login_route
 async def login(request: web.Request) -> web.Response:
     body = await read_object(request)
     reject_unknown(body, {"code"})

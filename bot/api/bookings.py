@@ -25,6 +25,7 @@ from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
+from bot.safe_input import parse_day
 from services import eligibility
 from services.bookings import BookingRefused, BookingService, rules_of
 from storage.booking_catalog import SERVICE_CODES, TZ
@@ -158,9 +159,9 @@ def _date_window(request: web.Request) -> tuple[datetime, datetime] | None:
     if not day:
         return None
     try:
-        first = date.fromisoformat(day)
+        first = parse_day(day)
     except ValueError:
-        raise invalid("date", "日期格式应为 2026-01-31", "date must be YYYY-MM-DD") from None
+        raise invalid("date", "日期格式应为 2026-01-31", "date must be YYYY-MM-DD between 2000 and 2100") from None
     start = datetime.combine(first, time(0), tzinfo=TZ)
     return start, start + timedelta(days=int(days or 1))
 
@@ -179,9 +180,9 @@ async def create_booking(request: web.Request) -> web.Response:
     waitlist = get_field(body, "waitlist", bool, required=False, default=False)
     pickup_raw = get_field(body, "pickup_date", str, required=False, max_len=10)
     try:
-        pickup = date.fromisoformat(pickup_raw) if pickup_raw else None
+        pickup = parse_day(pickup_raw) if pickup_raw else None
     except ValueError:
-        raise invalid("pickup_date", "日期格式应为 2026-01-31", "pickup_date must be YYYY-MM-DD") from None
+        raise invalid("pickup_date", "日期格式应为 2026-01-31", "pickup_date must be YYYY-MM-DD between 2000 and 2100") from None
     user_key = next((k for k in me.user_keys if k.startswith("mp:")), None)
     try:
         result = await _svc(request).book(slot_id, who, booker=me, user_key=user_key, channel="mp",

@@ -195,6 +195,16 @@ def _new_report(body: dict[str, Any]) -> NewReport:
                      latitude=lat, longitude=lng, source="api")
 
 
+async def _photo_quota(request: web.Request, resident_id: str, count: int) -> None:
+    """At most `upload_photos_per_day` photos per resident per day (checked before any is stored)."""
+    per_day = request.app[keys.SETTINGS].upload_photos_per_day
+    for _ in range(count):
+        decision = await request.app[keys.RATE_LIMITER].hit(f"photos:{resident_id}", per_day, 86400)
+        if not decision.allowed:
+            raise ApiError(429, "photo_quota", f"今天上传的照片已达{per_day}张上限，请明天再传，或先不带照片提交",
+                           f"more than {per_day} photos per day", headers={"Retry-After": str(decision.retry_after)})
+
+
 @routes.post(f"{PREFIX}/reports")
 async def create_report(request: web.Request) -> web.Response:
     resident = current_resident(request)
@@ -217,6 +227,7 @@ async def create_report(request: web.Request) -> web.Response:
         except BadPhoto as exc:
             zh = "照片只能是 JPG 或 PNG 格式" if exc.code == "bad_photo_type" else "照片是空的"
             raise ApiError(400 if exc.code != "photo_too_large" else 413, exc.code, zh, str(exc)) from None
+    await _photo_quota(request, resident.id, len(photos))
     service = _service(request)
     now = service.clock()
     new.photos = [await store.put(data, uploaded_by=resident.id, now=now) for data in photos]

@@ -31,6 +31,7 @@ from bot.api.auth import current_resident
 from bot.api.spec import BAD_REQUEST, COMMON, error, ok
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
+from bot.safe_input import parse_day
 from services.sharing import HELP_KINDS, SharingError, SharingService
 from storage.sharing import GIVE, ITEM, LEND, SKILL, HelpRequest, Loan, Post
 
@@ -86,7 +87,7 @@ def help_json(found: HelpRequest, resident_id: str) -> dict[str, Any]:
 def _date(body: dict[str, Any], name: str) -> date:
     raw = get_field(body, name, str, max_len=10)
     try:
-        return date.fromisoformat(raw)
+        return parse_day(raw)
     except ValueError:
         raise invalid(name, "日期格式应为 YYYY-MM-DD", "must be a date YYYY-MM-DD") from None
 

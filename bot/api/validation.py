@@ -9,29 +9,35 @@
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Iterable
 
 from aiohttp import web
 
 from bot.errors import ApiError
+from bot.safe_input import UnsafeInput, loads_json
 
 _MISSING: Any = object()
 _KIND_ZH = {str: "字符串", int: "整数", float: "数字", bool: "true 或 false", list: "列表"}
 _KIND_EN = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list"}
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def json_error(exc: UnsafeInput) -> ApiError:
+    """The 400 for a body `loads_json` refused."""
+    return ApiError(400, "invalid_json", "请求不是有效的 JSON（格式、嵌套层数或字符不正确）", exc.reason)
+
+
+async def read_json(request: web.Request) -> Any:
+    """Any safe JSON value (400 otherwise; 413 beyond the app's client_max_size)."""
+    raw = await request.read()
+    try:
+        return loads_json(raw)
+    except UnsafeInput as exc:
+        raise json_error(exc) from None
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()  # enforces client_max_size (413)
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_json", "请求不是有效的 JSON", "body is not valid UTF-8 JSON") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "请求必须是 JSON 对象", "body must be a JSON object")
     return body

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
 from bot import keys
 from bot.chat import ChatService
+from bot.api.validation import read_json
 from bot.errors import ApiError
 from bot.messages import InboundMessage, Reply
+from bot.remote import is_loopback
 from bot.text import normalize
 
 _SENDER = re.compile(r"[\w.@:\-]{1,128}")
@@ -27,6 +29,33 @@ _MESSAGE_ID = re.compile(r"[\w.:\-]{1,128}")
 
 def _json_response(body: Any) -> web.Response:
     return web.json_response(body, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+
+
+async def answer_once(
+    request: web.Request, scope: str, message: InboundMessage, render: Callable[[list[Reply]], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Run the dialogue for `message`, once per `message.message_id` when it has one: a
+    retry gets the first answer (409 while the first is still running)."""
+    dedup = request.app[keys.DEDUP]
+    dedup_id = f"{message.sender}:{message.message_id}"
+    if message.message_id:
+        claim = await dedup.claim(scope, dedup_id)
+        if not claim.new:
+            replies = claim.replies or await dedup.wait(scope, dedup_id, 10)
+            if replies is None:
+                raise ApiError(409, "in_progress", "这条消息正在处理，请稍候", "message is still being processed")
+            return replies
+    chat: ChatService = request.app[keys.CHAT]
+    try:
+        replies = await chat.handle(message)
+    except BaseException:
+        if message.message_id:
+            await dedup.release(scope, dedup_id)
+        raise
+    body = render(replies)
+    if message.message_id:
+        await dedup.finish(scope, dedup_id, body)
+    return body
 
 
 class RestChannel:
@@ -39,32 +68,32 @@ class RestChannel:
     async def receive(self, request: web.Request) -> web.Response:
         settings = request.app[keys.SETTINGS]
         self._check_token(request, settings.rest_token)
+        await self._limit(request, "rest-global", settings.rate_rest_global_per_minute, "all clients")
+        await self._limit(request, f"rest-ip:{request.remote}", settings.rate_rest_ip_per_minute, "this address")
         message = self._parse(await self._json(request), settings.max_message_chars)
         await self._rate_limit(request, message.user_key, settings.rate_chat_per_minute)
-        dedup = request.app[keys.DEDUP]
-        dedup_id = f"{message.sender}:{message.message_id}"
-        if message.message_id:
-            claim = await dedup.claim(self.name, dedup_id)
-            if not claim.new:
-                replies = claim.replies or await dedup.wait(self.name, dedup_id, 10)
-                if replies is None:
-                    raise ApiError(409, "in_progress", "这条消息正在处理，请稍候", "message is still being processed")
-                return _json_response(replies)
-        chat: ChatService = request.app[keys.CHAT]
-        try:
-            replies = await chat.handle(message)
-        except BaseException:
-            if message.message_id:
-                await dedup.release(self.name, dedup_id)
-            raise
-        body = [self._render(message.sender, reply) for reply in replies]
-        if message.message_id:
-            await dedup.finish(self.name, dedup_id, body)
+        body = await answer_once(
+            request, self.name, message, lambda replies: [self._render(message.sender, r) for r in replies]
+        )
         return _json_response(body)
+
+    @staticmethod
+    async def _limit(request: web.Request, key: str, per_minute: int, whose: str) -> None:
+        decision = await request.app[keys.RATE_LIMITER].hit(key, per_minute, 60)
+        if not decision.allowed:
+            raise ApiError(
+                429, "rate_limited", "请求太频繁了，请稍后再试", f"more than {per_minute} requests per minute from {whose}",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
 
     @staticmethod
     def _check_token(request: web.Request, token: str | None) -> None:
         if not token:
+            # Without a token the channel trusts `sender`: only local programs may use it.
+            if not is_loopback(request.remote):
+                raise ApiError(
+                    403, "local_only", "该接口仅限本机调用", "without LINLI_REST_TOKEN only loopback clients are served"
+                )
             return
         given = request.query.get("token", "")
         auth = request.headers.get("Authorization", "")
@@ -84,11 +113,7 @@ class RestChannel:
 
     @staticmethod
     async def _json(request: web.Request) -> Any:
-        raw = await request.read()  # enforces client_max_size (413)
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, "invalid_json", "请求不是有效的 JSON", "body is not valid UTF-8 JSON") from None
+        return await read_json(request)  # 400 for unsafe JSON; enforces client_max_size (413)
 
     @staticmethod
     def _parse(body: Any, max_chars: int) -> InboundMessage:

@@ -8,13 +8,17 @@ Every request is signed (403 otherwise) and carries a timestamp that must be wit
 five minutes of ours. XML is checked with defusedxml (no DTDs, entities or external
 references) before wechatpy reads it. WeChat retries a message that is not answered
 within 5 s up to three times, possibly on another worker: messages are claimed once by
-MsgId (events by FromUserName + CreateTime + Event) in Redis, a retry gets the first
-answer. A dialogue that takes longer than the reply budget is answered `success` and
-its reply is sent later through the customer-service message API.
+FromUserName + MsgId (events by FromUserName + CreateTime + Event) in Redis, a retry
+gets the first answer. In plain mode the signature does not cover the body, so every
+(timestamp, nonce) is remembered for the timestamp window and may not come back with
+another body; plain mode logs a warning at start-up (use safe mode). A dialogue that
+takes longer than the reply budget is answered `success` and its reply is sent later
+through the customer-service message API.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
@@ -47,6 +51,9 @@ log = logging.getLogger(__name__)
 
 SUCCESS = "success"
 MAX_CLOCK_SKEW_SECONDS = 300
+# A (timestamp, nonce) is remembered while its timestamp can still be accepted.
+NONCE_KEY = "linli:wechat:nonce:{timestamp}:{nonce}"
+NONCE_TTL_SECONDS = 2 * MAX_CLOCK_SKEW_SECONDS + 60
 LASTLOC_KEY = "linli:lastloc:wechat:{openid}"
 LASTLOC_TTL_SECONDS = 15 * 60
 # Seconds shutdown waits for replies still being prepared or sent.
@@ -98,6 +105,13 @@ class _Plan:
     precision: float | None = None
     delegated: bool = False  # the reply will be sent through the API: keep the claim
 
+    @property
+    def claim_id(self) -> str:
+        """The once-only key: MsgIds are unique per sender only, so the sender is part of it
+        (another user's MsgId never returns this user's reply)."""
+        prefix = f"{self.openid}:"
+        return self.message_id if self.message_id.startswith(prefix) else prefix + self.message_id
+
 
 class WeChatChannel:
     name = "wechat"
@@ -116,6 +130,11 @@ class WeChatChannel:
             except (AssertionError, ValueError) as exc:
                 raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey") from exc
         self._tasks: set[asyncio.Task] = set()
+        if self.crypto is None:
+            log.warning(
+                "WeChat channel in plain mode: messages are neither encrypted nor signed over their body; "
+                "set WECHAT_AES_KEY (safe mode, 安全模式) in production"
+            )
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(self.path, self.verify), web.post(self.path, self.receive)]
@@ -170,6 +189,7 @@ class WeChatChannel:
             if "signature" in query:
                 self._check_signature(query["signature"], timestamp, nonce)
         raw = await request.read()  # enforces client_max_size (413)
+        await self._check_replay(request.app, timestamp, nonce, raw)
         xml = self._decrypt(raw, query["msg_signature"], timestamp, nonce) if self.crypto else _utf8(raw)
         fields, message = _parse(xml)
         plan = self._plan(fields, message, request.app[keys.SETTINGS])
@@ -185,6 +205,21 @@ class WeChatChannel:
         if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
             raise ApiError(403, "stale_timestamp", "请求已过期", "timestamp more than 5 minutes off")
         return timestamp, nonce
+
+    async def _check_replay(self, app: web.Application, timestamp: str, nonce: str, raw: bytes) -> None:
+        """A signature covers only (token, timestamp, nonce) in plain mode, not the body:
+        each (timestamp, nonce) is remembered for the whole timestamp window with the body
+        it came with, and the same pair with another body is refused. The same body again
+        is WeChat's retry (answered once by the message claim)."""
+        digest = hashlib.sha256(raw).hexdigest()
+        key = NONCE_KEY.format(timestamp=timestamp, nonce=nonce)
+        redis = app[keys.REDIS]
+        if await redis.set(key, digest, nx=True, ex=NONCE_TTL_SECONDS):
+            return
+        seen = await redis.get(key)
+        if seen is not None and seen != digest:
+            log.warning("WeChat request refused: nonce %s reused with another body", nonce)
+            raise ApiError(403, "replayed", "请求已被使用过", "timestamp and nonce already used with another body")
 
     def _check_signature(self, signature: str | None, timestamp: str, nonce: str) -> None:
         signer = WeChatSigner()
@@ -288,20 +323,20 @@ class WeChatChannel:
     async def _answer(self, app: web.Application, plan: _Plan, message: BaseMessage) -> str:
         """The plaintext answer (reply XML or `success`), once per message id."""
         dedup = app[keys.DEDUP]
-        claim = await dedup.claim(self.name, plan.message_id)
+        claim = await dedup.claim(self.name, plan.claim_id)
         if not claim.new:
-            stored = claim.replies or await dedup.wait(self.name, plan.message_id, app[keys.SETTINGS].wechat_reply_budget)
+            stored = claim.replies or await dedup.wait(self.name, plan.claim_id, app[keys.SETTINGS].wechat_reply_budget)
             return _stored_body(stored)
         try:
             body = await self._process(app, plan, message)
         except NLUNotReady:
-            await dedup.release(self.name, plan.message_id)
+            await dedup.release(self.name, plan.claim_id)
             return _reply_xml(message, STARTING)
         except BaseException:
             if not plan.delegated:
-                await dedup.release(self.name, plan.message_id)
+                await dedup.release(self.name, plan.claim_id)
             raise
-        await dedup.finish(self.name, plan.message_id, [{"body": body}])
+        await dedup.finish(self.name, plan.claim_id, [{"body": body}])
         return body
 
     async def _process(self, app: web.Application, plan: _Plan, message: BaseMessage) -> str:
@@ -343,17 +378,17 @@ class WeChatChannel:
 
     def _deliver_later(self, app: web.Application, task: asyncio.Task, plan: _Plan) -> None:
         plan.delegated = True
-        background = asyncio.create_task(self._deliver(app, task, plan.message_id, plan.openid))
+        background = asyncio.create_task(self._deliver(app, task, plan.claim_id, plan.openid))
         self._tasks.add(background)
         background.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, app: web.Application, task: asyncio.Task, message_id: str, openid: str) -> None:
+    async def _deliver(self, app: web.Application, task: asyncio.Task, claim_id: str, openid: str) -> None:
         """Await the dialogue and send its reply as a customer-service message. Retries
         of the message are answered `success` from now on."""
         try:
-            await app[keys.DEDUP].finish(self.name, message_id, [{"body": SUCCESS}])
+            await app[keys.DEDUP].finish(self.name, claim_id, [{"body": SUCCESS}])
         except Exception:
-            log.exception("could not mark WeChat message %s as answered", message_id)
+            log.exception("could not mark WeChat message %s as answered", claim_id)
         try:
             text = render_text(await task)
         except NLUNotReady:

@@ -2,6 +2,7 @@
 and the audit log. They double as the example of a console page (see bot.console)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp_jinja2
@@ -11,6 +12,7 @@ from pymongo import ReturnDocument
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from storage.audit import AuditLog
+from storage.residents import Resident, ResidentRepository
 from storage.scope import Scoped, in_scope, staff_scope
 from storage.staff import (
     ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, StaffRepository,
@@ -82,8 +84,29 @@ async def resident_detail(request: web.Request) -> web.StreamResponse:
     _, doc = await _scoped_resident(request)
     names = await _community_names(request.app[keys.MONGO])
     return aiohttp_jinja2.render_template(
-        "resident.html", request, {"resident": doc, "communities": names, "error": None}
+        "resident.html", request,
+        {"resident": doc, "communities": names, "error": None, "verified": Resident.from_doc(doc).facts_verified},
     )
+
+
+@routes.post(f"{PREFIX}/residents/{{resident_id}}/verify")
+@staff_required()
+async def resident_verify(request: web.Request) -> web.StreamResponse:
+    """Staff checked the documents (ID card for the birth year, 残疾证): the facts that gate
+    services like 老年助餐 are verified, and the resident's bookings lose their 待核实 mark."""
+    _, doc = await _scoped_resident(request)
+    db = request.app[keys.MONGO]
+    staff: Staff = request[STAFF]
+    after = await ResidentRepository(db).verify_facts(doc["_id"], staff.id, datetime.now(timezone.utc))
+    if after is None:  # changed meanwhile: look again
+        raise web.HTTPConflict()
+    await db["bookings"].update_many({"resident_id": doc["_id"], "eligibility_verified": False},
+                                     {"$set": {"eligibility_verified": True}})
+    facts = {"birth_year": after.birth_year, "disability": after.disability}
+    await AuditLog(db).record(staff, "resident.verify", "residents", doc["_id"],
+                              {"eligibility_verified": bool(doc.get("eligibility_verified"))},
+                              {"eligibility_verified": True, **facts}, resident_id=doc["_id"])
+    raise web.HTTPFound(f"{PREFIX}/residents/{doc['_id']}")
 
 
 def _contact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +123,8 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
     if phone and not (len(phone) == 11 and phone.isdigit() and phone[0] == "1"):
         names = await _community_names(request.app[keys.MONGO])
         return aiohttp_jinja2.render_template(
-            "resident.html", request, {"resident": doc, "communities": names, "error": "请填写11位手机号"}, status=400
+            "resident.html", request, {"resident": doc, "communities": names, "error": "请填写11位手机号",
+                                       "verified": Resident.from_doc(doc).facts_verified}, status=400
         )
     update: dict[str, Any] = {}
     to_set = {k: v for k, v in (("phone", phone), ("building", building)) if v}
@@ -145,9 +169,11 @@ async def _staff_form_context(request: web.Request, error: str | None = None,
 async def staff_list(request: web.Request) -> web.StreamResponse:
     db = request.app[keys.MONGO]
     members = await StaffRepository(db).list(await staff_scope(db, request[STAFF]))
+    guard = request.app[keys.LOGIN_GUARD]
+    locks = {m.id: await guard.locks_of(m.username) for m in members}
     return aiohttp_jinja2.render_template(
         "staff_list.html", request,
-        {"members": members, "communities": await _community_names(db), "can_manage": can_manage},
+        {"members": members, "communities": await _community_names(db), "can_manage": can_manage, "locks": locks},
     )
 
 
@@ -211,6 +237,29 @@ async def staff_set_active(request: web.Request) -> web.StreamResponse:
     await AuditLog(db).record(
         actor, "staff.activate" if active else "staff.deactivate", "staff", target.id,
         target.public(), after.public() if after else None,
+    )
+    raise web.HTTPFound(f"{PREFIX}/staff")
+
+
+@routes.post(f"{PREFIX}/staff/{{staff_id}}/unlock")
+@staff_required(*ADMIN_ROLES)
+async def staff_unlock(request: web.Request) -> web.StreamResponse:
+    """Lift the login locks on an account (after checking with its owner)."""
+    actor: Staff = request[STAFF]
+    db = request.app[keys.MONGO]
+    accounts = await Scoped.for_staff(db, actor, "staff")
+    doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
+    if doc is None:
+        raise web.HTTPNotFound()
+    target = Staff.from_doc(doc)
+    if not (actor.role == SYSADMIN or can_manage(actor, target.role)):
+        raise web.HTTPForbidden()
+    guard = request.app[keys.LOGIN_GUARD]
+    before = [lock.client for lock in await guard.locks_of(target.username)]
+    lifted = await guard.unlock_user(target.username)
+    await AuditLog(db).record(
+        actor, "staff.unlock", "staff", target.id, {"locked_clients": before}, {"locked_clients": [], "lifted": lifted},
+        ip=request.remote,
     )
     raise web.HTTPFound(f"{PREFIX}/staff")
 

@@ -6,8 +6,10 @@
 - CSRF: every non-GET console request must carry the form field `_csrf` (or the header
   `X-CSRF-Token`) equal to the session's token; before login, a double-submit cookie
   `linli_csrf` plays that part. Templates get it as `csrf_token`. Otherwise 403.
-- Login: argon2 check; 5 failures within 15 minutes lock the username and the IP for
-  15 minutes (429 with a Chinese message).
+- Login: argon2 check; 5 failures within 15 minutes lock that username *from that
+  client* (storage.login_lock: back-off on repeated locks, a client spraying usernames is
+  locked as a whole, staff lift locks on the staff page), 429 with a Chinese message;
+  login posts have their own per-IP rate limit (`rate_login_per_minute`).
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from bot import keys
 from bot.privacy import can_see_contact
 from storage.audit import AuditLog
-from storage.rate_limit import LoginGuard
+from storage.login_lock import StaffLoginLock
 from storage.sessions import SessionStore
 from storage.staff import ROLE_NAMES, Staff, StaffRepository
 
@@ -122,6 +126,8 @@ ERROR_MESSAGES = {
     405: "不支持这种请求方式",
     413: "提交的内容太大",
     429: "操作太频繁了，请稍后再试",
+    500: "系统出错了，请稍后再试；问题已记录",
+    503: "系统繁忙，请稍后再试",
 }
 CSRF_MESSAGE = "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试"
 
@@ -164,6 +170,12 @@ async def console_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         retry = exc.headers.get("Retry-After")
         response = render_error(request, exc.status, None, {"Retry-After": retry} if retry else None)
+    except (PyMongoError, RedisError, ConnectionError) as exc:
+        log.warning("console storage unavailable for %s %s: %r", request.method, request.path, exc)
+        response = render_error(request, 503, None, {"Retry-After": "5"})
+    except Exception:
+        log.exception("unhandled console error for %s %s", request.method, request.path)
+        response = render_error(request, 500)
     if anonymous_csrf and request.cookies.get(CSRF_COOKIE) != anonymous_csrf and request.get(SESSION) is None:
         response.set_cookie(CSRF_COOKIE, anonymous_csrf, **_cookie_options(request))
     response.headers.setdefault("Cache-Control", "no-store")
@@ -195,9 +207,7 @@ async def console_context(request: web.Request) -> dict[str, Any]:
 async def console_storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     app[keys.CONSOLE_SESSIONS] = SessionStore(app[keys.REDIS], "console", settings.console_session_ttl, sliding=True)
-    app[keys.LOGIN_GUARD] = LoginGuard(
-        app[keys.REDIS], settings.login_max_failures, settings.login_lock_seconds, settings.login_lock_seconds
-    )
+    app[keys.LOGIN_GUARD] = StaffLoginLock(app[keys.REDIS], settings.login_max_failures, settings.login_lock_seconds)
     yield
 
 
@@ -227,28 +237,36 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:256]
     target = _safe_next(str(form.get("next", "")))
-    guard: LoginGuard = request.app[keys.LOGIN_GUARD]
-    subjects = (f"user:{username.lower()}", f"ip:{request.remote}")
+    guard: StaffLoginLock = request.app[keys.LOGIN_GUARD]
+    client = request.remote or "unknown"
 
     def page(error: str, status: int) -> web.Response:
         return aiohttp_jinja2.render_template(
             "login.html", request, {"next": target, "error": error, "username": username}, status=status
         )
 
-    locked = await guard.locked_for(*subjects)
+    decision = await request.app[keys.RATE_LIMITER].hit(
+        f"console-login-ip:{client}", request.app[keys.SETTINGS].rate_login_per_minute, 60
+    )
+    if not decision.allowed:
+        response = page("登录尝试太频繁了，请稍后再试", 429)
+        response.headers["Retry-After"] = str(decision.retry_after)
+        return response
+    locked = await guard.locked_for(username, client)
     if locked:
         response = page(_lock_message(locked), 429)
         response.headers["Retry-After"] = str(locked)
         return response
     staff = await StaffRepository(request.app[keys.MONGO]).authenticate(username, password) if username else None
     if staff is None:
-        if await guard.failed(*subjects):
-            log.warning("console login locked for %s / %s", username, request.remote)
-            response = page(_lock_message(guard.lock_seconds), 429)
-            response.headers["Retry-After"] = str(guard.lock_seconds)
+        seconds = await guard.failed(username, client)
+        if seconds:
+            log.warning("console login locked for %s from %s (%d s)", username, client, seconds)
+            response = page(_lock_message(seconds), 429)
+            response.headers["Retry-After"] = str(seconds)
             return response
         return page("用户名或密码不正确", 401)
-    await guard.succeeded(f"user:{username.lower()}")
+    await guard.succeeded(username, client)
     sessions: SessionStore = request.app[keys.CONSOLE_SESSIONS]
     await sessions.delete(request.get(SESSION_TOKEN))  # a new session at every login (no fixation)
     token = await sessions.create({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32)}, owner=staff.id)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.safe_input import parse_day
 from services.booking_times import day_label, local
 from services.bookings import BookingRefused, BookingService
 from storage.audit import AuditLog
@@ -57,7 +58,7 @@ async def _community_names(request: web.Request) -> dict[str, str]:
 
 def _day(raw: str | None, today: date) -> date:
     try:
-        return date.fromisoformat(raw) if raw else today
+        return parse_day(raw) if raw else today
     except ValueError:
         raise web.HTTPBadRequest() from None
 
@@ -119,7 +120,7 @@ async def slot_create(request: web.Request) -> web.StreamResponse:
     if service is None or not in_scope(await _scope(request), service["community"]):
         return await _new_page(request, values, "请选择服务。", status=400)
     try:
-        day = date.fromisoformat(values["date"])
+        day = parse_day(values["date"])
     except ValueError:
         return await _new_page(request, values, "日期格式应为 2026-01-31。", status=400)
     start_m, end_m = _HHMM.fullmatch(values["start"]), _HHMM.fullmatch(values["end"])

@@ -72,6 +72,7 @@ async def _index(request: web.Request, message: str | None = None, error: str | 
         "recent": await service.shop.list_reservations(scope, None, 30),
         "items": await service.shop.list_items(scope, active_only=False),
         "rules": await service.rules.all(), "can_edit_rules": staff.role in RULE_ROLES,
+        "reviews": await service.pending_reviews(scope), "can_review": staff.role in ADMIN_ROLES,
         "can_manage_shop": staff.role in ADMIN_ROLES,
         "communities": communities, "community": community, "month": month, "board": board,
         "message": message, "error": error,
@@ -145,6 +146,32 @@ async def void_reservation(request: web.Request) -> web.StreamResponse:
         {"state": after.state, "reason": reason, "community": after.community}, resident_id=before.resident_id,
     )
     return await _index(request, message=f"已取消：{after.item_name}，{after.points}积分已退回居民")
+
+
+# -- awards held for review (over a rule's daily cap) ---------------------------------------------
+
+
+@routes.post(f"{PREFIX}/points/reviews/{{review_id}}/{{decision:approve|reject}}")
+@staff_required(*ADMIN_ROLES)
+async def decide_review(request: web.Request) -> web.StreamResponse:
+    staff = request[STAFF]
+    service = _service(request)
+    review = await service.limits.get_review(request.match_info["review_id"])
+    scope = await staff_scope(request.app[keys.MONGO], staff)
+    if review is None or not in_scope(scope, review.community):
+        raise web.HTTPNotFound()
+    approve = request.match_info["decision"] == "approve"
+    try:
+        after = await service.decide_review(review.id, approve=approve, staff_id=staff.id)
+    except PointsError as exc:
+        return await _index(request, error=exc.zh, status=exc.status)
+    await AuditLog(request.app[keys.MONGO]).record(
+        staff, "points.review.approve" if approve else "points.review.reject", "points_reviews", review.id,
+        {"state": review.state, "points": review.points, "community": review.community},
+        {"state": after.state, "points": after.points, "community": after.community}, resident_id=review.resident_id,
+    )
+    verb = "已批准" if approve else "已驳回"
+    return await _index(request, message=f"{verb}：{review.title} {review.points}分")
 
 
 # -- shop items -------------------------------------------------------------------------------------
