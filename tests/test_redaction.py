@@ -91,3 +91,25 @@ async def test_admins_see_free_text_in_full(records):
     assert f"我的手机是{PHONE}" in page and SPACED in page and ID_CARD in page
     ticket = await (await client.get(f"/console/reports/{records['ticket']}")).text()
     assert f"电话{SPACED}" in ticket and f"已电话联系 {PHONE}" in ticket
+
+
+async def test_grid_workers_cannot_confirm_a_phone_number_by_searching(make_client, db):
+    """L3: the points lookup by phone number is for staff who may see phone numbers."""
+    await seed_places(db)
+    await make_staff(db, "grid-a", "grid_worker", A)
+    await make_staff(db, "admin-a", "community_admin", A)
+    resident = await ResidentRepository(db).for_user_key("rest:alice", A)
+    await ResidentRepository(db).update_profile(resident.id, phone=PHONE)
+    client = await make_client()
+    await console_login(client, "grid-a")
+    known = await client.get("/console/points/residents", params={"q": PHONE}, allow_redirects=False)
+    unknown = await client.get("/console/points/residents", params={"q": "13900000000"}, allow_redirects=False)
+    assert known.status == unknown.status == 400  # the same answer: nothing learnt
+    assert PHONE not in await known.text()
+    by_id = await client.get("/console/points/residents", params={"q": resident.id}, allow_redirects=False)
+    assert by_id.status == 302
+    await client.post("/console/logout", data={})
+    admin = await make_client()
+    await console_login(admin, "admin-a")
+    found = await admin.get("/console/points/residents", params={"q": PHONE}, allow_redirects=False)
+    assert found.status == 302 and found.headers["Location"].endswith(resident.id)

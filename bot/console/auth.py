@@ -22,7 +22,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot import keys
-from bot.privacy import can_see_contact
+from bot.privacy import Public, can_see_contact
 from storage.audit import AuditLog
 from storage.rate_limit import LoginGuard
 from storage.sessions import SessionStore
@@ -178,7 +178,7 @@ def console_context_sync(request: web.Request) -> dict[str, Any]:
     staff: Staff | None = request.get(STAFF)
     nav = [item for item in request.app.get(NAV_KEY, []) if staff and (not item["roles"] or staff.role in item["roles"])]
     return {
-        "csrf_token": request.get(CSRF) or "",
+        "csrf_token": Public(request.get(CSRF) or ""),
         "staff": staff,
         "nav": nav,
         "can_see_contact": can_see_contact(staff),
