@@ -79,6 +79,9 @@ class Settings:
     booking_timer_interval: int = 60
     # Largest photo accepted (JPEG or PNG) from the mini-program and the console.
     upload_max_bytes: int = 2 * 1024 * 1024
+    # Address residents reach the app at (links given in chat, e.g. the one-time data
+    # export); unset: http://{host}:{port}.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -118,6 +121,7 @@ class Settings:
             report_timer_interval=_int("LINLI_REPORT_TIMER_INTERVAL", cls.report_timer_interval),
             booking_timer_interval=_int("LINLI_BOOKING_TIMER_INTERVAL", cls.booking_timer_interval),
             upload_max_bytes=_int("LINLI_UPLOAD_MAX_BYTES", cls.upload_max_bytes),
+            public_url=_str("LINLI_PUBLIC_URL"),
         )
 
     def with_(self, **changes) -> "Settings":

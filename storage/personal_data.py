@@ -50,9 +50,18 @@ async def holdings(db: AsyncIOMotorDatabase) -> list[Holding]:
     return [*HOLDINGS, *extra]
 
 
+async def resident_for_identity(db: AsyncIOMotorDatabase, user_key: str) -> Resident:
+    """The resident behind a chat identity, or, for someone who only ever chatted (no
+    record of their own yet), a stand-in without an id: export and erasure then find
+    their data by the identity alone (conversations, notices, Redis keys)."""
+    return await ResidentRepository(db).find_by_user_key(user_key) or Resident(id="", user_keys=[user_key], community="")
+
+
 def _filter(holding: Holding, resident: Resident) -> dict[str, Any] | None:
     ors: list[dict[str, Any]] = []
     for kind, path in holding.by:
+        if kind in ("id", "account") and not resident.id:
+            continue  # a chat identity without a resident record
         if kind == "id":
             ors.append({path: resident.id})
         elif kind == "account":
@@ -87,7 +96,7 @@ def _for_export(value: Any, resident: Resident) -> Any:
 
 async def export_resident(db: AsyncIOMotorDatabase, resident: Resident) -> dict[str, Any]:
     """Everything we hold about one resident, as JSON-ready data."""
-    profile = await ResidentRepository(db).document(resident.id) or {}
+    profile = (await ResidentRepository(db).document(resident.id) if resident.id else None) or {}
     records: dict[str, list[dict[str, Any]]] = {}
     conversations: list[dict[str, Any]] = []
     for holding in await holdings(db):
@@ -190,6 +199,12 @@ def _glob_escape(text: str) -> str:
 
 async def erase_redis(redis: Redis, resident: Resident) -> int:
     removed = 0
+    for user_key in resident.user_keys:  # keys named by a value under the identity's key
+        for item in REDIS_HOLDINGS:
+            if item.refers_to:
+                value = await redis.get(item.pattern.format(user_key=user_key))
+                if value:
+                    removed += await redis.delete(item.refers_to.format(value=value))
     for pattern in redis_keys(resident):
         if any(c in pattern for c in "*?["):
             names = [k async for k in redis.scan_iter(match=pattern, count=500)]
@@ -207,15 +222,16 @@ async def erase_resident(
 ) -> dict[str, int]:
     """Delete or anonymise everything about one resident; counts of what changed.
     `before_erase` runs first (the app passes the booking service's cancellations)."""
-    if before_erase is not None:
+    if before_erase is not None and resident.id:
         await before_erase(resident)
     summary: dict[str, int] = {}
     for holding in await holdings(db):
         changed = await _erase_collection(db, holding, resident)
         if changed:
             summary[holding.collection] = changed
-    await AuditLog(db).forget_resident(resident.id)
     summary["redis"] = await erase_redis(redis, resident)
-    await ResidentRepository(db).anonymise(resident.id)
-    summary["residents"] = 1
+    if resident.id:
+        await AuditLog(db).forget_resident(resident.id)
+        await ResidentRepository(db).anonymise(resident.id)
+        summary["residents"] = 1
     return summary

@@ -90,6 +90,8 @@ NOT_PERSONAL: dict[str, str] = {
 class RedisHolding:
     pattern: str  # formatted with user_key=<channel identity>; may end in a glob
     note: str
+    # The key's value names another key that goes too (formatted with value=...).
+    refers_to: str | None = None
 
 
 REDIS_HOLDINGS: tuple[RedisHolding, ...] = (
@@ -97,6 +99,9 @@ REDIS_HOLDINGS: tuple[RedisHolding, ...] = (
     RedisHolding("linli:elder:{user_key}", "长者模式偏好"),
     RedisHolding("linli:lastloc:{user_key}", "微信上报的位置（15 分钟）"),
     RedisHolding("linli:dedup:{channel}:{sender}:*", "消息去重的回复缓存（短时保留，见 storage/dedup.py）"),
+    RedisHolding("linli:privacy:pending:{user_key}", "聊天里待确认的注销申请（5 分钟）"),
+    RedisHolding("linli:privacy:issued:{user_key}", "聊天里发出的一次性导出链接（10 分钟）",
+                 refers_to="linli:privacy:export:{value}"),
 )
 # Redis keys without personal content: rate-limit counters (a minute), session tokens
 # (ended by revoke_owner on erasure), locks and periodic claims.

@@ -58,7 +58,9 @@ class RestChannel:
                 await dedup.release(self.name, dedup_id)
             raise
         body = [self._render(message.sender, reply) for reply in replies]
-        if message.message_id:
+        if message.message_id and message.metadata.get("erased"):
+            await dedup.release(self.name, dedup_id)  # an erased identity keeps no marker either
+        elif message.message_id:
             await dedup.finish(self.name, dedup_id, body)
         return _json_response(body)
 
