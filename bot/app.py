@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from bot import health, keys
+from bot import health, keys, privacy_chat
 from bot.booking_jobs import bookings_context
 from bot.api import setup_api
 from bot.channels.rest import RestChannel
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     app.on_startup.append(_chat)
     app.add_routes(health.routes)
     app.add_routes(RestChannel().routes())
+    app.add_routes(privacy_chat.routes)  # one-time export links given in chat
     setup_api(app)  # /api/v1: after _storage (uses Redis)
     app.middlewares.append(photo_upload_middleware)  # before the console's CSRF check reads the form
     setup_console(app)  # /console

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot import privacy_chat
 from bot.messages import InboundMessage, Reply
 from bot.text import is_menu_key, normalize
 from handlers.base import FALLBACK, MENU_SELECT, Services, Turn
@@ -55,6 +56,9 @@ class ChatService:
         return await self.nlu.parse(text)
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
+        # Data export / erasure requests of WeChat and REST residents (PIPL), before the dialogue.
+        if (rights := await privacy_chat.intercept(self, message)) is not None:
+            return rights
         text = normalize(message.text)
         parsed = await self.understand(message, text)
         intent = parsed["intent"]["name"] or FALLBACK

@@ -92,6 +92,9 @@ class Settings:
     upload_max_bytes: int = 2 * 1024 * 1024
     # Photos one resident may upload per day (all their reports together); 0 disables.
     upload_photos_per_day: int = 30
+    # Address residents reach the app at (links given in chat, e.g. the one-time data
+    # export); unset: http://{host}:{port}.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -138,6 +141,7 @@ class Settings:
             booking_timer_interval=_int("LINLI_BOOKING_TIMER_INTERVAL", cls.booking_timer_interval),
             upload_max_bytes=_int("LINLI_UPLOAD_MAX_BYTES", cls.upload_max_bytes),
             upload_photos_per_day=_int("LINLI_UPLOAD_PHOTOS_PER_DAY", cls.upload_photos_per_day),
+            public_url=_str("LINLI_PUBLIC_URL"),
         )
 
     def with_(self, **changes) -> "Settings":

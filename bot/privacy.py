@@ -5,6 +5,13 @@ contact details, so they see them masked; community admins, street admins and
 sysadmins, who follow up with residents, see them in full. Masking is a display
 rule: the console templates use the `phone` / `address` filters, which mask unless the
 logged-in staff member `can_see_contact`.
+
+Free text (transcripts, report descriptions, staff notes, audit snapshots) can hold the
+same details in any shape, so for staff without the right every value a console
+template prints passes `storage.redaction.redact_text` (the Jinja `finalize` hook,
+`console_finalize`): phone numbers, ID-card numbers and room-level addresses come out
+masked whatever the template does. Values meant for everyone (a station's public
+phone, the CSRF token) are marked `Public` (filter `|public`).
 """
 from __future__ import annotations
 
@@ -12,7 +19,9 @@ import re
 from typing import Any
 
 from jinja2 import Environment, pass_context
+from markupsafe import Markup
 
+from storage.redaction import redact_text
 from storage.staff import ADMIN_ROLES, Staff
 
 MASK = "****"
@@ -77,6 +86,28 @@ def _address_filter(context: Any, text: str | None) -> str:
     return show_address(text, context.get("staff"))
 
 
+class Public(str):
+    """Text every staff role may read as it is (a station's public phone number, the CSRF token)."""
+
+
+def public(value: Any) -> Public:
+    return Public("" if value is None else value)
+
+
+def show_text(value: Any, staff: Staff | None) -> Any:
+    """A value about to be printed for `staff`: free text masked unless they may see contact details."""
+    if not isinstance(value, str) or isinstance(value, Public) or can_see_contact(staff):
+        return value
+    masked = redact_text(value)
+    return Markup(masked) if isinstance(value, Markup) else masked
+
+
+@pass_context
+def console_finalize(context: Any, value: Any) -> Any:
+    """Jinja `finalize`: every `{{ ... }}` of a console page goes through `show_text`."""
+    return show_text(value, context.get("staff"))
+
+
 def register_filters(env: Environment) -> None:
     """Console template filters: `{{ r.phone|phone }}` and `{{ r.building|address }}` mask
     unless the page's `staff` may see contact details; `mask_phone` / `mask_address`
@@ -85,3 +116,4 @@ def register_filters(env: Environment) -> None:
     env.filters["address"] = _address_filter
     env.filters["mask_phone"] = mask_phone
     env.filters["mask_address"] = mask_address
+    env.filters["public"] = public

@@ -24,7 +24,7 @@ from services import eligibility, events
 from services.booking_times import Wanted, booking_when, minutes_text, rank_slots, slot_label
 from storage.booking_catalog import TZ, new_slot
 from storage.bookings import (
-    BOOKED, HOLDING, BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository,
+    ACTIVE_WAIT, BOOKED, HOLDING, BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository,
     open_slots_ahead,
 )
 from storage.residents import Resident, ResidentRepository
@@ -406,6 +406,32 @@ class BookingService:
                                ref=f"booking:{booking['_id']}")
         await events.publish(BOOKING_CANCELLED, _payload(done))
         return done
+
+    async def release_for_erasure(self, resident_id: str) -> int:
+        """PIPL erasure: cancel the resident's active bookings and waitlist entries without
+        a notice (they are gone), freeing their places for the next in line. How many."""
+        now, count = self.clock(), 0
+        for booking in await self.bookings.active_for_resident(resident_id):
+            done = await self.bookings.transition(booking["_id"], BOOKED, {
+                "status": "cancelled", "cancelled_at": now, "cancel_reason": "居民已注销账号", "cancelled_by": None,
+            })
+            if done is None:
+                continue
+            count += 1
+            slot = await self.slots.get(booking["slot_id"])
+            if slot is not None:
+                await self._free_place(slot)
+            await events.publish(BOOKING_CANCELLED, _payload(done))
+        for entry in await self.waitlist.for_resident(resident_id):
+            if entry.get("resident_id") != resident_id:
+                continue
+            status = entry.get("status")
+            if status in ACTIVE_WAIT and await self.waitlist.settle(entry["_id"], status, "cancelled", now):
+                count += 1
+                slot = await self.slots.get(entry["slot_id"]) if status == "offered" else None
+                if slot is not None:  # an offer held a place
+                    await self._free_place(slot)
+        return count
 
     async def mark_attendance(self, booking_id: str, attendance: str, staff: Any) -> dict[str, Any]:
         """Staff record attended / no_show once the booking has begun (rentals: picked up)."""

@@ -59,13 +59,17 @@ class Notifier:
         ref: str | None = None,
     ) -> str:
         """Send or store one message; returns "wechat", "notice" or "skipped"."""
-        if user_key is None and resident_id is not None:
+        if resident_id is not None:
             resident = await self.residents.get(resident_id)
             if resident is None or resident.deleted_at is not None:
                 return SKIPPED
-            user_key = pick_user_key(resident.user_keys, channel)
+            if user_key is not None and user_key not in resident.user_keys:
+                return SKIPPED  # an identity the resident no longer has (erased, relinked)
+            user_key = user_key or pick_user_key(resident.user_keys, channel)
             if user_key is None:
                 return SKIPPED
+        elif user_key is not None and await self.residents.find_by_user_key(user_key) is None:
+            return SKIPPED  # nobody has this identity any more (erased)
         if user_key and user_key.startswith(WECHAT_PREFIX):
             client = self._wechat()
             if client is not None:

@@ -282,7 +282,7 @@ class ReportService:
         report = await self.repo.get(ticket)
         if report is None or not report.follows(resident_id):
             raise NotFound("没有找到您的这个工单")
-        return report
+        return report.seen_by(resident_id)
 
     # -- staff actions ---------------------------------------------------------------
 
@@ -362,11 +362,13 @@ class ReportService:
             })
 
     async def _notify(self, report: Report, action: str, exclude: str | None = None) -> None:
-        text = render("report_notice", report=report, action=action, category=CATEGORIES.get(report.category, ""),
-                      note=report.last_note() if action in ("resolve", "reject", "duplicate", "reopen") else None)
         for person in report.audience():
             if exclude and person.get("resident_id") == exclude:
                 continue
+            # followers get the status only (Report.seen_by): no location, no staff note
+            seen = report.seen_by(person.get("resident_id"))
+            text = render("report_notice", report=seen, action=action, category=CATEGORIES.get(report.category, ""),
+                          note=seen.last_note() if action in ("resolve", "reject", "duplicate", "reopen") else None)
             try:
                 await self.notifier.notify(text=text, resident_id=person.get("resident_id"),
                                            channel=person.get("channel"), ref=report.ticket)
@@ -404,6 +406,8 @@ class ReportService:
     async def reopen(self, ticket: str, resident_id: str, note: str | None = None) -> Report:
         """The resident says a resolved problem is not fixed: back to in progress."""
         report = await self.get_for_resident(ticket, resident_id)
+        if report.reporter_id != resident_id:
+            raise NotFound("只有报事人可以要求重新处理")
         return await self.act(report.ticket, "reopen", Actor("resident", resident_id, None),
                               note=note or "居民反馈问题还没解决")
 

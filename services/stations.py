@@ -24,6 +24,7 @@ from services.opening_hours import (
     HoursError, WhenText, always, format_hours, is_open, next_opening, open_now_filter, open_until,
     parse_hours, validate_hours, week_intervals,
 )
+from storage.scope import OutOfScope, in_scope
 from storage.stations import AMENITIES, CourierRegistry, Station, StationRepository, point, station_id
 
 Clock = Callable[[], datetime]
@@ -279,10 +280,19 @@ class RowError:
 
 
 @dataclass
+class StationChange:
+    """One station an import wrote: its id and the document before (None: new) and after."""
+    id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+@dataclass
 class ImportResult:
     created: int = 0
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
+    changes: list[StationChange] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -424,17 +434,20 @@ async def import_rows(
     *,
     only_insert: bool = False,
     dry_run: bool = False,
-    allowed: Callable[[str], bool] | None = None,
+    scope: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Upsert the valid rows; each bad row is reported with its row number and skipped.
-    `allowed(community)` limits the rows to a staff member's scope; `dry_run` only checks."""
+    `scope` (storage.scope) limits the rows to a staff member's communities: a row
+    naming another community, or the 编号 of another community's station, is refused,
+    and the write itself is scoped. Each write is kept in `result.changes` (for the
+    audit trail); `dry_run` only checks."""
     result = ImportResult()
     seen: dict[str, int] = {}
     for number, row in numbered(rows):
         try:
             doc = build_station(row, communities)
-            if allowed is not None and not allowed(doc["community"]):
+            if scope is not None and not in_scope(scope, doc["community"]):
                 raise ValueError("这个社区不在您的管辖范围内")
             if not row.get("code"):  # keep the id a station already has
                 doc["_id"] = await repo.id_for(doc["community"], doc["name"]) or doc["_id"]
@@ -443,20 +456,31 @@ async def import_rows(
             existing = await repo.id_for(doc["community"], doc["name"])
             if existing is not None and existing != doc["_id"]:
                 raise ValueError(f"本社区已有同名站点（编号 {existing}）")
+            current = await repo.get_doc(doc["_id"])
+            if scope is not None and current is not None and not in_scope(scope, current.get("community")):
+                raise ValueError(f"编号 {doc['_id']} 是其他社区的站点，不能修改")
             seen[doc["_id"]] = number
             if dry_run:
-                if existing is None and await repo.get_doc(doc["_id"]) is None:
+                if current is None:
                     result.created += 1
                 else:
                     result.updated += 1
-            elif await repo.upsert(doc, only_insert=only_insert):
+                continue
+            try:
+                before, after = await repo.upsert_doc(doc, only_insert=only_insert, scope=scope)
+            except OutOfScope:
+                raise ValueError(f"编号 {doc['_id']} 是其他社区的站点，不能修改") from None
+            if before is None:
                 result.created += 1
             else:
                 result.updated += 1
+            if before is None or not only_insert:
+                result.changes.append(StationChange(doc["_id"], before, after))
         except ValueError as exc:
             result.errors.append(RowError(number, str(exc)))
-        if progress is not None:
-            progress(1)
+        finally:
+            if progress is not None:
+                progress(1)
     return result
 
 

@@ -192,6 +192,10 @@ class BookingRepository:
     async def get(self, booking_id: str) -> dict[str, Any] | None:
         return await self._col.find_one({"_id": str(booking_id)})
 
+    async def active_for_resident(self, resident_id: str, limit: int = 500) -> list[dict[str, Any]]:
+        """The resident's own active bookings (PIPL erasure cancels them)."""
+        return await self._col.find({"resident_id": str(resident_id), "status": BOOKED}).to_list(limit)
+
     async def active_of(self, slot_id: str, resident_id: str) -> dict[str, Any] | None:
         return await self._col.find_one({"slot_id": str(slot_id), "resident_id": str(resident_id), "status": BOOKED})
 

@@ -23,7 +23,7 @@ import asyncio
 import re
 import statistics
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -163,6 +163,18 @@ class Report:
     def follows(self, resident_id: str) -> bool:
         return self.resident_id == resident_id or any(f.get("resident_id") == resident_id for f in self.followers)
 
+    def seen_by(self, resident_id: str | None) -> "Report":
+        """The ticket as `resident_id` may see it: the reporter sees it all; anyone else
+        (a follower, who reported the same problem) only its number, category,
+        department and status — no description, location, photos, staff notes,
+        reasons or rating, which are the reporter's and the staff's."""
+        if resident_id is not None and resident_id == self.resident_id:
+            return self
+        history = [{k: h[k] for k in ("action", "status", "at") if k in h} for h in self.history]
+        return replace(self, description="", location_text=None, location=None, photos=[],
+                       history=history, rating=None, reason=None,
+                       followers=[{"resident_id": resident_id}] if self.follows(resident_id or "") else [])
+
 
 @dataclass(frozen=True)
 class CategoryStats:
@@ -295,9 +307,11 @@ class ReportRepository:
         location_key: str,
         radius_m: float,
     ) -> Report | None:
-        """An open ticket of the same category since `since`, within `radius_m` of
-        `point` (any community) or with the same location text (same community)."""
-        base = {"category": category, "status": {"$in": list(OPEN_STATUSES)}, "created_at": {"$gte": since}}
+        """An open ticket of the same category in the same community since `since`,
+        within `radius_m` of `point` or with the same location text. Never another
+        community's: following it would show its details to a resident outside it."""
+        base = {"category": category, "community": community, "status": {"$in": list(OPEN_STATUSES)},
+                "created_at": {"$gte": since}}
         if point is not None:
             near = {"$near": {"$geometry": point, "$maxDistance": float(radius_m)}}
             docs = await self._col.find({**base, "location": near}).limit(1).to_list(1)
@@ -305,7 +319,7 @@ class ReportRepository:
                 return Report.from_doc(docs[0])
         if location_key:
             doc = await self._col.find_one(
-                {**base, "community": community, "location_key": location_key}, sort=[("created_at", ASCENDING)]
+                {**base, "location_key": location_key}, sort=[("created_at", ASCENDING)]
             )
             if doc:
                 return Report.from_doc(doc)

@@ -26,7 +26,9 @@ from typing import Any
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
-from storage.scope import scoped
+from pymongo.errors import DuplicateKeyError
+
+from storage.scope import OutOfScope, Scoped, scoped
 
 COLLECTION = "stations"
 EARTH_RADIUS_M = 6378100.0  # the radius MongoDB's spherical distances use
@@ -108,9 +110,18 @@ class StationRepository:
             IndexModel([("kind", ASCENDING)], name="kind"),
         ])
 
-    async def upsert(self, doc: dict[str, Any], *, only_insert: bool = False) -> bool:
+    async def upsert(self, doc: dict[str, Any], *, only_insert: bool = False,
+                     scope: dict[str, Any] | None = None) -> bool:
         """Insert or replace the station's fields by `_id`; True when it was new.
-        `only_insert` leaves an existing station as it is (demo seeding)."""
+        `only_insert` leaves an existing station as it is (demo seeding). With a staff
+        `scope` the write goes through `Scoped`: a station of another community is
+        neither changed nor moved (OutOfScope)."""
+        before, _ = await self.upsert_doc(doc, only_insert=only_insert, scope=scope)
+        return before is None
+
+    async def upsert_doc(self, doc: dict[str, Any], *, only_insert: bool = False,
+                         scope: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """`upsert`, returning the station before (None: it is new) and after the write."""
         now = datetime.now(timezone.utc)
         fields = {k: v for k, v in doc.items() if k not in ("_id", "created_at")}
         fields["updated_at"] = now
@@ -118,8 +129,16 @@ class StationRepository:
             update = {"$setOnInsert": {**fields, "created_at": now}}
         else:
             update = {"$set": fields, "$setOnInsert": {"created_at": now}}
-        result = await self._col.update_one({"_id": doc["_id"]}, update, upsert=True)
-        return result.upserted_id is not None
+        col = Scoped(self._col, scope or {})
+        try:
+            before = await col.find_one_and_update(
+                {"_id": doc["_id"]}, update, upsert=True, return_document=ReturnDocument.BEFORE
+            )
+        except DuplicateKeyError:  # the id exists outside the scope (the scoped filter missed it)
+            raise OutOfScope(f"station {doc['_id']!r} lies outside this scope") from None
+        if before is None:
+            return None, {"_id": doc["_id"], **fields, "created_at": now}
+        return before, before if only_insert else {**before, **fields}
 
     async def get(self, station_id_: str, scope: dict[str, Any] | None = None) -> Station | None:
         doc = await self._col.find_one(scoped({"_id": str(station_id_)}, scope or {}))

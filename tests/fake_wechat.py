@@ -71,7 +71,7 @@ class FakeWeChat:
         """Sends that were accepted (valid token, reachable resident)."""
         return [r for r in self.sends if r.errcode == 0]
 
-    async def wait_for_sends(self, count: int, timeout: float = 5.0) -> list[Recorded]:
+    async def wait_for_sends(self, count: int, timeout: float = 60.0) -> list[Recorded]:
         async def enough() -> None:
             async with self._changed:
                 await self._changed.wait_for(lambda: len(self.sends) >= count)

@@ -343,7 +343,8 @@ async def test_marking_duplicate_makes_its_reporter_follow_the_original(world):
     original = await world.service.get(first)
     assert [f["resident_id"] for f in original.followers] == [bob.resident_id]
     await world.service.act(first, "resolve", STAFF, note="修好了")
-    assert "修好了" in (await world.notices(bob.resident_id))[0]
+    notice = (await world.notices(bob.resident_id))[0]  # a follower hears the status, not the staff note
+    assert first in notice and "已处理完毕" in notice and "修好了" not in notice
 
 
 async def test_reject_tells_the_reason(world):

@@ -102,7 +102,9 @@ async def export_me(request: web.Request) -> web.Response:
 @routes.delete(f"{PREFIX}/me")
 async def delete_me(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    await erase_resident(request.app[keys.MONGO], request.app[keys.REDIS], resident)
+    bookings = request.app[keys.BOOKINGS]
+    await erase_resident(request.app[keys.MONGO], request.app[keys.REDIS], resident,
+                         before_erase=lambda r: bookings.release_for_erasure(r.id))
     await request.app[keys.API_SESSIONS].revoke_owner(resident.id)
     return web.Response(status=204)
 

@@ -53,7 +53,9 @@ async def answer_once(
             await dedup.release(scope, dedup_id)
         raise
     body = render(replies)
-    if message.message_id:
+    if message.message_id and message.metadata.get("erased"):
+        await dedup.release(scope, dedup_id)  # an erased identity keeps no marker either
+    elif message.message_id:
         await dedup.finish(scope, dedup_id, body)
     return body
 

@@ -106,11 +106,16 @@ class _Plan:
     delegated: bool = False  # the reply will be sent through the API: keep the claim
 
     @property
-    def claim_id(self) -> str:
-        """The once-only key: MsgIds are unique per sender only, so the sender is part of it
-        (another user's MsgId never returns this user's reply)."""
+    def dedup_id(self) -> str:
+        """The claim's id: per sender, so one user's MsgId never answers another, and an
+        erasure finds the sender's entries (storage/pii_registry.py)."""
         prefix = f"{self.openid}:"
         return self.message_id if self.message_id.startswith(prefix) else prefix + self.message_id
+
+    @property
+    def erased(self) -> bool:
+        """The turn erased the sender (bot/privacy_chat.py): nothing of it may be kept."""
+        return self.inbound is not None and bool(self.inbound.metadata.get("erased"))
 
 
 class WeChatChannel:
@@ -323,20 +328,23 @@ class WeChatChannel:
     async def _answer(self, app: web.Application, plan: _Plan, message: BaseMessage) -> str:
         """The plaintext answer (reply XML or `success`), once per message id."""
         dedup = app[keys.DEDUP]
-        claim = await dedup.claim(self.name, plan.claim_id)
+        claim = await dedup.claim(self.name, plan.dedup_id)
         if not claim.new:
-            stored = claim.replies or await dedup.wait(self.name, plan.claim_id, app[keys.SETTINGS].wechat_reply_budget)
+            stored = claim.replies or await dedup.wait(self.name, plan.dedup_id, app[keys.SETTINGS].wechat_reply_budget)
             return _stored_body(stored)
         try:
             body = await self._process(app, plan, message)
         except NLUNotReady:
-            await dedup.release(self.name, plan.claim_id)
+            await dedup.release(self.name, plan.dedup_id)
             return _reply_xml(message, STARTING)
         except BaseException:
             if not plan.delegated:
-                await dedup.release(self.name, plan.claim_id)
+                await dedup.release(self.name, plan.dedup_id)
             raise
-        await dedup.finish(self.name, plan.claim_id, [{"body": body}])
+        if plan.erased:
+            await dedup.release(self.name, plan.dedup_id)
+        else:
+            await dedup.finish(self.name, plan.dedup_id, [{"body": body}])
         return body
 
     async def _process(self, app: web.Application, plan: _Plan, message: BaseMessage) -> str:
@@ -378,17 +386,18 @@ class WeChatChannel:
 
     def _deliver_later(self, app: web.Application, task: asyncio.Task, plan: _Plan) -> None:
         plan.delegated = True
-        background = asyncio.create_task(self._deliver(app, task, plan.claim_id, plan.openid))
+        background = asyncio.create_task(self._deliver(app, task, plan.dedup_id, plan.openid, plan))
         self._tasks.add(background)
         background.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, app: web.Application, task: asyncio.Task, claim_id: str, openid: str) -> None:
+    async def _deliver(self, app: web.Application, task: asyncio.Task, message_id: str, openid: str,
+                       plan: _Plan | None = None) -> None:
         """Await the dialogue and send its reply as a customer-service message. Retries
         of the message are answered `success` from now on."""
         try:
-            await app[keys.DEDUP].finish(self.name, claim_id, [{"body": SUCCESS}])
+            await app[keys.DEDUP].finish(self.name, message_id, [{"body": SUCCESS}])
         except Exception:
-            log.exception("could not mark WeChat message %s as answered", claim_id)
+            log.exception("could not mark WeChat message %s as answered", message_id)
         try:
             text = render_text(await task)
         except NLUNotReady:
@@ -396,6 +405,8 @@ class WeChatChannel:
         except Exception:
             log.exception("WeChat dialogue failed for %s after the reply budget", openid)
             text = FAILED
+        if plan is not None and plan.erased:
+            await app[keys.DEDUP].release(self.name, message_id)
         if not text:
             return
         client = app.get(keys.WECHAT)

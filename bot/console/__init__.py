@@ -15,7 +15,8 @@ A console page:
         return aiohttp_jinja2.render_template("things.html", request, {"items": items})
 Templates extend "base.html" (blocks `title` and `content`), get `staff`, `csrf_token`
 and `nav` from the context processor, show contact details with `|phone` / `|address`
-(masked for roles that do not need them), and every POST form includes
+(masked for roles that do not need them; any other printed text is masked for them too,
+see bot/privacy.py), and every POST form includes
     <input type="hidden" name="_csrf" value="{{ csrf_token }}">
 Every staff change goes to the audit trail: AuditLog(db).record(staff, action, ...).
 """
@@ -31,7 +32,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.privacy import register_filters
+from bot.privacy import console_finalize, register_filters
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -72,6 +73,7 @@ def setup_console(app: web.Application) -> None:
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         context_processors=[console_context],
         autoescape=True,
+        finalize=console_finalize,  # free text masked for staff without the right (bot/privacy.py)
     )
     register_filters(env)
     env.filters["pretty_json"] = _pretty_json

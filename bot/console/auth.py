@@ -26,7 +26,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bot import keys
-from bot.privacy import can_see_contact
+from bot.privacy import Public, can_see_contact
 from storage.audit import AuditLog
 from storage.login_lock import StaffLoginLock
 from storage.sessions import SessionStore
@@ -190,7 +190,7 @@ def console_context_sync(request: web.Request) -> dict[str, Any]:
     staff: Staff | None = request.get(STAFF)
     nav = [item for item in request.app.get(NAV_KEY, []) if staff and (not item["roles"] or staff.role in item["roles"])]
     return {
-        "csrf_token": request.get(CSRF) or "",
+        "csrf_token": Public(request.get(CSRF) or ""),
         "staff": staff,
         "nav": nav,
         "can_see_contact": can_see_contact(staff),

@@ -7,6 +7,7 @@ Street admins and sysadmins edit the earning rules. Every change is audited.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.privacy import can_see_contact
 from services.points import PointsError, PointsService
 from storage.audit import AuditLog
 from storage.ledger import resident_account
@@ -23,6 +25,7 @@ from storage.shop import RESERVED
 from storage.staff import ADMIN_ROLES, STREET_ADMIN, SYSADMIN
 
 routes = web.RouteTableDef()
+_PHONE_LIKE = re.compile(r"\+?[\d\s\-]{7,20}")
 NAV = [{"href": f"{PREFIX}/points", "title": "积分", "roles": ()}]
 RULE_ROLES = (STREET_ADMIN, SYSADMIN)
 
@@ -263,11 +266,16 @@ async def _scoped_resident(request: web.Request, resident_id: str) -> dict[str, 
 @routes.get(f"{PREFIX}/points/residents")
 @staff_required()
 async def find_resident(request: web.Request) -> web.StreamResponse:
-    """Find a resident by id or phone number (within the scope)."""
+    """Find a resident by id, or by phone number for staff who may see phone numbers
+    (a grid worker could otherwise confirm whose a full number is: they get the same
+    answer for every number)."""
     query = request.query.get("q", "").strip()[:40]
     db = request.app[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
-    doc = await db["residents"].find_one(scoped({"$or": [{"_id": query}, {"phone": query}], "deleted_at": None}, scope)) if query else None
+    if not can_see_contact(request[STAFF]) and _PHONE_LIKE.fullmatch(query):
+        return await _index(request, error="请用居民ID查找（网格员不能按手机号查找）", status=400)
+    by = [{"_id": query}, {"phone": query}] if can_see_contact(request[STAFF]) else [{"_id": query}]
+    doc = await db["residents"].find_one(scoped({"$or": by, "deleted_at": None}, scope)) if query else None
     if doc is None:
         return await _index(request, error=f"没有找到居民“{query}”", status=404)
     raise web.HTTPFound(f"{PREFIX}/points/residents/{doc['_id']}")

@@ -120,7 +120,8 @@ async def station_create(request: web.Request) -> web.StreamResponse:
             raise ValueError("本社区已有同名站点")
     except ValueError as exc:
         return await _edit_page(request, None, _values_of(form), str(exc), status=400)
-    await service.repo.upsert(doc)
+    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    await service.repo.upsert(doc, scope=scope)
     await AuditLog(request.app[keys.MONGO]).record(request[STAFF], "station.create", "stations", doc["_id"], None,
                                                   _snapshot(doc))
     raise web.HTTPFound(f"{PREFIX}/stations/{doc['_id']}")
@@ -188,11 +189,11 @@ async def station_import(request: web.Request) -> web.StreamResponse:
         except ValueError as exc:
             error = f"无法导入：{exc}"
         else:
-            result = await import_rows(_service(request).repo, rows, communities,
-                                       allowed=lambda community: in_scope(scope, community))
-            await AuditLog(db).record(request[STAFF], "station.import", "stations", None, None,
-                                      {"created": result.created, "updated": result.updated,
-                                       "errors": len(result.errors), "file": getattr(upload, "filename", "")})
+            result = await import_rows(_service(request).repo, rows, communities, scope=scope)
+            audit = AuditLog(db)
+            for change in result.changes:  # one entry per station written, with the change
+                await audit.record(request[STAFF], "station.import", "stations", change.id,
+                                   _snapshot(change.before), _snapshot(change.after), ip=request.remote)
     service = _service(request)
     now = service.now()
     stations = await service.repo.list(scope)
