@@ -25,6 +25,8 @@ from multidict import MultiDictProxy
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.board import BOARD_SORTS, board_filter, due_today_before
+from bot.console.common import Page
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
 from storage.photos import BadPhoto, PhotoStore
@@ -40,7 +42,7 @@ NAV = [
     {"href": f"{PREFIX}/reports/stats", "title": "报事统计", "roles": ()},
 ]
 ROUTING_ROLES = (STREET_ADMIN, SYSADMIN)  # one table for every community
-PAGE_SIZE = 50
+PAGE_SIZE = 20
 PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
 # Upload size allowed on the resolve form beyond the photo itself.
 FORM_SLACK = 64 * 1024
@@ -95,23 +97,36 @@ async def board(request: web.Request) -> web.StreamResponse:
     category = query.get("category", "")
     category = category if category in CATEGORIES else ""
     overdue = query.get("overdue") == "1"
-    page = int(query["page"]) if query.get("page", "").isdigit() and 0 < int(query["page"]) < 10_000 else 1
-    repo = _service(request).repo
+    due = query.get("due", "")
+    due = due if due == "today" else ""
+    sort = query.get("sort", "new")
+    sort = sort if sort in BOARD_SORTS else "new"
+    words = query.get("q", "").strip()[:40]
+    service = _service(request)
+    extra = board_filter(words, due_today_before(service.clock()) if due else None)
+    repo = service.repo
+    filters = {"status": status, "category": category, "overdue": "1" if overdue else "", "q": words,
+               "sort": sort, "due": due}
+    total = (await repo.board(scope, status=None if status in ("", "open") else status,
+                              open_only=status == "open" or bool(due), category=category or None,
+                              overdue=True if overdue else None, limit=1, extra=extra))[1]
+    page = Page.of({**filters, "page": query.get("page", "1")}, total, f"{PREFIX}/reports", PAGE_SIZE)
     reports, total = await repo.board(
         scope,
         status=None if status in ("", "open") else status,
-        open_only=status == "open",
+        open_only=status == "open" or bool(due),
         category=category or None,
         overdue=True if overdue else None,
         limit=PAGE_SIZE,
-        skip=(page - 1) * PAGE_SIZE,
+        skip=page.skip,
+        extra=extra,
+        sort=BOARD_SORTS[sort][1],
     )
     return aiohttp_jinja2.render_template("reports/board.html", request, {
-        **_common(), "reports": reports, "total": total, "page": page,
-        "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
-        "filters": {"status": status, "category": category, "overdue": overdue},
+        **_common(), "reports": reports, "total": total, "page": page, "filters": filters,
+        "sorts": {k: v[0] for k, v in BOARD_SORTS.items()},
         "statuses": STATUSES, "communities": await _community_names(request),
-        "now": _service(request).clock(),
+        "now": service.clock(),
     })
 
 
