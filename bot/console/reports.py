@@ -25,6 +25,7 @@ from multidict import MultiDictProxy
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, board_filter, due_today_before
 from bot.console.common import Page
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
@@ -148,8 +149,23 @@ async def stats(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("reports/stats.html", request, {
         **_common(), "rows": rows, "period": period, "periods": PERIODS,
         "total": sum(r.count for r in rows), "resolved": sum(r.resolved for r in rows),
-        "max_count": max_count or 1, "max_hours": max_hours or 1,
+        "max_count": max_count or 1, "max_hours": max_hours or 1, "echarts_version": ECHARTS_VERSION,
     })
+
+
+@routes.get(f"{PREFIX}/reports/stats.json")
+@staff_required()
+async def stats_json(request: web.Request) -> web.StreamResponse:
+    """The charts' data (same period and scope as the page)."""
+    period = request.query.get("period", "30")
+    period = period if period in PERIODS else "30"
+    days = PERIODS[period]
+    service = _service(request)
+    now = service.clock()
+    since = now - timedelta(days=days) if days else None
+    db = request.app[keys.MONGO]
+    data = await chart_data(db, await staff_scope(db, request[STAFF]), since, now)
+    return web.json_response(data, headers={"Cache-Control": "no-store"})
 
 
 # -- routing table ---------------------------------------------------------------------------
