@@ -82,12 +82,14 @@ async def test_a_worker_closes_a_chatted_report_and_reads_the_charts(world, db):
         # dispatch -> start -> resolve, the resident hears of it.
         await browser.goto(f"{base}/console/reports/{ticket}")
         assert await browser.unlabeled_fields() == []
+        assert await browser.js("document.querySelectorAll('#act-note').length") == 1  # the note once
         for action, note in (("start", "已安排电工"), ("resolve", "灯泡已更换，恢复照明")):
-            await browser.wait(f"document.querySelector('form[action$=\"/{action}\"]') !== null", f"the {action} form")
-            await browser.js(f"document.querySelector('form[action$=\"/{action}\"] [name=note]').value = {json.dumps(note)}")
-            await browser.submit_and_load(f"form[action$=\"/{action}\"] button[type=submit]")
-        assert await browser.wait("document.body.textContent.includes('已办结') || document.body.textContent.includes('已处理')",
-                                  "the resolved status")
+            await browser.wait(f"document.querySelector('button[data-action={action}]') !== null", f"the {action} button")
+            await browser.js(f"document.querySelector('#act-note').value = {json.dumps(note)}")
+            await browser.submit_and_load(f"button[data-action={action}]")
+            assert await browser.wait("document.querySelector('.flash') && document.querySelector('.flash').textContent",
+                                      "the flash message")
+        assert await browser.wait("document.body.textContent.includes('已办结')", "the resolved status")
         await browser.screenshot("console-ticket-resolved")
         doc = await db.reports.find_one({"_id": ticket})
         assert doc["status"] == "resolved"

@@ -99,3 +99,22 @@ def test_times_are_china_time():
     assert cst(datetime(2026, 1, 5, 5, 8, tzinfo=timezone.utc)) == "2026-01-05 13:08"
     assert cst(datetime(2026, 1, 5, 20, 0)) == "2026-01-06 04:00"  # naive values are UTC
     assert cst(None) == ""
+
+
+async def test_csv_export_is_scoped_masked_and_formula_safe(world):
+    db = world["db"]
+    await db.reports.update_one({"_id": world["tickets"][0]},
+                                {"$set": {"description": "=HYPERLINK(\"http://x\") 电话13812345678", "location_text": "@SUM(A1)"}})
+    grid = await logged_in(world, "grid-a")
+    resp = await grid.get("/console/reports/export.csv", params={"sort": "old"})
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    body = (await resp.read()).decode("utf-8-sig")
+    lines = body.splitlines()
+    assert lines[0].startswith("工单号,提交时间,社区") and len(lines) == 26
+    first = lines[1]
+    assert "'=HYPERLINK" in first and "'@SUM(A1)" in first and "田面社区" in first
+    assert "13812345678" not in body and "138****5678" in first
+    admin = await logged_in(world, "admin-a")
+    body = (await (await admin.get("/console/reports/export.csv", params={"sort": "old"})).read()).decode("utf-8-sig")
+    assert "13812345678" in body
+    assert await db.audit.count_documents({"action": "report.export"}) == 2

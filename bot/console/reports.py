@@ -28,6 +28,7 @@ from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, board_filter, due_today_before
 from bot.console.common import Page
+from bot.console.export import MAX_ROWS, report_rows, to_csv
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
 from storage.photos import BadPhoto, PhotoStore
@@ -47,6 +48,9 @@ PAGE_SIZE = 20
 PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
 # Upload size allowed on the resolve form beyond the photo itself.
 FORM_SLACK = 64 * 1024
+FLASH = {"dispatch": "已派单，居民会收到通知。", "start": "已开始处理，居民会收到通知。",
+         "resolve": "已办结，已请居民确认并评价。", "reject": "已不予受理，居民会收到原因。",
+         "duplicate": "已标记为重复件，居民会改为关注原工单。"}
 
 
 def _service(request: web.Request) -> ReportService:
@@ -128,6 +132,37 @@ async def board(request: web.Request) -> web.StreamResponse:
         "sorts": {k: v[0] for k, v in BOARD_SORTS.items()},
         "statuses": STATUSES, "communities": await _community_names(request),
         "now": service.clock(),
+    })
+
+
+@routes.get(f"{PREFIX}/reports/export.csv")
+@staff_required()
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    """The board's tickets (same filters) as CSV, masked per role, audited."""
+    staff: Staff = request[STAFF]
+    scope = await staff_scope(request.app[keys.MONGO], staff)
+    query = request.query
+    status = query.get("status", "")
+    status = status if status in STATUSES or status == "open" else ""
+    category = query.get("category", "")
+    category = category if category in CATEGORIES else ""
+    sort = query.get("sort", "new")
+    sort = sort if sort in BOARD_SORTS else "new"
+    service = _service(request)
+    due = query.get("due") == "today"
+    extra = board_filter(query.get("q", "").strip()[:40], due_today_before(service.clock()) if due else None)
+    reports, total = await service.repo.board(
+        scope, status=None if status in ("", "open") else status, open_only=status == "open" or due,
+        category=category or None, overdue=True if query.get("overdue") == "1" else None,
+        limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
+    )
+    body = to_csv(report_rows(reports, staff, await _community_names(request)))
+    await AuditLog(request.app[keys.MONGO]).record(
+        staff, "report.export", "reports", None, None, {"rows": len(reports), "filters": dict(query)}, ip=request.remote,
+    )
+    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.csv"
+    return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
     })
 
 
@@ -223,13 +258,19 @@ async def _ticket_page(request: web.Request, report: Report, error: str | None =
     resident = await ResidentRepository(request.app[keys.MONGO]).get(report.resident_id)
     service = _service(request)
     actions = allowed_actions(report.status)
-    departments = sorted({r.department for r in await service.routing.all()})
+    departments = await _departments(request, report)
     return aiohttp_jinja2.render_template("reports/ticket.html", request, {
         **_common(), "report": report, "reporter": resident, "actions": actions, "error": error,
         "communities": await _community_names(request), "departments": departments,
         "followers": len(report.followers), "photos": all_photos(report),
         "own_photos": len(report.photos),
+        "flash": FLASH.get(request.query.get("done", "")) if status == 200 and not error else None,
     }, status=status)
+
+
+async def _departments(request: web.Request, report: Report) -> list[str]:
+    """The routing table's departments (and the ticket's own): the dispatch choice."""
+    return sorted({r.department for r in await _service(request).routing.all()} | {report.department})
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")
@@ -271,6 +312,9 @@ async def act(request: web.Request) -> web.StreamResponse:
     action = request.match_info["action"]
     assert action in STAFF_ACTIONS
     form = await request.post()
+    department = _text(form, "department", 60)
+    if action == "dispatch" and department and department not in await _departments(request, report):
+        return await _ticket_page(request, report, "请从列表中选择承办部门", status=400)
     photo_ref = None
     upload = form.get("photo")
     if action == "resolve" and isinstance(upload, web.FileField):
@@ -286,7 +330,9 @@ async def act(request: web.Request) -> web.StreamResponse:
         after = await _service(request).act(
             report.ticket, action, Actor("staff", staff.id, staff.name), scope=scope,
             note=_text(form, "note", 500) or None,
-            reason=_text(form, "reason", 500) or None,
+            # The grouped form has one note: it is the reason of a rejection or a duplicate.
+            reason=_text(form, "reason", 500) or (_text(form, "note", 500) if action in ("reject", "duplicate") else "")
+            or None,
             department=_text(form, "department", 60) or None,
             duplicate_of=_text(form, "duplicate_of", 40) or None,
             photo=photo_ref,
@@ -299,5 +345,5 @@ async def act(request: web.Request) -> web.StreamResponse:
         {**_snapshot(after), "note": after.history[-1].get("note")},
         community=report.community, resident_id=report.resident_id, ip=request.remote,
     )
-    raise web.HTTPFound(f"{PREFIX}/reports/{report.ticket}")
+    raise web.HTTPFound(f"{PREFIX}/reports/{report.ticket}?done={action}")
 
