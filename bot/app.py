@@ -7,7 +7,9 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from bot import health, keys, privacy_chat
+from pathlib import Path
+
+from bot import health, keys, privacy_chat, webchat
 from bot.booking_jobs import bookings_context
 from bot.api import setup_api
 from bot.channels.rest import RestChannel
@@ -40,6 +42,7 @@ from storage.residents import ResidentRepository
 from storage.routing import RoutingRepository
 
 log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None, *, nlu: NLUService | None = None) -> web.Application:
@@ -64,7 +67,9 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     app.add_routes(privacy_chat.routes)  # one-time export links given in chat
     setup_api(app)  # /api/v1: after _storage (uses Redis)
     app.middlewares.append(photo_upload_middleware)  # before the console's CSRF check reads the form
-    setup_console(app)  # /console
+    setup_console(app)  # /console (also sets up the templates /chat renders)
+    webchat.setup_webchat(app)  # /chat: the web chat, same pipeline as the REST channel
+    app.router.add_static("/static", STATIC, append_version=False)
     if settings.wechat_token:
         wechat = WeChatChannel(settings)
         app.add_routes(wechat.routes())

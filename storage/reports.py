@@ -353,9 +353,14 @@ class ReportRepository:
         overdue: bool | None = None,
         limit: int = 50,
         skip: int = 0,
+        extra: dict[str, Any] | None = None,
+        sort: list[tuple[str, int]] | None = None,
     ) -> tuple[list[Report], int]:
-        """Tickets in a staff member's scope, newest first, and how many match."""
-        query: dict[str, Any] = dict(scope)
+        """Tickets in a staff member's scope, newest first (or `sort`), and how many match.
+        `extra` adds conditions (search, due before) to the query; the scope always holds."""
+        query: dict[str, Any] = {**(extra or {}), **scope}
+        if extra and scope and set(extra) & set(scope):
+            query = {"$and": [extra, dict(scope)]}
         if status:
             query["status"] = status
         elif open_only:
@@ -365,7 +370,8 @@ class ReportRepository:
         if overdue is not None:
             query["overdue"] = True if overdue else {"$ne": True}
         total = await self._col.count_documents(query)
-        docs = await self._col.find(query).sort("created_at", DESCENDING).skip(skip).limit(limit).to_list(limit)
+        order = sort or [("created_at", DESCENDING)]
+        docs = await self._col.find(query).sort(order).skip(skip).limit(limit).to_list(limit)
         return [Report.from_doc(d) for d in docs], total
 
     async def stats(self, scope: dict[str, Any], since: datetime | None = None) -> list[CategoryStats]:

@@ -93,7 +93,7 @@ async def test_actions_follow_the_state_machine_and_are_audited(world, db):
 
     resp = await client.post(f"/console/reports/{ticket}/start", data={"_csrf": csrf, "note": "已联系路灯所"},
                              allow_redirects=False)
-    assert resp.status == 302 and resp.headers["Location"] == f"/console/reports/{ticket}"
+    assert resp.status == 302 and resp.headers["Location"] == f"/console/reports/{ticket}?done=start"
     report = await world["service"].get(ticket)
     assert report.status == "in_progress" and report.history[-1]["actor"]["name"] == "grid-a"
     # Illegal now: start again.
@@ -163,10 +163,18 @@ async def test_reject_and_mark_duplicate(world, db):
 
 async def test_dispatch_to_another_department(world):
     client, csrf = await logged_in(world, "grid-a")
+    # The department is a choice from the routing table: free text is refused.
     resp = await client.post(f"/console/reports/{world['light']}/dispatch",
                              data={"_csrf": csrf, "department": "华富街道路灯专班"}, allow_redirects=False)
-    assert resp.status == 302
-    assert (await world["service"].get(world["light"])).department == "华富街道路灯专班"
+    assert resp.status == 400 and "请从列表中选择承办部门" in await resp.text()
+    page = await (await client.get(f"/console/reports/{world['light']}")).text()
+    assert '<select id="act-department" name="department">' in page and "街道水务站" in page
+    resp = await client.post(f"/console/reports/{world['light']}/dispatch",
+                             data={"_csrf": csrf, "department": "街道水务站"}, allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"].endswith("?done=dispatch")
+    assert (await world["service"].get(world["light"])).department == "街道水务站"
+    text = await (await client.get(resp.headers["Location"])).text()
+    assert "已派单，居民会收到通知。" in text
 
 
 async def test_stats_page_shows_counts_and_median_hours(world):

@@ -32,6 +32,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bot.console.common import cst
 from bot.privacy import console_finalize, register_filters
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -77,4 +78,5 @@ def setup_console(app: web.Application) -> None:
     )
     register_filters(env)
     env.filters["pretty_json"] = _pretty_json
+    env.filters["cst"] = cst  # times in Asia/Shanghai
     app.cleanup_ctx.append(console_storage)

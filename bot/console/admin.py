@@ -2,6 +2,7 @@
 and the audit log. They double as the example of a console page (see bot.console)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,6 +12,9 @@ from pymongo import ReturnDocument
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.common import Page
+from bot.console.todo import todo_items
+from bot.privacy import can_see_contact
 from storage.audit import AuditLog
 from storage.residents import Resident, ResidentRepository
 from storage.scope import Scoped, in_scope, staff_scope
@@ -27,6 +31,7 @@ NAV = [
     {"href": f"{PREFIX}/audit", "title": "审计日志", "roles": ADMIN_ROLES},
 ]
 PAGE_SIZE = 200
+RESIDENTS_PAGE_SIZE = 20
 
 
 async def _community_names(db: Any) -> dict[str, str]:
@@ -52,9 +57,11 @@ async def home(request: web.Request) -> web.StreamResponse:
     residents = await Scoped.for_staff(db, staff, "residents")
     count = await residents.count_documents({"deleted_at": None})
     names = await _community_names(db)
-    return aiohttp_jinja2.render_template(
-        "index.html", request, {"resident_count": count, "community_name": names.get(staff.community or "")}
-    )
+    scope = await staff_scope(db, staff)
+    todo = await todo_items(db, scope, request.app[keys.REPORTS].clock())
+    return aiohttp_jinja2.render_template("index.html", request, {
+        "resident_count": count, "community_name": names.get(staff.community or ""), "todo": todo,
+    })
 
 
 # -- residents ----------------------------------------------------------------------
@@ -63,11 +70,29 @@ async def home(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def residents_list(request: web.Request) -> web.StreamResponse:
     db = request.app[keys.MONGO]
-    residents = await Scoped.for_staff(db, request[STAFF], "residents")
-    docs = await residents.find({"deleted_at": None}).sort("created_at", -1).limit(PAGE_SIZE).to_list(PAGE_SIZE)
-    return aiohttp_jinja2.render_template(
-        "residents.html", request, {"residents": docs, "communities": await _community_names(db)}
-    )
+    staff: Staff = request[STAFF]
+    residents = await Scoped.for_staff(db, staff, "residents")
+    words = request.query.get("q", "").strip()[:40]
+    query = {"deleted_at": None, **resident_search(words, can_see_contact(staff))}
+    total = await residents.count_documents(query)
+    page = Page.of({"q": words, "page": request.query.get("page", "1")}, total, f"{PREFIX}/residents",
+                   RESIDENTS_PAGE_SIZE)
+    docs = await (residents.find(query).sort([("created_at", -1), ("_id", 1)])
+                  .skip(page.skip).limit(page.size).to_list(page.size))
+    return aiohttp_jinja2.render_template("residents.html", request, {
+        "residents": docs, "communities": await _community_names(db), "q": words, "page": page,
+    })
+
+
+def resident_search(words: str, contact: bool) -> dict[str, Any]:
+    """Words match the name or the resident id; for staff who may see contact details also
+    the phone number and the address (others must not probe a number or a flat)."""
+    clauses = []
+    for word in words.split()[:4]:
+        pattern = {"$regex": re.escape(word)}
+        fields = ["name", "_id"] + (["phone", "building"] if contact else [])
+        clauses.append({"$or": [{f: pattern} for f in fields]})
+    return {"$and": clauses} if clauses else {}
 
 
 async def _scoped_resident(request: web.Request) -> tuple[Scoped, dict[str, Any]]:

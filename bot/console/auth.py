@@ -200,8 +200,16 @@ def console_context_sync(request: web.Request) -> dict[str, Any]:
 
 
 async def console_context(request: web.Request) -> dict[str, Any]:
-    """aiohttp_jinja2 context processor: what every console template can use."""
-    return console_context_sync(request) if is_console(request) else {}
+    """aiohttp_jinja2 context processor: what every console template can use
+    (`community_names`, `street_names`: code -> name)."""
+    if not is_console(request):
+        return {}
+    context = console_context_sync(request)
+    if context["staff"] is not None:
+        from bot.console.common import place_names
+
+        context["community_names"], context["street_names"] = await place_names(request.app[keys.MONGO])
+    return context
 
 
 async def console_storage(app: web.Application) -> AsyncIterator[None]:

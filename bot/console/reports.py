@@ -25,6 +25,10 @@ from multidict import MultiDictProxy
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.charts import ECHARTS_VERSION, chart_data
+from bot.console.board import BOARD_SORTS, board_filter, due_today_before
+from bot.console.common import Page
+from bot.console.export import MAX_ROWS, report_rows, to_csv
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
 from storage.photos import BadPhoto, PhotoStore
@@ -40,10 +44,13 @@ NAV = [
     {"href": f"{PREFIX}/reports/stats", "title": "报事统计", "roles": ()},
 ]
 ROUTING_ROLES = (STREET_ADMIN, SYSADMIN)  # one table for every community
-PAGE_SIZE = 50
+PAGE_SIZE = 20
 PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
 # Upload size allowed on the resolve form beyond the photo itself.
 FORM_SLACK = 64 * 1024
+FLASH = {"dispatch": "已派单，居民会收到通知。", "start": "已开始处理，居民会收到通知。",
+         "resolve": "已办结，已请居民确认并评价。", "reject": "已不予受理，居民会收到原因。",
+         "duplicate": "已标记为重复件，居民会改为关注原工单。"}
 
 
 def _service(request: web.Request) -> ReportService:
@@ -95,23 +102,67 @@ async def board(request: web.Request) -> web.StreamResponse:
     category = query.get("category", "")
     category = category if category in CATEGORIES else ""
     overdue = query.get("overdue") == "1"
-    page = int(query["page"]) if query.get("page", "").isdigit() and 0 < int(query["page"]) < 10_000 else 1
-    repo = _service(request).repo
+    due = query.get("due", "")
+    due = due if due == "today" else ""
+    sort = query.get("sort", "new")
+    sort = sort if sort in BOARD_SORTS else "new"
+    words = query.get("q", "").strip()[:40]
+    service = _service(request)
+    extra = board_filter(words, due_today_before(service.clock()) if due else None)
+    repo = service.repo
+    filters = {"status": status, "category": category, "overdue": "1" if overdue else "", "q": words,
+               "sort": sort, "due": due}
+    total = (await repo.board(scope, status=None if status in ("", "open") else status,
+                              open_only=status == "open" or bool(due), category=category or None,
+                              overdue=True if overdue else None, limit=1, extra=extra))[1]
+    page = Page.of({**filters, "page": query.get("page", "1")}, total, f"{PREFIX}/reports", PAGE_SIZE)
     reports, total = await repo.board(
         scope,
         status=None if status in ("", "open") else status,
-        open_only=status == "open",
+        open_only=status == "open" or bool(due),
         category=category or None,
         overdue=True if overdue else None,
         limit=PAGE_SIZE,
-        skip=(page - 1) * PAGE_SIZE,
+        skip=page.skip,
+        extra=extra,
+        sort=BOARD_SORTS[sort][1],
     )
     return aiohttp_jinja2.render_template("reports/board.html", request, {
-        **_common(), "reports": reports, "total": total, "page": page,
-        "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
-        "filters": {"status": status, "category": category, "overdue": overdue},
+        **_common(), "reports": reports, "total": total, "page": page, "filters": filters,
+        "sorts": {k: v[0] for k, v in BOARD_SORTS.items()},
         "statuses": STATUSES, "communities": await _community_names(request),
-        "now": _service(request).clock(),
+        "now": service.clock(),
+    })
+
+
+@routes.get(f"{PREFIX}/reports/export.csv")
+@staff_required()
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    """The board's tickets (same filters) as CSV, masked per role, audited."""
+    staff: Staff = request[STAFF]
+    scope = await staff_scope(request.app[keys.MONGO], staff)
+    query = request.query
+    status = query.get("status", "")
+    status = status if status in STATUSES or status == "open" else ""
+    category = query.get("category", "")
+    category = category if category in CATEGORIES else ""
+    sort = query.get("sort", "new")
+    sort = sort if sort in BOARD_SORTS else "new"
+    service = _service(request)
+    due = query.get("due") == "today"
+    extra = board_filter(query.get("q", "").strip()[:40], due_today_before(service.clock()) if due else None)
+    reports, total = await service.repo.board(
+        scope, status=None if status in ("", "open") else status, open_only=status == "open" or due,
+        category=category or None, overdue=True if query.get("overdue") == "1" else None,
+        limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
+    )
+    body = to_csv(report_rows(reports, staff, await _community_names(request)))
+    await AuditLog(request.app[keys.MONGO]).record(
+        staff, "report.export", "reports", None, None, {"rows": len(reports), "filters": dict(query)}, ip=request.remote,
+    )
+    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.csv"
+    return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
     })
 
 
@@ -133,8 +184,23 @@ async def stats(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("reports/stats.html", request, {
         **_common(), "rows": rows, "period": period, "periods": PERIODS,
         "total": sum(r.count for r in rows), "resolved": sum(r.resolved for r in rows),
-        "max_count": max_count or 1, "max_hours": max_hours or 1,
+        "max_count": max_count or 1, "max_hours": max_hours or 1, "echarts_version": ECHARTS_VERSION,
     })
+
+
+@routes.get(f"{PREFIX}/reports/stats.json")
+@staff_required()
+async def stats_json(request: web.Request) -> web.StreamResponse:
+    """The charts' data (same period and scope as the page)."""
+    period = request.query.get("period", "30")
+    period = period if period in PERIODS else "30"
+    days = PERIODS[period]
+    service = _service(request)
+    now = service.clock()
+    since = now - timedelta(days=days) if days else None
+    db = request.app[keys.MONGO]
+    data = await chart_data(db, await staff_scope(db, request[STAFF]), since, now)
+    return web.json_response(data, headers={"Cache-Control": "no-store"})
 
 
 # -- routing table ---------------------------------------------------------------------------
@@ -192,13 +258,19 @@ async def _ticket_page(request: web.Request, report: Report, error: str | None =
     resident = await ResidentRepository(request.app[keys.MONGO]).get(report.resident_id)
     service = _service(request)
     actions = allowed_actions(report.status)
-    departments = sorted({r.department for r in await service.routing.all()})
+    departments = await _departments(request, report)
     return aiohttp_jinja2.render_template("reports/ticket.html", request, {
         **_common(), "report": report, "reporter": resident, "actions": actions, "error": error,
         "communities": await _community_names(request), "departments": departments,
         "followers": len(report.followers), "photos": all_photos(report),
         "own_photos": len(report.photos),
+        "flash": FLASH.get(request.query.get("done", "")) if status == 200 and not error else None,
     }, status=status)
+
+
+async def _departments(request: web.Request, report: Report) -> list[str]:
+    """The routing table's departments (and the ticket's own): the dispatch choice."""
+    return sorted({r.department for r in await _service(request).routing.all()} | {report.department})
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")
@@ -240,6 +312,9 @@ async def act(request: web.Request) -> web.StreamResponse:
     action = request.match_info["action"]
     assert action in STAFF_ACTIONS
     form = await request.post()
+    department = _text(form, "department", 60)
+    if action == "dispatch" and department and department not in await _departments(request, report):
+        return await _ticket_page(request, report, "请从列表中选择承办部门", status=400)
     photo_ref = None
     upload = form.get("photo")
     if action == "resolve" and isinstance(upload, web.FileField):
@@ -255,7 +330,9 @@ async def act(request: web.Request) -> web.StreamResponse:
         after = await _service(request).act(
             report.ticket, action, Actor("staff", staff.id, staff.name), scope=scope,
             note=_text(form, "note", 500) or None,
-            reason=_text(form, "reason", 500) or None,
+            # The grouped form has one note: it is the reason of a rejection or a duplicate.
+            reason=_text(form, "reason", 500) or (_text(form, "note", 500) if action in ("reject", "duplicate") else "")
+            or None,
             department=_text(form, "department", 60) or None,
             duplicate_of=_text(form, "duplicate_of", 40) or None,
             photo=photo_ref,
@@ -268,5 +345,5 @@ async def act(request: web.Request) -> web.StreamResponse:
         {**_snapshot(after), "note": after.history[-1].get("note")},
         community=report.community, resident_id=report.resident_id, ip=request.remote,
     )
-    raise web.HTTPFound(f"{PREFIX}/reports/{report.ticket}")
+    raise web.HTTPFound(f"{PREFIX}/reports/{report.ticket}?done={action}")
 

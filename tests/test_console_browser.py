@@ -1,0 +1,122 @@
+"""The staff console in real headless Chromium: log in, the to-do home, search and
+pagination, dispatch -> start -> resolve a ticket the resident chatted in /chat and the
+resident's notice, every chart drawn with data (a canvas that is not empty), masking for a
+grid worker, labels on every form field, no JavaScript errors. Screenshots: var/screenshots/."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest_asyncio
+
+from bot import keys
+from services.reports import NewReport, Reporter
+from storage.residents import ResidentRepository
+from tests.api_helpers import PASSWORD, fast_argon2, make_staff, seed_places  # noqa: F401
+from tests.browser import Browser
+
+A = "huafu-tianmian"
+TICKET = re.compile(r"R\d{8}-\d{4}")
+
+
+@pytest_asyncio.fixture
+async def world(make_client, db):
+    await seed_places(db)
+    await make_staff(db, "admin-a", "community_admin", A)
+    await make_staff(db, "grid-a", "grid_worker", A)
+    client = await make_client(default_community=A)
+    service = client.app[keys.REPORTS]
+    residents = ResidentRepository(db)
+    for i in range(23):
+        person = await residents.for_user_key(f"rest:p{i}", A)
+        await residents.update_profile(person.id, name=f"居民{i:02d}", phone=f"1390000{i:04d}", building=f"{i}栋2单元50{i % 9}")
+        await service.create(Reporter(person.id, f"rest:p{i}", A), NewReport(
+            category=("streetlight", "garbage", "road")[i % 3], description=f"第{i}号问题", location_text=f"{i}栋门口"))
+    return client
+
+
+async def login(browser: Browser, base: str, username: str) -> None:
+    await browser.goto(f"{base}/console/login")
+    assert await browser.unlabeled_fields() == []
+    await browser.fill("input[name=username]", username)
+    await browser.fill("input[name=password]", PASSWORD)
+    await browser.submit_and_load("form button[type=submit]")
+    await browser.wait("location.pathname === '/console/'", "the home page")
+
+
+async def chat(browser: Browser, text: str) -> str:
+    before = await browser.js("document.querySelectorAll('.msg.bot').length")
+    await browser.fill("#message", text)
+    await browser.click("#send")
+    await browser.wait(f"document.querySelectorAll('.msg.bot').length > {before}"
+                       " && document.querySelector('.phone').dataset.busy === '0'", f"reply to {text}")
+    return await browser.js("Array.from(document.querySelectorAll('.msg.bot')).slice(-2).map(e => e.textContent).join('\\n')")
+
+
+async def test_a_worker_closes_a_chatted_report_and_reads_the_charts(world, db):
+    base = str(world.make_url("")).rstrip("/")
+    async with Browser() as browser:
+        # A resident reports in the web chat.
+        await browser.goto(f"{base}/chat")
+        await browser.wait("document.querySelectorAll('.msg.bot').length >= 1", "the greeting")
+        assert "请核对" in await chat(browser, "3栋门口路灯坏了")
+        ticket = TICKET.search(await chat(browser, "确认")).group(0)
+
+        await login(browser, base, "admin-a")
+        assert await browser.js("document.querySelector('[data-todo=dispatch]') !== null")
+        await browser.screenshot("console-home")
+
+        # Search and pagination on the board.
+        await browser.goto(f"{base}/console/reports")
+        assert await browser.js("document.querySelectorAll('table.board a[href^=\"/console/reports/R\"]').length") == 20
+        assert await browser.unlabeled_fields() == []
+        await browser.submit_and_load("a[rel=next]")
+        assert await browser.js("document.querySelectorAll('table.board a[href^=\"/console/reports/R\"]').length") == 4
+        await browser.goto(f"{base}/console/reports")
+        await browser.fill("#f-q", ticket)
+        await browser.submit_and_load(".filters button[type=submit]")
+        links = await browser.js("Array.from(document.querySelectorAll('table.board a[href^=\"/console/reports/R\"]')).map(a => a.textContent)")
+        assert links == [ticket]
+        await browser.screenshot("console-board-search")
+
+        # dispatch -> start -> resolve, the resident hears of it.
+        await browser.goto(f"{base}/console/reports/{ticket}")
+        assert await browser.unlabeled_fields() == []
+        assert await browser.js("document.querySelectorAll('#act-note').length") == 1  # the note once
+        for action, note in (("start", "已安排电工"), ("resolve", "灯泡已更换，恢复照明")):
+            await browser.wait(f"document.querySelector('button[data-action={action}]') !== null", f"the {action} button")
+            await browser.js(f"document.querySelector('#act-note').value = {json.dumps(note)}")
+            await browser.submit_and_load(f"button[data-action={action}]")
+            assert await browser.wait("document.querySelector('.flash') && document.querySelector('.flash').textContent",
+                                      "the flash message")
+        assert await browser.wait("document.body.textContent.includes('已办结')", "the resolved status")
+        await browser.screenshot("console-ticket-resolved")
+        doc = await db.reports.find_one({"_id": ticket})
+        assert doc["status"] == "resolved"
+        notices = await db.notices.find({"resident_id": doc["resident_id"]}).to_list(20)
+        assert any("灯泡已更换" in json.dumps(n, ensure_ascii=False, default=str) for n in notices)
+
+        # Every chart drawn, with data.
+        await browser.goto(f"{base}/console/reports/stats?period=30")
+        await browser.wait("document.querySelectorAll('[data-chart][data-rendered=\"1\"]').length === 6", "six charts")
+        painted = await browser.js("""Array.from(document.querySelectorAll('[data-chart] canvas')).map(c => {
+            const ctx = c.getContext('2d'); const d = ctx.getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) n++; } return n; })""")
+        assert len(painted) >= 6 and all(n > 500 for n in painted), painted
+        await browser.screenshot("console-charts")
+        assert browser.errors == []
+
+    async with Browser() as browser:
+        await login(browser, base, "grid-a")
+        await browser.goto(f"{base}/console/residents?q=居民07")
+        text = await browser.js("document.body.innerText")
+        assert "居民07" in text and "139****0007" in text and "13900000007" not in text and "2单元507" not in text
+        await browser.screenshot("console-residents-grid-masked")
+        # Keyboard: Tab reaches the search field.
+        await browser.js("document.activeElement.blur()")
+        for _ in range(30):
+            await browser.press_tab()
+            if await browser.js("document.activeElement && document.activeElement.id === 'r-q'"):
+                break
+        assert await browser.js("document.activeElement.id") == "r-q"
+        assert browser.errors == []
