@@ -45,6 +45,8 @@ class Turn:
     services: Services
     # The flow the router ended for a flow-breaking intent (cancel, help, 找人工) this turn.
     ended_flow: str | None = None
+    # The NLU's top intents [{"name", "confidence"}], best first (empty for menu digits).
+    ranking: list[dict[str, Any]] = field(default_factory=list)
 
     def entity(self, name: str) -> Any | None:
         """Value of the first entity called `name`."""
@@ -83,6 +85,8 @@ class Registry:
     def __init__(self) -> None:
         self.intents: dict[str, Handler] = {}
         self.flows: dict[str, FlowHandler] = {}
+        # Flows run by handlers.flow: they handle cancel / 找人工 themselves (repair patterns).
+        self.engine_flows: set[str] = set()
         self.menu: list[MenuItem] = []
         # Resident-facing name of each capability intent (menu or not).
         self.titles: dict[str, str] = {}

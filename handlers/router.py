@@ -32,7 +32,8 @@ class Router:
         flow = self.registry.flows.get(state.flow) if state.flow else None
         if state.flow and flow is None:
             state.end()  # a flow from an older release: start afresh
-        if flow is not None and turn.intent not in FLOW_BREAKERS:
+        engine_flow = state.flow in self.registry.engine_flows and turn.intent != "help"
+        if flow is not None and (engine_flow or turn.intent not in FLOW_BREAKERS):
             replies = await flow(turn)
             if replies is not None:
                 state.misses = 0

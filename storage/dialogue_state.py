@@ -25,6 +25,8 @@ class DialogueState:
     elder_mode: bool = False
     # Main-menu number -> intent, as last shown to this user.
     menu: dict[str, str] = field(default_factory=dict)
+    # A flow put aside for a digression ({flow, step, slots}); offered back when it ends.
+    paused: dict[str, Any] | None = None
 
     def start(self, flow: str, step: str | None = None, **slots: Any) -> None:
         self.flow, self.step, self.slots = flow, step, dict(slots)
