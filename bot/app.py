@@ -31,6 +31,7 @@ from storage.conversations import ConversationRepository
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
 from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
+from storage.communities import CommunityRepository
 from storage.notices import NoticeRepository
 from storage.photos import PhotoStore
 from storage.reports import ReportRepository
@@ -135,6 +136,8 @@ async def _chat(app: web.Application) -> None:
         points=app[keys.POINTS],
         stations=app[keys.STATIONS],
         handoff=app[keys.HANDOFF],
+        communities=CommunityRepository(db),
+        notices=NoticeRepository(db),
     )
     app[keys.CHAT] = ChatService(
         nlu=app[keys.NLU],

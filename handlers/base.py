@@ -31,6 +31,8 @@ class Services:
     points: Any = None  # services.points.PointsService
     stations: Any = None  # services.stations.StationService
     handoff: Any = None  # services.handoff.HandoffService
+    communities: Any = None  # storage.communities.CommunityRepository
+    notices: Any = None  # storage.notices.NoticeRepository (unread notices shown in chat)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -235,9 +235,9 @@ class Engine:
                   offer_human: bool = False) -> Reply:
         turn.state.step = step
         if step == CONFIRM:
-            return await self.read_back(turn, flow, note)
+            return await self.read_back(turn, flow, note, offer_human)
         if step == FIX:
-            return await self.ask_fix(turn, flow, note)
+            return await self.ask_fix(turn, flow, note, offer_human)
         slot = flow.slot(step)
         slots = turn.state.slots
         context: dict[str, Any] = dict(await _call(slot.context, turn) or {})
@@ -266,18 +266,18 @@ class Engine:
         return [(n, slot, await self.shown(turn, slot, turn.state.slots.get(slot.name)))
                 for n, slot in enumerate(await self.needed(turn, flow), start=1)]
 
-    async def read_back(self, turn: Turn, flow: Flow, note: str | None = None) -> Reply:
+    async def read_back(self, turn: Turn, flow: Flow, note: str | None = None, offer_human: bool = False) -> Reply:
         turn.state.step = CONFIRM
         items = [(n, slot.label, text) for n, slot, text in await self.items(turn, flow)]
         values = {slot.name: text for _, slot, text in await self.items(turn, flow)}
         return turn.say(flow.confirm_template, buttons=[Button("1 确认提交", "1"), Button("2 返回修改", "2")],
-                        note=note, items=items, values=values, slots=turn.state.slots)
+                        note=note, items=items, values=values, slots=turn.state.slots, offer_human=offer_human)
 
-    async def ask_fix(self, turn: Turn, flow: Flow, note: str | None = None) -> Reply:
+    async def ask_fix(self, turn: Turn, flow: Flow, note: str | None = None, offer_human: bool = False) -> Reply:
         turn.state.step = FIX
         items = [(n, slot.label, text) for n, slot, text in await self.items(turn, flow)]
         return turn.say("flow_fix", buttons=[Button(f"{n} {label}", str(n)) for n, label, _ in items],
-                        note=note, items=items)
+                        note=note, items=items, offer_human=offer_human)
 
     async def reprompt(self, turn: Turn, flow: Flow, note: str | None = None) -> list[Reply]:
         """The same question again; from the second miss in a row, offer 找人工."""

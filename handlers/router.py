@@ -2,11 +2,15 @@
 
 Menu digits arrive as `menu_select` without going through the NLU: inside a flow the
 flow interprets them (a numbered choice); otherwise they pick from the main menu.
+Flows on the engine (handlers/flow.py) see cancel and 找人工 themselves (repair patterns);
+outside a flow an intent the message does not clearly carry becomes a clarification
+(handlers/clarify.py).
 """
 from __future__ import annotations
 
 from bot.messages import Reply
 from handlers.base import FALLBACK, MENU_SELECT, Registry, Turn
+from handlers.clarify import gate
 
 GLOBAL_KEYS = {"0": "help", "9": "human_handoff"}
 # Intents that end whatever flow is going on instead of being answered inside it.
@@ -43,6 +47,7 @@ class Router:
             if intent is None:
                 return [turn.say("invalid_choice", choice=turn.text)]
             turn.intent = intent
+        gate(turn)  # smalltalk only for short or clear messages; dead-end answers only when sure
         if turn.intent in FLOW_BREAKERS and state.flow:
             turn.ended_flow = state.flow
             state.end()

@@ -79,4 +79,10 @@ async def out_of_scope(turn: Turn) -> list[Reply]:
 async def fallback(turn: Turn) -> list[Reply]:
     if not turn.has_words:
         return [turn.say("no_words")]
+    if turn.state.misses < 2:
+        from handlers.clarify import clarify
+
+        asked = await clarify(turn)  # the two most likely capabilities, as numbered choices
+        if asked is not None:
+            return asked
     return [main_menu(turn, "fallback") if turn.state.misses < 2 else turn.say("fallback_again", misses=turn.state.misses)]
