@@ -29,7 +29,8 @@ options: digits, Chinese numerals, the option's words and close paraphrases pick
 ((turn, text) -> value | None: a free answer; None = not understood), `extract` ((turn) -> value |
 None: a value any message of the flow carries, e.g. an NLU entity; also the first message),
 `skippable` / `skip_value` (跳过), `needed` ((turn) -> bool: ask at all), `show` ((turn, value) -> str:
-the read-back text). A `Choice` has `value`, `title` and `words` (other words that pick it); a
+the read-back text), `looks_like` ((text) -> bool: the words fit this slot; routes a correction that
+names no slot). A `Choice` has `value`, `title` and `words` (other words that pick it); a
 choice whose value is `Choice.FREE`-like callable result can be produced by `choices` per turn.
 Callables may be sync or async.
 
@@ -67,8 +68,9 @@ from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
 CONFIRM, FIX, CLARIFY = "confirm", "fix", "clarify"
 RESUME_FLOW = "resume"
 DONE_KEY, MISSES_KEY, PAGE_KEY = "_done", "_misses", "_page"
-# Other intents at or above this confidence are a digression (answered, then the flow offered back).
-DIGRESSION_CONFIDENCE = 0.8
+# Other intents at or above this confidence are a digression (answered, then the flow offered
+# back): a wrong one costs one turn, since the flow is offered back at once.
+DIGRESSION_CONFIDENCE = 0.6
 CHITCHAT = {"greet", "thank", "goodbye"}
 # A screen of numbered choices: 9 and 0 stay 找人工 / 主菜单, so 8 options, or 7 and "8 下一页".
 SCREEN, PAGED_SCREEN, MORE_KEY = 8, 7, 8
@@ -100,6 +102,9 @@ class Slot:
     needed: Callable[[Turn], Any] | None = None
     show: Callable[[Turn, Any], str] | None = None
     context: Callable[[Turn], Any] | None = None
+    # (text) -> bool: the words look like a value of this slot (routes a correction that names
+    # no slot, e.g. "不对，是华富路21号" -> the place).
+    looks_like: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -451,6 +456,8 @@ class Engine:
                 if found is not None and slot.name in self.done(turn) and found != turn.state.slots.get(slot.name):
                     target, value = slot, found
                     break
+        if target is None and fix.value_text:
+            target = await self._slot_for_words(turn, needed, fix.value_text)
         if target is None and step not in (CONFIRM, FIX):
             answered = [n for n in self.done(turn) if n != step]
             target = flow.slot(answered[-1]) if answered else None
@@ -465,6 +472,15 @@ class Engine:
         turn.state.slots.pop(MISSES_KEY, None)
         note = f"好的，{target.label}改为：{await self.shown(turn, target, value)}。"
         return [await self.ask(turn, flow, await self.next_step(turn, flow), note=note)]
+
+    async def _slot_for_words(self, turn: Turn, needed: list[Slot], text: str) -> Slot | None:
+        """The one slot whose choices or `looks_like` the corrected words fit, if exactly one."""
+        fitting = []
+        for slot in needed:
+            choices = await _call(slot.choices, turn) or []
+            if (choices and len(match_choices(text, choices)) == 1) or (slot.looks_like and slot.looks_like(text)):
+                fitting.append(slot)
+        return fitting[0] if len(fitting) == 1 else None
 
     async def _value_from(self, turn: Turn, slot: Slot, text: str) -> Any:
         """The slot's value in the corrected words (a choice, a free answer or an entity)."""
@@ -532,7 +548,7 @@ class Engine:
             state.paused = None
             return replies
         state.start(RESUME_FLOW, "offer")
-        replies.append(turn.say("flow_resume_offer", title=flow.title,
+        replies.append(turn.say("flow_resume_offer", title=flow.title, again=False,
                                 buttons=[Button("1 继续", "1"), Button("2 不用了", "2")]))
         return replies
 

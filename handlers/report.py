@@ -69,6 +69,8 @@ GENERIC_PLACES = {"小区", "我们小区", "楼下", "楼上", "家里", "我�
                   "路上", "附近", "外面", "楼道", "社区", "我们这", "我们这里", "家门口"}
 _GENERIC = re.compile(r"我要|我想|想要|要|报事|报修|反映|投诉|问题|一下|一个|个|帮我|有|事情|事|情况|我|请|你好|您好")
 _PUNCT = re.compile(r"[\s\W_]+")
+# Words a place as written usually has ("5栋后门", "华富路口", "菜市场旁边").
+_PLACE = re.compile(r"\d|路|街|道|巷|号|栋|幢|座|楼|村|苑|园|院|门|口|旁|边|前|后|里|场|站|店|区|广场|学校|医院|桥|对面|附近")
 
 
 def _plain(text: str) -> str:
@@ -117,10 +119,14 @@ async def location_choices(turn: Turn) -> list[Choice]:
             Choice(None, "跳过", ("不知道", "不清楚"))]
 
 
+def looks_like_place(text: str) -> bool:
+    return bool(_PLACE.search(text)) and len(_plain(text)) <= 20 and clean_place(text) is not None
+
+
 def parse_place(turn: Turn, text: str) -> str | None:
-    """A place as written: short answers are the place; from a sentence only the NLU's span."""
+    """A place as written: a short answer that reads like a place, or the NLU's span in it."""
     entity = place_entity(turn)
-    if len(_plain(text)) <= 14 and not turn.entity("category"):
+    if len(_plain(text)) <= 14 and (entity or looks_like_place(text)):
         return clean_place(text) or entity
     return entity
 
@@ -151,6 +157,7 @@ SLOTS = [
          show=lambda turn, value: CATEGORIES.get(value or "", "未选择")),
     Slot("location", "地点", "report_ask_location", words=("地点", "位置", "地址", "地方"),
          choices=location_choices, parse=parse_place, extract=place_entity, skippable=True,
+         looks_like=looks_like_place,
          show=lambda turn, value: value or ("已发送的微信位置" if turn.state.slots.get("lat") is not None else "未提供")),
     Slot("description", "情况", "report_ask_description", words=("描述", "情况", "内容"),
          choices=description_choices, parse=parse_description, extract=first_description),
