@@ -3,7 +3,9 @@
 train     trains config.yml on nlu/data into models/linli-nlu.tar.gz (--if-stale: only
           when the config, the data or the custom component changed since last time)
 parse     UTF-8 lines on stdin -> one JSON object per line on stdout (Rasa's parse shape)
-evaluate  Rasa cross-validation: per-intent precision/recall/F1 and the top confusions
+evaluate  Rasa cross-validation: per-intent precision/recall/F1 and the top confusions;
+          --heldout: the trained model on tests/nlu_heldout/heldout.yml (never trained on)
+calibrate the fallback threshold from out-of-fold predictions (printed, not written)
 """
 from __future__ import annotations
 
@@ -80,6 +82,8 @@ def parse(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    if args.heldout:
+        return evaluate_heldout(args)
     from rasa.nlu.test import cross_validate
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -93,9 +97,36 @@ def evaluate(args: argparse.Namespace) -> int:
     )
     report = json.loads((out / "intent_report.json").read_text(encoding="utf-8"))
     print_report(report, args.folds, time.monotonic() - started)
-    entity_report = out / "DIETClassifier_report.json"
-    if entity_report.exists():
-        print_entities(json.loads(entity_report.read_text(encoding="utf-8")))
+    for entity_report in sorted(out.glob("*_report.json")):
+        if entity_report.name not in ("intent_report.json", "response_selection_report.json"):
+            print(f"\n{entity_report.stem}:")
+            print_entities(json.loads(entity_report.read_text(encoding="utf-8")))
+    return 0
+
+
+def evaluate_heldout(args: argparse.Namespace) -> int:
+    from nlu.dataset import heldout_examples
+    from nlu.heldout import THRESHOLDS, measure, print_figures
+    from nlu.service import NLUService
+
+    service = NLUService(Path(args.model) if args.model else None, cache_size=0)
+    service.load_sync()
+    figures = measure(heldout_examples(), service.parse_batch_sync)
+    print_figures(figures, show_errors=args.errors)
+    ok = (
+        figures.intent_accuracy >= THRESHOLDS["intent_accuracy"]
+        and figures.all_codes_accuracy >= THRESHOLDS["code_accuracy"]
+        and figures.oos_precision >= THRESHOLDS["oos_precision"]
+        and figures.oos_recall >= THRESHOLDS["oos_recall"]
+    )
+    print("\nheld-out thresholds:", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    from nlu.calibration import calibrate as run
+
+    run(folds=args.folds)
     return 0
 
 
@@ -126,7 +157,6 @@ def print_report(report: dict, folds: int, seconds: float) -> None:
 
 
 def print_entities(report: dict) -> None:
-    print("\nEntity extraction (DIET):")
     print(f"{'entity':<16} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
     for label, row in sorted(report.items()):
         if isinstance(row, dict) and "f1-score" in row and label not in ("micro avg", "macro avg", "weighted avg"):
@@ -146,9 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--folds", type=int, default=3)
     p_eval.add_argument("--out", default="results/nlu")
     p_eval.add_argument("--epochs", type=int)
+    p_eval.add_argument("--heldout", action="store_true", help="measure the trained model on the held-out set")
+    p_eval.add_argument("--model", help="model archive for --heldout (default models/linli-nlu.tar.gz)")
+    p_eval.add_argument("--errors", action="store_true", help="with --heldout: list every error")
+    p_cal = sub.add_parser("calibrate", help="choose the fallback threshold on out-of-fold predictions")
+    p_cal.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)
     _quiet_logs()
-    return {"train": train, "parse": parse, "evaluate": evaluate}[args.command](args)
+    return {"train": train, "parse": parse, "evaluate": evaluate, "calibrate": calibrate}[args.command](args)
 
 
 if __name__ == "__main__":
