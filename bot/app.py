@@ -22,6 +22,7 @@ from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
 from nlu.service import NLUService
+from services.locations import RecentLocations
 from services.notify import Notifier
 from services.points import points_context
 from services.stations import stations_context
@@ -138,6 +139,7 @@ async def _chat(app: web.Application) -> None:
         handoff=app[keys.HANDOFF],
         communities=CommunityRepository(db),
         notices=NoticeRepository(db),
+        locations=RecentLocations(app[keys.REDIS]),
     )
     app[keys.CHAT] = ChatService(
         nlu=app[keys.NLU],

@@ -10,11 +10,12 @@ from typing import Any
 
 from bot.messages import Button, Reply
 from handlers.base import FALLBACK, Turn, registry
-from handlers.booking_common import MAX_ITEMS, MINE, is_no, is_yes, me_of, number, numbered, service_code, service_of
+from handlers.booking_common import MAX_ITEMS, MINE, is_no, is_yes, me_of, number, numbered, service_entity, service_of
 from services.booking_times import booking_when, slot_label
 from services.bookings import BookingRefused
 from storage.booking_catalog import TZ
 
+registry.add_menu_item("4", "我的预约", "my_bookings", "查看或取消已有的预约", wechat_key="MENU_MY_BOOKINGS")
 # 1 keeps the booking: a habitual "1" (yes / the first option) must never cancel (issue 12.6).
 KEEP_KEY = 1
 REASONS = {"2": "临时有事", "3": "身体不适", "4": "不需要了"}
@@ -39,7 +40,7 @@ async def _list(turn: Turn, cancel_only: bool) -> list[Reply]:
     me = await me_of(turn)
     mine = await svc.mine(me)
     now = svc.clock()
-    code = service_code(turn)
+    code = service_entity(turn)
     items: list[dict[str, Any]] = []
 
     def add(ref: str, kind: str, record: dict[str, Any], when: str, **extra: Any) -> None:

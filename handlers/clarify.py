@@ -30,7 +30,7 @@ def gate(turn: Turn) -> None:
     said = words.plain(turn.text)
     if turn.intent in SMALLTALK and len(said) > SHORT and not (len(said) <= 12 and CLEAR_SMALLTALK.match(said)):
         turn.intent = FALLBACK
-    elif turn.intent in DEAD_END and turn.confidence < SURE:
+    elif turn.intent in DEAD_END and turn.confidence < SURE and not registry.is_sure(turn):
         turn.intent = FALLBACK
 
 

@@ -21,6 +21,7 @@ from handlers.base import MENU_SELECT, Turn, registry
 from handlers.replies import render
 from handlers.smalltalk import main_menu
 
+registry.add_menu_item("8", "长者模式", "elder_mode", "字少一点、一步一问，按数字就能办", wechat_key="MENU_ELDER")
 PREF_KEY = "linli:elder:{user_key}"
 CHOSEN_TTL = 365 * 86400  # the user said on / off
 PROFILE_TTL = 86400  # looked at the profile: look again tomorrow

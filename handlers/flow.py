@@ -30,7 +30,9 @@ options: digits, Chinese numerals, the option's words and close paraphrases pick
 None: a value any message of the flow carries, e.g. an NLU entity; also the first message),
 `skippable` / `skip_value` (跳过), `needed` ((turn) -> bool: ask at all), `show` ((turn, value) -> str:
 the read-back text), `looks_like` ((text) -> bool: the words fit this slot; routes a correction that
-names no slot). A `Choice` has `value`, `title` and `words` (other words that pick it); a
+names no slot), `after` ((turn, value) -> list[Reply] | None: runs once the slot is answered; replies
+returned end the turn, e.g. a pick that acts at once or hands over to another flow). `parse` may
+raise `Rejected(note)`: the answer was understood but is not accepted (the note says why). A `Choice` has `value`, `title` and `words` (other words that pick it); a
 choice whose value is `Choice.FREE`-like callable result can be produced by `choices` per turn.
 Callables may be sync or async.
 
@@ -52,7 +54,12 @@ Repair cases, all handled here for every flow:
 - chitchat (greet / thank / goodbye) inside a flow: a short answer, then the question again;
 - cannot-handle: submit raising `CannotHandle` says so and stays at the read-back;
 - human handoff: 找人工 / 9 pauses the flow for the handoff; two misses in a row offer 找人工;
-- repeat (再说一遍): the question again, not counted as a miss.
+- repeat (再说一遍): the question again, not counted as a miss;
+- context follow-up (那X呢 / X的呢): read like a correction without a marker, so "那洗衣皂呢"
+  at the read-back of 大米 changes the item, "后天的呢" at the time question changes the day.
+
+A flow's own rules run after every answer (`Flow.check`: eligibility, consistency of
+dependent slots); `Flow.on_no` names the slot "2" at the read-back goes back to.
 """
 from __future__ import annotations
 
@@ -66,6 +73,7 @@ from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
 
 CONFIRM, FIX, CLARIFY = "confirm", "fix", "clarify"
+CANCEL_FLOW = "_cancel"  # Flow.on_no: "2" at the read-back ends the flow unsaved
 RESUME_FLOW = "resume"
 DONE_KEY, MISSES_KEY, PAGE_KEY = "_done", "_misses", "_page"
 # Other intents at or above this confidence are a digression (answered, then the flow offered
@@ -79,6 +87,10 @@ _SOFT_SKIP = {"不用", "不用了", "没有", "不要", "没", "无", "没有�
 
 class CannotHandle(Exception):
     """Raised by a flow's submit when the request cannot be done; the message is shown."""
+
+
+class Rejected(Exception):
+    """Raised by a slot's parse: the answer is not accepted; the message is the note shown."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,13 @@ class Slot:
     # (text) -> bool: the words look like a value of this slot (routes a correction that names
     # no slot, e.g. "不对，是华富路21号" -> the place).
     looks_like: Callable[[str], bool] | None = None
+    # Read a free answer (`parse`) before matching the numbered choices: for slots whose
+    # choices are re-ranked by what is said ("后天" narrows the times, it picks none).
+    parse_first: bool = False
+    # (turn, value) -> list[Reply] | None: runs after the slot is answered; replies end the turn.
+    after: Callable[[Turn, Any], Any] | None = None
+    # The answer is digits (a phone number): a menu digit goes to `parse`, not "没有这个选项".
+    digits: bool = False
 
 
 @dataclass
@@ -116,6 +135,16 @@ class Flow:
     submit: Callable[[Turn], Awaitable[list[Reply]]]
     intents: set[str] = field(default_factory=set)
     media: Callable[[Turn], Awaitable["list[Reply] | None"]] | None = None
+    # The flow's own rules after every answer (eligibility, a service not offered ...):
+    # replies to say instead of the next question (the check may end the flow), or None.
+    check: Callable[[Turn], Awaitable["list[Reply] | None"]] | None = None
+    # The slot asked again when the read-back is refused with 2 (e.g. "2 换个时间");
+    # None: ask which item to change; CANCEL_FLOW: "2 取消". A bare 不对 always asks which item.
+    on_no: str | None = None
+    # Read-back buttons (number -> title); the template shows the same words.
+    confirm_buttons: tuple[str, str] = ("确认提交", "返回修改")
+    # What cancelling says (gets `title`).
+    cancel_template: str = "flow_cancelled"
 
     def slot(self, name: str) -> Slot:
         return next(s for s in self.slots if s.name == name)
@@ -234,7 +263,7 @@ class Engine:
             self.set_value(turn, flow.slot(key), value)
         if turn.message.kind in ("text", "voice"):
             await self.fill_from_message(turn, flow)
-        return [await self.ask(turn, flow, await self.next_step(turn, flow))]
+        return await self.proceed(turn, flow)
 
     async def ask(self, turn: Turn, flow: Flow, step: str, note: str | None = None, again: bool = False,
                   offer_human: bool = False) -> Reply:
@@ -262,6 +291,14 @@ class Engine:
                         choices=shown, more=more, more_key=MORE_KEY, offer_human=offer_human,
                         wechat=turn.message.channel == "wechat", **context)
 
+    async def proceed(self, turn: Turn, flow: Flow, note: str | None = None) -> list[Reply]:
+        """After an answer: the flow's own rules first (`Flow.check`), then the next question."""
+        if flow.check is not None:
+            replies = await flow.check(turn)
+            if replies is not None:
+                return replies
+        return [await self.ask(turn, flow, await self.next_step(turn, flow), note=note)]
+
     async def shown(self, turn: Turn, slot: Slot, value: Any) -> str:
         if slot.show is not None:
             return str(await _call(slot.show, turn, value))
@@ -275,7 +312,8 @@ class Engine:
         turn.state.step = CONFIRM
         items = [(n, slot.label, text) for n, slot, text in await self.items(turn, flow)]
         values = {slot.name: text for _, slot, text in await self.items(turn, flow)}
-        return turn.say(flow.confirm_template, buttons=[Button("1 确认提交", "1"), Button("2 返回修改", "2")],
+        yes, no = flow.confirm_buttons
+        return turn.say(flow.confirm_template, buttons=[Button(f"1 {yes}", "1"), Button(f"2 {no}", "2")],
                         note=note, items=items, values=values, slots=turn.state.slots, offer_human=offer_human)
 
     async def ask_fix(self, turn: Turn, flow: Flow, note: str | None = None, offer_human: bool = False) -> Reply:
@@ -309,7 +347,7 @@ class Engine:
         if kind == words.CANCEL or (turn.intent == "cancel" and turn.confidence >= DIGRESSION_CONFIDENCE and short):
             if not (kind == words.CANCEL and step != CONFIRM and await self._soft_skip(turn, flow, step)):
                 state.end()
-                return [turn.say("flow_cancelled", title=flow.title)]
+                return [turn.say(flow.cancel_template, title=flow.title)]
         if kind == words.HUMAN or turn.intent == "human_handoff":
             turn.intent = "human_handoff"
             return self.digress(turn)
@@ -360,7 +398,7 @@ class Engine:
     async def _understood(self, turn: Turn, flow: Flow, note: str | None = None) -> list[Reply]:
         turn.state.slots.pop(MISSES_KEY, None)
         turn.state.slots.pop(PAGE_KEY, None)
-        return [await self.ask(turn, flow, await self.next_step(turn, flow), note=note)]
+        return await self.proceed(turn, flow, note=note)
 
     async def _on_slot(self, turn: Turn, flow: Flow, slot: Slot) -> list[Reply] | None:
         slots = turn.state.slots
@@ -385,15 +423,27 @@ class Engine:
             if picked is None:
                 return await self.reprompt(turn, flow, note=f"没有“{turn.text}”这个选项。")
             return await self._take(turn, flow, slot, picked.value)
-        if number is not None or turn.intent == MENU_SELECT:  # a digit where no numbers are offered
+        digits_answer = slot.digits and not choices  # a phone number or a count typed as digits
+        if (number is not None or turn.intent == MENU_SELECT) and not digits_answer:  # no numbers offered
             return await self.reprompt(turn, flow, note=f"没有“{turn.text}”这个选项。")
+        if slot.parse_first and slot.parse is not None:
+            try:
+                value = await _call(slot.parse, turn, turn.text)
+            except Rejected as exc:
+                turn.state.slots.pop(MISSES_KEY, None)
+                return [await self.ask(turn, flow, slot.name, note=str(exc) or None)]
+            if value is not None:
+                return await self._take(turn, flow, slot, value)
         if choices:
             matched = match_choices(turn.text, choices)
             if len(matched) == 1:
                 return await self._take(turn, flow, slot, matched[0].value)
             if len(matched) > 1:
                 return await self._ask_clarify(turn, flow, slot, matched)
-        value = await _call(slot.parse, turn, turn.text) if slot.parse else None
+        try:
+            value = await _call(slot.parse, turn, turn.text) if slot.parse else None
+        except Rejected as exc:
+            return [await self.ask(turn, flow, slot.name, note=str(exc))]
         if value is None:
             value = await _call(slot.extract, turn)
         if value is None:
@@ -404,6 +454,11 @@ class Engine:
         self.set_value(turn, slot, value)
         if turn.intent != MENU_SELECT and turn.message.kind in ("text", "voice"):
             await self.fill_from_message(turn, flow)  # "5栋后门，灯一直闪": more than was asked
+        if slot.after is not None:
+            replies = await _call(slot.after, turn, value)
+            if replies is not None:
+                turn.state.slots.pop(MISSES_KEY, None)
+                return replies
         return await self._understood(turn, flow)
 
     async def _previous(self, turn: Turn, flow: Flow, name: str) -> str:
@@ -436,7 +491,11 @@ class Engine:
 
     async def _on_correction(self, turn: Turn, flow: Flow, step: str) -> list[Reply] | None:
         """不对 / 说错了 / 改成 / 应该是: change the slot meant, then go on (or read back again)."""
-        fix = words.correction(turn.text) if turn.intent != MENU_SELECT else None
+        fix, follow = None, False
+        if turn.intent != MENU_SELECT:
+            fix = words.correction(turn.text)
+            if fix is None:
+                fix, follow = words.follow_up(turn.text), True
         if fix is None:
             return None
         if fix.bare:
@@ -458,6 +517,8 @@ class Engine:
                     break
         if target is None and fix.value_text:
             target = await self._slot_for_words(turn, needed, fix.value_text)
+        if follow and target is None:
+            return None  # "那X呢" that fits no slot: an answer like any other
         if target is None and step not in (CONFIRM, FIX):
             answered = [n for n in self.done(turn) if n != step]
             target = flow.slot(answered[-1]) if answered else None
@@ -471,7 +532,7 @@ class Engine:
         self.set_value(turn, target, value)
         turn.state.slots.pop(MISSES_KEY, None)
         note = f"好的，{target.label}改为：{await self.shown(turn, target, value)}。"
-        return [await self.ask(turn, flow, await self.next_step(turn, flow), note=note)]
+        return await self.proceed(turn, flow, note=note)
 
     async def _slot_for_words(self, turn: Turn, needed: list[Slot], text: str) -> Slot | None:
         """The one slot whose choices or `looks_like` the corrected words fit, if exactly one."""
@@ -486,11 +547,21 @@ class Engine:
         """The slot's value in the corrected words (a choice, a free answer or an entity)."""
         if not text:
             return None
+        if slot.parse_first and slot.parse is not None:
+            try:
+                value = await _call(slot.parse, turn, text)
+            except Rejected:
+                value = None
+            if value is not None:
+                return value
         choices = await _call(slot.choices, turn) or []
         matched = match_choices(text, choices) if choices else []
         if len(matched) == 1:
             return matched[0].value
-        value = await _call(slot.parse, turn, text) if slot.parse else None
+        try:
+            value = await _call(slot.parse, turn, text) if slot.parse else None
+        except Rejected:
+            return None
         return value if value is not None else await _call(slot.extract, turn)
 
     async def _on_confirm(self, turn: Turn, flow: Flow) -> list[Reply] | None:
@@ -503,6 +574,11 @@ class Engine:
             except CannotHandle as exc:
                 return [await self.read_back(turn, flow, note=f"没能提交：{exc}")]
         if answer is False or words.kind_of(turn.text) == words.BACK:
+            if flow.on_no == CANCEL_FLOW and words.number_of(turn.text) == 2:
+                turn.state.end()
+                return [turn.say(flow.cancel_template, title=flow.title)]
+            if flow.on_no is not None and words.number_of(turn.text) == 2:
+                return [await self.ask(turn, flow, flow.on_no, again=True)]
             return [await self.ask_fix(turn, flow)]
         target = await self._named_slot(turn, flow)
         if target is not None:  # "修改地点"
@@ -533,7 +609,7 @@ class Engine:
             value = await self._value_from(turn, target, pending)
             if value is not None:
                 self.set_value(turn, target, value)
-                return [await self.read_back(turn, flow, note=f"好的，{target.label}改为：{await self.shown(turn, target, value)}。")]
+                return await self.proceed(turn, flow, note=f"好的，{target.label}改为：{await self.shown(turn, target, value)}。")
         return [await self.ask(turn, flow, target.name, again=True)]
 
     # -- digression and resume ------------------------------------------------------------

@@ -19,9 +19,16 @@ from handlers.base import Turn, registry
 from handlers.flow import CannotHandle, Choice, Flow, Slot, engine
 from handlers.report_status import looks_like_status, show_status
 from services.reports import Created, NewReport, ReportError, Reporter
+from storage.reports import find_ticket
 from storage.routing import CATEGORIES
 
 REPORT_FLOW = "report"
+registry.add_menu_item("1", "报事报修", "report_problem", "路灯坏了、下水道堵了、占道经营，直接说就行",
+                       wechat_key="MENU_REPORT")
+# 查报事进度 (handlers/report_status.py) is part of the report capability's menu.
+# A ticket number makes 查进度 sure ("帮我查查R20261202-0001"), whatever the model's confidence.
+registry.sure_when("report_status", lambda turn: bool(find_ticket(turn.text)))
+registry.add_menu_item("2", "查报事进度", "report_status", "看看您反映的问题办到哪一步了", wechat_key="MENU_STATUS")
 PHOTO_CHANNELS = {"wechat"}
 MAX_CHAT_PHOTOS = 3
 WECHAT_PLACE = "已发送的微信位置"

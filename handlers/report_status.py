@@ -124,13 +124,24 @@ async def status_flow(turn: Turn) -> list[Reply] | None:
     return None
 
 
-_STAR_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_STAR_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "满": 5}
+# "5分，修的挺快的谢谢", "给个五星", "打4星吧": a score with its unit anywhere in the message.
+_SCORED = re.compile(r"(?<![0-9])([1-5一二两三四五满])\s*(?:分|星|颗星|个星)")
+# "5，修得挺快" / "5 谢谢": the score first, then words.
+_LEADING = re.compile(r"^\s*([1-5一二两三四五])(?![0-9十百])(?:\s*[，,。.!！\s]|$)")
+_PRAISE = re.compile(r"非常满意|很满意|特别满意|十分满意|太满意")
+_SATISFIED = re.compile(r"(?<!不)满意")
 
 
 def _stars(text: str) -> int | None:
-    """1-5 from "5", "5分", "五星", "4 星"."""
-    match = re.fullmatch(r"\s*([1-5一二两三四五])\s*(?:分|星|颗星)?\s*", text)
-    if not match:
-        return None
-    raw = match.group(1)
-    return int(raw) if raw.isdigit() else _STAR_WORDS[raw]
+    """1-5 from "5", "5分", "五星", "5分，修的挺快的谢谢", "非常满意" (5), "满意" (4)."""
+    for pattern in (_SCORED, _LEADING):
+        match = pattern.search(text)
+        if match:
+            raw = match.group(1)
+            return int(raw) if raw.isdigit() else _STAR_WORDS[raw]
+    if _PRAISE.search(text):
+        return 5
+    if _SATISFIED.search(text) and "不" not in text:
+        return 4
+    return None

@@ -7,6 +7,7 @@
 - `correction(text)`: a correction in free words ("不对不对，我说错了，是华富路21号",
   "地址错了，应该是田面村15栋", "时间改成下午四点半", "换成后天"): the slot word the resident
   named (地址, 时间 ...) if any, and the new value's words after the last marker.
+- `follow_up(text)`: "那洗衣皂呢" / "后天的呢" as a correction of the last answer (no marker).
 
 Flows map the slot words to their own slots (`handlers.flow.Slot.words`).
 """
@@ -132,6 +133,22 @@ def correction(text: str | None) -> Correction | None:
     value = _SLOT_WORD.sub("", value, count=1) if value[:4] and _SLOT_WORD.match(value) else value
     value = _FILLERS.sub("", re.sub(r"^[\s\W_]+", "", value))
     return Correction(named[-1] if named else None, value.strip())
+
+
+_FOLLOW_UP = re.compile(r"^(?:那|那么|那个|还有|换成|换)?(.{1,12}?)(?:的)?(?:呢|怎么样|行吗|可以吗|有吗|有没有)$")
+
+
+def follow_up(text: str | None) -> Correction | None:
+    """A follow-up on the last question or list ("那洗衣皂呢", "后天的呢", "第二个呢"),
+    as a correction without a marker: the new value's words, no slot named."""
+    said = plain(text)
+    match = _FOLLOW_UP.match(said)
+    if not match or not (said.startswith("那") or said.endswith("呢")):
+        return None
+    value = match.group(1)
+    named = _SLOT_WORD.findall(value)
+    value = _SLOT_WORD.sub("", value, count=1) if named and value.startswith(named[0]) else value
+    return Correction(named[0] if named else None, value) if value else None
 
 
 def yes_no(text: str | None, yes_key: int | None = 1, no_key: int | None = 2) -> bool | None:

@@ -26,6 +26,11 @@ class CommunityRepository:
         doc = await self._col.find_one({"_id": community}, {"name": 1})
         return (doc or {}).get("name") or "社区"
 
+    async def listed(self, limit: int = 16) -> list[tuple[str, str]]:
+        """(id, name) of the communities, in id order (numbered lists in chat)."""
+        docs = await self._col.find({}, {"name": 1}).sort("_id", 1).to_list(limit)
+        return [(d["_id"], d.get("name") or d["_id"]) for d in docs]
+
     async def service_centre(self, community: str) -> ServiceCentre:
         doc = await self._col.find_one({"_id": community}) or {}
         name = doc.get("name") or "社区"

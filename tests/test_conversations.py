@@ -11,7 +11,11 @@ after every turn, checks what the turn did, never the reply wording:
 
 At the end `records` names collections and the documents that must be in them (same matching;
 `count:` for an exact number). Before the first turn `resident` sets profile fields, `elder: true`
-turns elder mode on, and `notices` stores unread notices for the resident (oldest first).
+turns elder mode on, `notices` stores unread notices for the resident (oldest first), `points`
+credits the resident, and `catalog` / `full` / `shop` / `stations` seed data (see `seed`).
+`seed` inserts documents before the first turn (collection -> documents, with the defaults of
+`SEED_DEFAULTS`; "$me" is the conversation's resident id, "$today" / "$in2days" dates), e.g. a
+neighbour's post to find or a borrow request to accept; `records` may use "$me" too.
 A turn may pin the NLU answer (`nlu: {intent, confidence, ranking}`) to reach a branch whatever
 the current model says; such turns say so in the conversation's `pinned` note.
 """
@@ -81,11 +85,15 @@ def check(label: str, expected: Any, actual: Any) -> None:
 
 
 async def _set_up(client, db, redis, conv: dict[str, Any], user_key: str) -> None:
-    if conv.get("resident") or conv.get("notices"):
+    if conv.get("resident") or conv.get("notices") or conv.get("points"):
         repo = ResidentRepository(db)
         resident = await repo.for_user_key(user_key, client.app[keys.SETTINGS].default_community)
         if conv.get("resident"):
             await repo.update_profile(resident.id, **conv["resident"])
+        if conv.get("points"):
+            points = client.app[keys.POINTS]
+            await points.award(staff_id="conv-test", resident_id=resident.id, points=int(conv["points"]),
+                               reason="对话测试", key=f"conv:{user_key}")
         start = datetime.now(timezone.utc) - timedelta(hours=len(conv.get("notices") or []))
         for n, text in enumerate(conv.get("notices") or []):
             await db.notices.insert_one({"user_key": user_key, "resident_id": resident.id, "text": text,
@@ -103,7 +111,11 @@ async def test_conversation(conv, client, db, redis):
     user_key = f"rest:{sender}"
     await seed(conv, db)
     await _set_up(client, db, redis, conv, user_key)
+    me = (await ResidentRepository(db).for_user_key(user_key, client.app[keys.SETTINGS].default_community)).id
+    await seed_documents(conv, db, me, client.app[keys.SETTINGS].default_community)
     for n, turn in enumerate(conv["turns"], start=1):
+        if turn.get("resolve_report"):  # staff start and resolve the resident's latest report
+            await _resolve_latest(client, db, user_key)
         if "nlu" in turn:
             nlu.pinned[normalize(turn["user"])] = turn["nlu"]
         resp = await client.post(URL, json={"sender": sender, "message": turn["user"]})
@@ -124,7 +136,7 @@ async def test_conversation(conv, client, db, redis):
             check(f"{label} slot {name}", value, state.slots.get(name))
         for name, value in (turn.get("slots_not") or {}).items():
             assert state.slots.get(name) != value, f"{label} slot {name} must not be {value!r}"
-    for collection, expected in (conv.get("records") or {}).items():
+    for collection, expected in _fill(conv.get("records") or {}, me).items():
         docs = await db[collection].find({}).to_list(None)
         if isinstance(expected, dict) and "count" in expected:
             query = expected.get("where") or {}
@@ -135,8 +147,79 @@ async def test_conversation(conv, client, db, redis):
             assert any(matches(doc, d) for d in docs), f"{collection}: no record like {doc!r} in {docs!r}"
 
 
+async def _resolve_latest(client, db, user_key: str) -> None:
+    from storage.reports import Actor
+
+    resident = await db.residents.find_one({"user_keys": user_key})
+    report = await db.reports.find({"resident_id": resident["_id"]}).sort("created_at", -1).limit(1).to_list(1)
+    staff = Actor("staff", "conv-staff", "对话测试网格员")
+    await client.app[keys.REPORTS].act(report[0]["_id"], "start", staff)
+    await client.app[keys.REPORTS].act(report[0]["_id"], "resolve", staff, note="已处理")
+
+
 async def seed(conv: dict[str, Any], db) -> None:
+    """`catalog`: the demo booking catalogue and its slots; `full`: [{service, days, start}]
+    slots made full (days from today, "HH:MM"); `shop`: the demo 积分超市; `stations`: the
+    demo communities and stations."""
     if conv.get("catalog"):
         from storage.bookings import seed_catalog
 
         await seed_catalog(db)
+    for full in conv.get("full") or []:
+        from datetime import date, time as clock_time
+
+        from storage.booking_catalog import TZ
+
+        day = datetime.now(TZ).date() + timedelta(days=int(full["days"]))
+        hour, minute = (int(p) for p in full["start"].split(":"))
+        start = datetime.combine(date(day.year, day.month, day.day), clock_time(hour, minute), tzinfo=TZ)
+        slot = await db.booking_slots.find_one({"service": full["service"], "start": start})
+        assert slot is not None, f"no {full['service']} slot at {start}"
+        await db.booking_slots.update_one({"_id": slot["_id"]}, {"$set": {"booked": slot["capacity"]}})
+    if conv.get("shop") or conv.get("stations"):
+        from storage.seed import COMMUNITIES, seed_demo
+
+        await seed_demo(db)
+        if conv.get("shop"):
+            from services.points import seed_points
+
+            await seed_points(db, [community for community, *_ in COMMUNITIES])
+        if conv.get("stations"):
+            from services.stations import seed_demo_stations
+
+            await seed_demo_stations(db)
+
+
+SEED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "share_posts": {"kind": "item", "mode": "lend", "state": "available", "hidden": False, "reports": [],
+                    "condition": "", "availability": "", "description": ""},
+    "share_loans": {"kind": "item", "mode": "lend", "state": "requested", "start": "$today", "end": "$in2days",
+                    "note": ""},
+    "help_requests": {"state": "open", "hidden": False, "reports": [], "place": ""},
+    "residents": {},
+}
+
+
+def _fill(value: Any, me: str) -> Any:
+    """"$me" and the date placeholders in seeds and expected records."""
+    if isinstance(value, dict):
+        return {k: _fill(v, me) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, me) for v in value]
+    if value == "$me":
+        return me
+    if value in ("$today", "$in2days"):
+        from services.sharing import today
+
+        return (today() + timedelta(days=2 if value == "$in2days" else 0)).isoformat()
+    return value
+
+
+async def seed_documents(conv: dict[str, Any], db, me: str, community: str) -> None:
+    for collection, docs in (conv.get("seed") or {}).items():
+        for n, doc in enumerate(docs):
+            full = {**SEED_DEFAULTS.get(collection, {}), "community": community,
+                    "created_at": datetime.now(timezone.utc) - timedelta(minutes=len(docs) - n), **doc}
+            if collection == "residents":
+                full.pop("created_at", None)
+            await db[collection].insert_one(_fill(full, me))
