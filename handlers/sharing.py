@@ -20,15 +20,17 @@ from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
 from handlers.flow import Choice, match_choices
 from handlers.sharing_borrow import query_of, start_borrow
-from handlers.sharing_common import (  # noqa: F401  (re-exported for handlers/points.py)
-    digit, is_no, is_yes, item_entity, leaves, not_picked, number_buttons, plain, resident_of,
-)
+from handlers.sharing_common import item_entity, leaves
 from handlers.sharing_help import start_help, start_volunteer
 from handlers.sharing_loans import start_help_mine, start_mine
 from handlers.sharing_post import start_share
 from services.sharing import search_words
 
 HUB = "share_hub"
+# 邻里共享 owns main-menu 5 and the WeChat menu key (idempotent with handlers/smalltalk.py).
+registry.add_menu_item("5", "邻里共享", "borrow_item", "借梯子、分享闲置、请邻居搭把手", wechat_key="MENU_SHARE")
+registry.add_title("share_item", "分享物品和技能")
+registry.add_title("request_help", "找邻居帮忙")
 HUB_CHOICES = [
     Choice("borrow", "找东西借（梯子、电钻……）", ("找东西借", "借东西", "找东西")),
     Choice("share", "分享物品或技能", ("分享", "分享东西", "分享技能", "我要分享")),
@@ -69,7 +71,7 @@ def hub(turn: Turn, note: str | None = None) -> Reply:
 @registry.on_intent("borrow_item")
 async def borrow_item(turn: Turn) -> list[Reply]:
     """Main-menu 5, "谁家有梯子", "我想借个电钻"."""
-    if turn.intent == MENU_SELECT or turn.text.isdigit() or _GENERIC.match(plain(turn.text)):
+    if turn.intent == MENU_SELECT or turn.text.isdigit() or _GENERIC.match(words.plain(turn.text)):
         return [hub(turn)]
     wanted = item_entity(turn) or " ".join(search_words(turn.text))
     if not wanted:
