@@ -9,6 +9,8 @@ Starts its own Redis and MongoDB-compatible server (temporary data). Prints
    lock, router, handlers, Mongo conversation log; the model is not loaded and never
    asked): p50/p95/p99 per turn, for the menu, the station flow and the handoff flow.
 """
+from services.locations import RecentLocations
+from storage.communities import CommunityRepository
 from __future__ import annotations
 
 import argparse
@@ -88,6 +90,7 @@ async def digits(db, redis, turns: int) -> None:
     stations = StationService(StationRepository(db), CourierRegistry(db), clock=lambda: NOON)
     services = Services(settings=settings, db=db, redis=redis, conversations=conversations,
                         residents=ResidentRepository(db), stations=stations,
+                        communities=CommunityRepository(db), locations=RecentLocations(redis),
                         handoff=HandoffService(CallbackRepository(db), conversations))
     nlu = NLUService(Path("/nonexistent/never-loaded.tar.gz"))
     chat = ChatService(nlu=nlu, states=DialogueStateStore(redis, 1800), conversations=conversations,

@@ -25,6 +25,7 @@ from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
 from nlu.service import NLUService
+from services.locations import RecentLocations
 from services.notify import Notifier
 from services.points import points_context
 from services.stations import stations_context
@@ -35,6 +36,7 @@ from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
 from storage.locks import redis_serializer
 from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
+from storage.communities import CommunityRepository
 from storage.notices import NoticeRepository
 from storage.photos import PhotoStore
 from storage.reports import ReportRepository
@@ -153,6 +155,9 @@ async def _chat(app: web.Application) -> None:
         points=app[keys.POINTS],
         stations=app[keys.STATIONS],
         handoff=app[keys.HANDOFF],
+        communities=CommunityRepository(db),
+        notices=NoticeRepository(db),
+        locations=RecentLocations(app[keys.REDIS]),
     )
     app[keys.CHAT] = ChatService(
         nlu=app[keys.NLU],

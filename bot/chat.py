@@ -72,6 +72,7 @@ class ChatService:
                 entities=parsed["entities"],
                 state=state,
                 services=self.services,
+                ranking=list(parsed.get("intent_ranking") or []),
             )
             replies = await self.router.dispatch(turn)
             await self.states.save(message.user_key, turn.state)

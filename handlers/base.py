@@ -6,11 +6,24 @@ flow it continues and its main-menu entry; the router stays dumb.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.messages import InboundMessage, Reply
 from handlers.replies import render
 from storage.dialogue_state import DialogueState
+
+if TYPE_CHECKING:
+    from services.bookings import BookingService
+    from services.handoff import HandoffService
+    from services.locations import RecentLocations
+    from services.points import PointsService
+    from services.reports import ReportService
+    from services.sharing import SharingService
+    from services.stations import StationService
+    from storage.communities import CommunityRepository
+    from storage.conversations import ConversationRepository
+    from storage.notices import NoticeRepository
+    from storage.residents import ResidentRepository
 
 MENU_SELECT = "menu_select"
 FALLBACK = "nlu_fallback"
@@ -18,19 +31,23 @@ FALLBACK = "nlu_fallback"
 
 @dataclass
 class Services:
-    """Everything handlers may use; capabilities add their service objects here."""
+    """Everything handlers may use: typed services, one per capability. `db` and `redis` are
+    left for the handlers not yet moved onto services (bookings, points and stations use none)."""
 
     settings: Any
-    db: Any = None  # AsyncIOMotorDatabase
-    redis: Any = None  # redis.asyncio.Redis
-    conversations: Any = None  # storage.conversations.ConversationRepository
-    residents: Any = None  # storage.residents.ResidentRepository
-    reports: Any = None  # services.reports.ReportService
-    bookings: Any = None  # services.bookings.BookingService
-    sharing: Any = None  # services.sharing.SharingService
-    points: Any = None  # services.points.PointsService
-    stations: Any = None  # services.stations.StationService
-    handoff: Any = None  # services.handoff.HandoffService
+    db: Any = None  # AsyncIOMotorDatabase (legacy: elder mode, sharing)
+    redis: Any = None  # redis.asyncio.Redis (legacy: elder mode)
+    conversations: "ConversationRepository | None" = None
+    residents: "ResidentRepository | None" = None
+    reports: "ReportService | None" = None
+    bookings: "BookingService | None" = None
+    sharing: "SharingService | None" = None
+    points: "PointsService | None" = None
+    stations: "StationService | None" = None
+    handoff: "HandoffService | None" = None
+    communities: "CommunityRepository | None" = None
+    notices: "NoticeRepository | None" = None  # unread notices shown in chat
+    locations: "RecentLocations | None" = None  # where a WeChat user was a moment ago
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,6 +62,8 @@ class Turn:
     services: Services
     # The flow the router ended for a flow-breaking intent (cancel, help, 找人工) this turn.
     ended_flow: str | None = None
+    # The NLU's top intents [{"name", "confidence"}], best first (empty for menu digits).
+    ranking: list[dict[str, Any]] = field(default_factory=list)
 
     def entity(self, name: str) -> Any | None:
         """Value of the first entity called `name`."""
@@ -83,7 +102,13 @@ class Registry:
     def __init__(self) -> None:
         self.intents: dict[str, Handler] = {}
         self.flows: dict[str, FlowHandler] = {}
+        # Flows run by handlers.flow: they handle cancel / 找人工 themselves (repair patterns).
+        self.engine_flows: set[str] = set()
         self.menu: list[MenuItem] = []
+        # WeChat custom-menu CLICK keys -> intent, registered by the capabilities.
+        self.wechat_keys: dict[str, str] = {}
+        # Per intent: words that make it sure whatever the model's confidence (a ticket number).
+        self.sure: dict[str, Callable[[Turn], bool]] = {}
         # Resident-facing name of each capability intent (menu or not).
         self.titles: dict[str, str] = {}
         self.before: list[BeforeHook] = []
@@ -114,10 +139,34 @@ class Registry:
 
         return register
 
-    def add_menu_item(self, key: str, title: str, intent: str, hint: str) -> None:
+    def add_menu_item(self, key: str, title: str, intent: str, hint: str, wechat_key: str | None = None) -> None:
+        """A capability's main-menu digit (and its WeChat custom-menu CLICK key), registered
+        by the capability itself; a digit belongs to one intent."""
+        taken = next((item for item in self.menu if item.key == key), None)
+        if taken is not None and taken.intent != intent:
+            raise ValueError(f"menu key {key!r} already belongs to {taken.intent!r}")
+        self.menu = [item for item in self.menu if item.key != key]
         self.menu.append(MenuItem(key, title, intent, hint))
         self.menu.sort(key=lambda item: item.key)
         self.titles.setdefault(intent, title)
+        if wechat_key:
+            self.add_wechat_key(wechat_key, intent)
+
+    def add_wechat_key(self, key: str, intent: str) -> None:
+        """A WeChat custom-menu CLICK key (cgi-bin/menu/create) that opens `intent`."""
+        if self.wechat_keys.get(key, intent) != intent:
+            raise ValueError(f"WeChat menu key {key!r} already belongs to {self.wechat_keys[key]!r}")
+        self.wechat_keys[key] = intent
+
+    def sure_when(self, intent: str, predicate: Callable[[Turn], bool]) -> None:
+        self.sure[intent] = predicate
+
+    def is_sure(self, turn: Turn) -> bool:
+        predicate = self.sure.get(turn.intent or "")
+        return predicate is not None and predicate(turn)
+
+    def wechat_intent(self, key: str) -> str | None:
+        return self.wechat_keys.get(key)
 
     def add_title(self, intent: str, title: str) -> None:
         self.titles[intent] = title

@@ -10,12 +10,15 @@ from typing import Any
 
 from bot.messages import Button, Reply
 from handlers.base import FALLBACK, Turn, registry
-from handlers.booking_common import MAX_ITEMS, MINE, is_no, is_yes, me_of, number, numbered, service_code, service_of
+from handlers.booking_common import MAX_ITEMS, MINE, is_no, is_yes, me_of, number, numbered, service_entity, service_of
 from services.booking_times import booking_when, slot_label
 from services.bookings import BookingRefused
 from storage.booking_catalog import TZ
 
-REASONS = {"1": "临时有事", "2": "身体不适", "3": "不需要了"}
+registry.add_menu_item("4", "我的预约", "my_bookings", "查看或取消已有的预约", wechat_key="MENU_MY_BOOKINGS")
+# 1 keeps the booking: a habitual "1" (yes / the first option) must never cancel (issue 12.6).
+KEEP_KEY = 1
+REASONS = {"2": "临时有事", "3": "身体不适", "4": "不需要了"}
 # Intents a typed cancellation reason may come with ("家里有事去不了"); others leave the flow.
 REASON_INTENTS = {FALLBACK, "cancel_booking", "book_service", "deny", "affirm", "greet", "thank", "out_of_scope"}
 
@@ -37,7 +40,7 @@ async def _list(turn: Turn, cancel_only: bool) -> list[Reply]:
     me = await me_of(turn)
     mine = await svc.mine(me)
     now = svc.clock()
-    code = service_code(turn)
+    code = service_entity(turn)
     items: list[dict[str, Any]] = []
 
     def add(ref: str, kind: str, record: dict[str, Any], when: str, **extra: Any) -> None:
@@ -102,8 +105,8 @@ async def _open_item(turn: Turn, ref: str) -> list[Reply]:
             return [turn.say("booking_refused", text="这个预约已经取消或结束了。")]
         turn.state.step = "cancel"
         return [turn.say("booking_cancel_confirm", booking=booking, when=booking_when(booking, now),
-                         reasons=REASONS, buttons=[*(Button(f"{k} {v}，取消", k) for k, v in REASONS.items()),
-                                                   Button("4 不取消", "4")])]
+                         reasons=REASONS, buttons=[Button("1 不取消，保留预约", "1"),
+                                                   *(Button(f"{k} {v}，取消", k) for k, v in REASONS.items())])]
     entry = await svc.waitlist.get(item_id)
     if entry is None or not entry.get("active"):
         turn.state.end()
@@ -122,7 +125,7 @@ async def _open_item(turn: Turn, ref: str) -> list[Reply]:
 
 async def _step_cancel(turn: Turn, n: int | None) -> list[Reply] | None:
     booking_id = turn.state.slots["item"]
-    if n == 4 or (n is None and is_no(turn)):
+    if n == KEEP_KEY or (n is None and is_no(turn)):
         turn.state.end()
         return [turn.say("booking_kept", waiting=False)]
     if n is not None and str(n) in REASONS:

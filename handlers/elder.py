@@ -6,18 +6,22 @@
   dialogue state's expiry; a choice the user made is never overridden by the profile.
 - In elder mode every reply ends with "0 返回主菜单" and "9 找人工" (added here when a
   capability's reply lacks them), one question a turn, short lines.
-- Helpers for flows: `choice_number` (1, 一, 第一个), `yes_no` (对 / 不对 / affirm /
-  deny), `reprompt` (after two misunderstood answers in a row, offer 9 找人工).
+- Helpers for flows not yet on the engine (handlers/flow.py): `choice_number` and `yes_no`
+  read the product vocabulary (handlers/words.py), `reprompt` (after two misunderstood answers
+  in a row, offer 9 找人工). Guided flows on the engine (报事) get paged menus (<= 9 lines a
+  screen, no gaps), 1 用登记的地址 / 2 跳过 and numbered common descriptions from it.
 """
 from __future__ import annotations
 
 import re
 
 from bot.messages import Reply
+from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.replies import render
 from handlers.smalltalk import main_menu
 
+registry.add_menu_item("8", "长者模式", "elder_mode", "字少一点、一步一问，按数字就能办", wechat_key="MENU_ELDER")
 PREF_KEY = "linli:elder:{user_key}"
 CHOSEN_TTL = 365 * 86400  # the user said on / off
 PROFILE_TTL = 86400  # looked at the profile: look again tomorrow
@@ -28,43 +32,23 @@ _MODE = r"(?:长者|老人|老年|适老|关怀|大字|简洁)(?:模式|版)"
 _OFF = re.compile(r"关闭|关掉|关了|退出|取消|不用|不要|不需要|恢复|普通模式|正常模式|标准模式")
 _MODE_TEXT = re.compile(rf"^(?:请|帮我|给我)?(?:打开|开启|开|切换到|换成|用|关闭|关掉|退出|取消|不用|不要)?{_MODE}(?:吧|了)?$")
 _HANDOFF_TEXT = re.compile(r"^(?:我要|我想|请|帮我)?(?:找|转|接|要)?(?:人工|真人|客服|人工客服|人工服务|工作人员)(?:服务|客服)?(?:吧|啊)?$")
-_PUNCT = re.compile(r"[\s，,。.!！?？~～、]+")
-_CN_NUMBERS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "十": 10}
-_CHOICE = re.compile(r"^(?:我选|选择|选|第|要|就)?(\d{1,2}|[一二两三四五六七八十])(?:个|号|项|条|吧)?$")
-YES = {"对", "是", "是的", "对的", "对啊", "是啊", "确认", "确定", "好", "好的", "好啊", "没问题", "可以", "行",
-       "嗯", "嗯嗯", "ok", "没错", "对了", "正确", "提交"}
-NO = {"不对", "不是", "错了", "不对的", "不是的", "不正确", "上一步", "返回上一步", "改一下", "修改", "重填", "重新填",
-      "不行", "有错"}
-
-
 def plain(text: str) -> str:
-    return _PUNCT.sub("", text or "").lower()
+    return words.plain(text)
 
 
 def choice_number(text: str) -> int | None:
-    """A numbered choice in typed or spoken form: "2", "二", "第二个", "选2"."""
-    match = _CHOICE.match(plain(text))
-    if not match:
-        return None
-    value = match.group(1)
-    return int(value) if value.isdigit() else _CN_NUMBERS[value]
+    """A numbered choice in typed or spoken form: "2", "二", "第二个", "选2" (handlers.words)."""
+    return words.number_of(text)
 
 
 def yes_no(turn: Turn, yes_key: str | None = "1", no_key: str | None = "2") -> bool | None:
-    """True for a yes (1, 对, affirm), False for a no (2, 不对, deny), else None."""
-    text = plain(turn.text)
-    number = choice_number(turn.text)
-    if yes_key and number is not None and str(number) == yes_key:
-        return True
-    if no_key and number is not None and str(number) == no_key:
+    """True for a yes (1, 对, 好滴, affirm), False for a no (2, 不对, deny), else None."""
+    answer = words.yes_no(turn.text, int(yes_key) if yes_key else None, int(no_key) if no_key else None)
+    if answer is not None or words.number_of(turn.text) is not None:
+        return answer
+    if turn.intent == "deny" and turn.confidence >= 0.6 and len(plain(turn.text)) <= 8:
         return False
-    if text in NO:
-        return False
-    if text in YES:
-        return True
-    if turn.intent == "deny" and turn.confidence >= 0.6:
-        return False
-    if turn.intent == "affirm" and turn.confidence >= 0.6:
+    if turn.intent == "affirm" and turn.confidence >= 0.6 and len(plain(turn.text)) <= 8:
         return True
     return None
 

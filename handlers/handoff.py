@@ -30,6 +30,9 @@ async def _community_name(turn: Turn, community: str) -> str:
     return (doc or {}).get("name") or "社区"
 
 
+registry.add_wechat_key("MENU_HUMAN", "human_handoff")
+
+
 @registry.on_intent("human_handoff")
 async def start(turn: Turn) -> list[Reply]:
     settings = turn.services.settings

@@ -2,11 +2,15 @@
 
 Menu digits arrive as `menu_select` without going through the NLU: inside a flow the
 flow interprets them (a numbered choice); otherwise they pick from the main menu.
+Flows on the engine (handlers/flow.py) see cancel and 找人工 themselves (repair patterns);
+outside a flow an intent the message does not clearly carry becomes a clarification
+(handlers/clarify.py).
 """
 from __future__ import annotations
 
 from bot.messages import Reply
 from handlers.base import FALLBACK, MENU_SELECT, Registry, Turn
+from handlers.clarify import gate
 
 GLOBAL_KEYS = {"0": "help", "9": "human_handoff"}
 # Intents that end whatever flow is going on instead of being answered inside it.
@@ -32,7 +36,8 @@ class Router:
         flow = self.registry.flows.get(state.flow) if state.flow else None
         if state.flow and flow is None:
             state.end()  # a flow from an older release: start afresh
-        if flow is not None and turn.intent not in FLOW_BREAKERS:
+        engine_flow = state.flow in self.registry.engine_flows and turn.intent != "help"
+        if flow is not None and (engine_flow or turn.intent not in FLOW_BREAKERS):
             replies = await flow(turn)
             if replies is not None:
                 state.misses = 0
@@ -42,6 +47,7 @@ class Router:
             if intent is None:
                 return [turn.say("invalid_choice", choice=turn.text)]
             turn.intent = intent
+        gate(turn)  # smalltalk only for short or clear messages; dead-end answers only when sure
         if turn.intent in FLOW_BREAKERS and state.flow:
             turn.ended_flow = state.flow
             state.end()

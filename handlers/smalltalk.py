@@ -6,17 +6,11 @@ from dataclasses import replace
 from bot.messages import Button, Reply
 from handlers.base import FALLBACK, Turn, registry
 
-for key, title, intent, hint in [
-    ("1", "报事报修", "report_problem", "路灯坏了、下水道堵了、占道经营，直接说就行"),
-    ("2", "查报事进度", "report_status", "看看您反映的问题办到哪一步了"),
-    ("3", "预约服务", "book_service", "老年助餐、体检、康复辅具租赁、志愿活动、休息房"),
-    ("4", "我的预约", "my_bookings", "查看或取消已有的预约"),
-    ("5", "邻里共享", "borrow_item", "借梯子、分享闲置、请邻居搭把手"),
-    ("6", "我的积分", "check_points", "积分存折和积分超市"),
-    ("7", "附近驿站", "find_station", "快递外卖小哥找爱心驿站、能量栈"),
-    ("8", "长者模式", "elder_mode", "字少一点、一步一问，按数字就能办"),
-]:
-    registry.add_menu_item(key, title, intent, hint)
+# Each capability registers its own menu digit and WeChat menu key (registry.add_menu_item in
+# its module). 邻里共享 is registered here until handlers/sharing*.py registers it itself
+# (add_menu_item is idempotent for the same digit and intent).
+registry.add_menu_item("5", "邻里共享", "borrow_item", "借梯子、分享闲置、请邻居搭把手", wechat_key="MENU_SHARE")
+registry.add_wechat_key("MENU_HELP", "help")
 for intent, title in [
     ("human_handoff", "找人工"),
     ("cancel_booking", "取消预约"),
@@ -79,4 +73,10 @@ async def out_of_scope(turn: Turn) -> list[Reply]:
 async def fallback(turn: Turn) -> list[Reply]:
     if not turn.has_words:
         return [turn.say("no_words")]
+    if turn.state.misses < 2:
+        from handlers.clarify import clarify
+
+        asked = await clarify(turn)  # the two most likely capabilities, as numbered choices
+        if asked is not None:
+            return asked
     return [main_menu(turn, "fallback") if turn.state.misses < 2 else turn.say("fallback_again", misses=turn.state.misses)]

@@ -14,16 +14,16 @@ with that amenity, distance and a walking hint. Without one, flow "station" asks
 """
 from __future__ import annotations
 
-import json
 import re
 
 from bot.messages import Reply
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.elder import choice_number, reprompt, understood, yes_no
 from services.opening_hours import format_hours
-from services.stations import DEFAULT_RADIUS_M, Nearby, StationService, amenity_from_text, clean_place
+from services.stations import DEFAULT_RADIUS_M, Nearby, StationService, clean_place
 from storage.stations import AMENITIES
 
+registry.add_menu_item("7", "附近驿站", "find_station", "快递外卖小哥找爱心驿站、能量栈", wechat_key="MENU_STATION")
 FLOW = "station"
 COURIER_KEY = 5
 AMENITY_PHRASE = {
@@ -37,11 +37,20 @@ def _stations(turn: Turn) -> StationService:
     return turn.services.stations
 
 
-def _amenity(turn: Turn) -> str | None:
-    value = turn.entity("amenity")
-    if value in AMENITIES:
-        return value
-    return amenity_from_text(turn.text) if turn.intent != MENU_SELECT else None
+def _amenities(turn: Turn) -> list[str]:
+    """Every amenity the message asks for (the NLU gives one `amenity` entity per code):
+    "有没有能充电又有厕所的" -> charging and toilet."""
+    if turn.intent == MENU_SELECT:
+        return []
+    found: list[str] = []
+    for ent in turn.entities:
+        if ent.get("entity") == "amenity" and ent.get("value") in AMENITIES and ent["value"] not in found:
+            found.append(ent["value"])
+    return found
+
+
+def _set_amenities(turn: Turn, amenities: list[str]) -> None:
+    turn.state.slots.update(amenity=amenities[0] if amenities else None, amenities=amenities)
 
 
 def _number(turn: Turn) -> int | None:
@@ -63,23 +72,18 @@ def _leaves_flow(turn: Turn) -> bool:
 
 async def _recent_wechat_location(turn: Turn) -> tuple[float, float, str | None] | None:
     """The location WeChat reported for this user in the last minutes (location events)."""
-    if turn.message.channel != "wechat" or turn.services.redis is None:
+    locations = turn.services.locations
+    if turn.message.channel != "wechat" or locations is None:
         return None
-    from bot.channels.wechat import LASTLOC_KEY
-
-    raw = await turn.services.redis.get(LASTLOC_KEY.format(openid=turn.message.sender))
-    try:
-        data = json.loads(raw) if raw else None
-        return (float(data["latitude"]), float(data["longitude"]), data.get("label")) if data else None
-    except (ValueError, KeyError, TypeError):
-        return None
+    recent = await locations.recent(turn.message.sender)
+    return (recent.latitude, recent.longitude, recent.label) if recent else None
 
 
 async def _communities(turn: Turn) -> list[dict[str, str]]:
     """The numbered community list of the where-question (9 and 0 stay global keys)."""
-    docs = await turn.services.db["communities"].find({}, {"name": 1}).sort("_id", 1).to_list(16)
+    listed = await turn.services.communities.listed(16) if turn.services.communities else []
     numbers = [n for n in range(1, 20) if n != 9]
-    return [{"key": str(n), "id": d["_id"], "name": d.get("name", d["_id"])} for n, d in zip(numbers, docs)]
+    return [{"key": str(n), "id": cid, "name": name} for n, (cid, name) in zip(numbers, listed)]
 
 
 async def _ask_where(turn: Turn) -> list[Reply]:
@@ -89,8 +93,15 @@ async def _ask_where(turn: Turn) -> list[Reply]:
     return [turn.say("station_where", communities=communities, phrase=_phrase(turn))]
 
 
+def _wanted(turn: Turn) -> list[str]:
+    slots = turn.state.slots
+    return list(slots.get("amenities") or ([slots["amenity"]] if slots.get("amenity") else []))
+
+
 def _phrase(turn: Turn) -> str:
-    return AMENITY_PHRASE.get(turn.state.slots.get("amenity") or "", "")
+    """能充电、有厕所的: every amenity asked for."""
+    phrases = [AMENITY_PHRASE[a][:-1] for a in _wanted(turn) if a in AMENITY_PHRASE]
+    return f"{'、'.join(phrases)}的" if phrases else ""
 
 
 async def _offer_courier(turn: Turn) -> bool:
@@ -103,7 +114,7 @@ async def _offer_courier(turn: Turn) -> bool:
 
 async def _search(turn: Turn, latitude: float, longitude: float, label: str | None) -> list[Reply]:
     slots = turn.state.slots
-    found: Nearby = await _stations(turn).nearby(latitude, longitude, amenity=slots.get("amenity"))
+    found: Nearby = await _stations(turn).nearby(latitude, longitude, amenities=_wanted(turn))
     turn.state.step = "results"
     slots.update(lat=latitude, lng=longitude, label=label, results=[h.station.id for h in found.hits])
     understood(turn)
@@ -137,7 +148,8 @@ async def station_question(turn: Turn) -> None:
 
 @registry.on_intent("find_station")
 async def find_station(turn: Turn) -> list[Reply]:
-    turn.state.start(FLOW, "where", amenity=_amenity(turn))
+    turn.state.start(FLOW, "where")
+    _set_amenities(turn, _amenities(turn))
     location = turn.message.location
     if location is not None:
         return await _search(turn, location.latitude, location.longitude, location.label)
@@ -178,14 +190,14 @@ async def _where(turn: Turn) -> list[Reply] | None:
             return reprompt(turn, "station_where_again", choice=str(number))
         names = {c["id"]: c["name"] for c in await _communities(turn)}
         return await _search(turn, anchor.latitude, anchor.longitude, names.get(community))
-    amenity = _amenity(turn)
-    if amenity:
-        slots["amenity"] = amenity
+    amenities = _amenities(turn)
+    if amenities:
+        _set_amenities(turn, amenities)
     place = turn.entity("location") or turn.text
     replies = await _search_place(turn, str(place))
     if replies is not None:
         return replies
-    if amenity or turn.intent == "find_station":
+    if amenities or turn.intent == "find_station":
         understood(turn)
         return await _ask_where(turn)
     if _leaves_flow(turn):
@@ -206,9 +218,9 @@ async def _results(turn: Turn) -> list[Reply] | None:
             turn.state.step = "courier"
             return [turn.say("station_courier_confirm")]
         return reprompt(turn, "station_results_again", count=len(results))
-    amenity = _amenity(turn)
-    if amenity and slots.get("lat") is not None:
-        slots["amenity"] = amenity
+    amenities = _amenities(turn)
+    if amenities and slots.get("lat") is not None:
+        _set_amenities(turn, amenities)
         return await _search(turn, slots["lat"], slots["lng"], slots.get("label"))
     replies = await _search_place(turn, str(turn.entity("location") or turn.text))
     if replies is not None:

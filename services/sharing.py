@@ -14,11 +14,14 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from services import events
 from services.content_check import ContentChecker, Verdict
+from services.share_synonyms import related
+from services.sharing_contact import ContactRelay, display_name
 from storage.sharing import (
     ACCEPTED, ACTIVE_LOANS, AVAILABLE, CANCELLED, COMPLETED, DECLINED, GIVE, GIVEN, HANDED_OVER, ITEM, LEND, LENT,
     OPEN, REQUESTED, RETURNED, SKILL, TAKEN, WAITING, WITHDRAWN, HelpRequest, Loan, Post, SharingRepository,
@@ -68,10 +71,36 @@ def today(now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(TZ).date()
 
 
+# What follows these is the purpose, not the thing: "想借来换个灯泡" -> "".
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+_PURPOSE = re.compile(r"(?:想借来|借来|拿来|用来|想用来|准备|打算|要去|去换|来换|换个|修一下|装一下).*$")
+_STOP = {"有", "的", "啊", "吗", "呢", "想", "借", "个", "把", "台", "我", "家", "一下", "用", "平时", "谁家", "有没有"}
+
+
 def search_words(text: str) -> list[str]:
-    """What a resident is looking for, without the words around it."""
-    parts = [p for p in _PUNCT.split(_QUERY_NOISE.sub(" ", text or "")) if p]
+    """What a resident is looking for, without the words around it (or the purpose after it)."""
+    parts = [p for p in _PUNCT.split(_QUERY_NOISE.sub(" ", _PURPOSE.sub("", text or "") or text or "")) if p]
     return parts[:3]
+
+
+def search_terms(text: str) -> list[str]:
+    """Search by meaning: the jieba words of what is looked for, each with its synonyms
+    (services.share_synonyms): "谁家有梯子" -> 梯子, 人字梯, 折叠梯 ..."""
+    terms: list[str] = []
+    for word in search_words(text):
+        tokens = [t for t in _jieba().lcut(word) if t.strip() and t not in _STOP and not _PUNCT.fullmatch(t)]
+        for candidate in [word, *tokens]:
+            for term in related(candidate):
+                if term not in terms and (len(term) >= 2 or term == word):
+                    terms.append(term)
+    return terms[:24]
 
 
 @dataclass
@@ -88,6 +117,7 @@ class SharingService:
         self.notifier = notifier
         self.checker = checker or ContentChecker(db)
         self.bus = bus or events.bus
+        self.contact = ContactRelay(db, self.repo, residents, self._tell, self.checker)
 
     async def ensure_indexes(self) -> None:
         await self.repo.ensure_indexes()
@@ -120,7 +150,7 @@ class SharingService:
         words = search_words(text)
         if not words:
             return await self.repo.recent_posts(resident.community, limit)
-        return await self.repo.search(resident.community, words, limit)
+        return await self.repo.search(resident.community, words, limit, related=search_terms(text))
 
     async def visible_post(self, resident: Any, post_id: str) -> Post:
         post = await self.repo.get_post(post_id)
@@ -193,8 +223,9 @@ class SharingService:
         if post.kind == ITEM:
             for other in await self.repo.loans_of_post(post.id, [REQUESTED]):
                 await self.repo.move_loan(other.id, [REQUESTED], WAITING)
-        await self._tell(loan.borrower_id, f"邻居同意借给您“{loan.post_title}”（{loan.start} 至 {loan.end}），"
-                                           "请约好时间去拿。", f"loan:{loan.id}")
+        await self._tell(loan.borrower_id, f"{display_name(resident)}同意借给您“{loan.post_title}”"
+                                           f"（{loan.start} 至 {loan.end}）。回复 5 进入邻里共享，在“5 我的共享和借用”里"
+                                           "给主人留言约时间（邻里转告），也可以选择把您的电话告诉主人。", f"loan:{loan.id}")
         return done
 
     async def decline(self, resident: Any, loan_id: str, reason: str = "") -> Loan:
@@ -295,17 +326,24 @@ class SharingService:
     async def open_helps(self, resident: Any, limit: int = 8) -> list[HelpRequest]:
         return await self.repo.open_helps(resident.community, exclude_requester=resident.id, limit=limit)
 
-    async def take_help(self, resident: Any, help_id: str) -> HelpRequest:
+    async def take_help(self, resident: Any, help_id: str, phone: str | None = None, name: str | None = None) -> HelpRequest:
+        """A volunteer takes a request; for 接孩子 the parent is told who comes (name, and the phone
+        the volunteer agreed to share)."""
         found = await self.repo.get_help(help_id)
         if found is None or found.hidden or found.community != resident.community:
             raise _not_found("help")
         if found.requester_id == resident.id:
             raise SharingError("own_help", "这是您自己发的求助", "cannot take your own request", 400)
-        taken = await self.repo.move_help(help_id, {"state": OPEN, "hidden": False}, TAKEN, volunteer_id=resident.id)
+        who = display_name(resident, name)
+        taken = await self.repo.move_help(help_id, {"state": OPEN, "hidden": False}, TAKEN, volunteer_id=resident.id,
+                                          volunteer_name=who, phone_shared=bool(phone))
         if taken is None:
             raise SharingError("help_taken", "这个求助已经有邻居接了，谢谢您的热心！", "already taken")
-        await self._tell(found.requester_id, f"有邻居接下了您的求助“{found.kind_title}：{found.details[:20]}”。"
-                                             "完成后请在“我的求助”里确认。", f"help:{found.id}")
+        reach = f"电话：{phone}。" if phone else ""
+        lead = "来接孩子的是" if found.kind == "pickup_child" else "接下求助的是"
+        await self._tell(found.requester_id, f"有邻居接下了您的求助“{found.kind_title}：{found.details[:20]}”，"
+                                             f"{lead}{who}。{reach}回复 5 进入邻里共享，在“6 我的求助”里可以给TA留言（邻里转告），"
+                                             "完成后请在那里确认。", f"help:{found.id}")
         return taken
 
     async def complete_help(self, resident: Any, help_id: str) -> HelpRequest:
@@ -358,4 +396,4 @@ class SharingService:
 
 
 __all__ = ["SharingService", "SharingError", "ContentRejected", "BorrowResult", "HELP_KINDS", "CONDITIONS",
-           "search_words", "today"]
+           "search_words", "search_terms", "today"]

@@ -25,6 +25,10 @@ class DialogueState:
     elder_mode: bool = False
     # Main-menu number -> intent, as last shown to this user.
     menu: dict[str, str] = field(default_factory=dict)
+    # A flow put aside for a digression ({flow, step, slots}); offered back when it ends.
+    paused: dict[str, Any] | None = None
+    # The last topic a follow-up may refer to once its flow ended ({"flow": name}): "那洗衣皂呢".
+    topic: dict[str, Any] | None = None
 
     def start(self, flow: str, step: str | None = None, **slots: Any) -> None:
         self.flow, self.step, self.slots = flow, step, dict(slots)

@@ -11,7 +11,7 @@ from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-# The 17 categories of the NLU contract, in menu order, with their resident-facing names.
+# The 23 categories of the NLU contract, in menu order, with their resident-facing names.
 CATEGORIES: dict[str, str] = {
     "streetlight": "路灯不亮",
     "road": "道路破损",
@@ -29,6 +29,12 @@ CATEGORIES: dict[str, str] = {
     "water": "供水漏水",
     "dispute": "邻里纠纷",
     "security": "治安隐患",
+    "power": "停电供电",
+    "gas": "燃气问题",
+    "pollution": "油烟废气污染",
+    "illegal_building": "违章搭建",
+    "property": "物业管理",
+    "animal": "流浪动物犬只",
     "other": "其他问题",
 }
 
@@ -63,6 +69,12 @@ DEFAULT_ROUTES: dict[str, Route] = {
         Route("water", "街道水务站", 24),
         Route("dispute", "社区人民调解委员会", 72),
         Route("security", "社区警务室", 12),
+        Route("power", "街道城市建设办公室（供电协调）", 12),
+        Route("gas", "街道安全生产监督管理办公室（燃气）", 4),
+        Route("pollution", "街道生态环境保护办公室", 48),
+        Route("illegal_building", "街道规划土地监察队（查违）", 72),
+        Route("property", "社区工作站（物业监管）", 72),
+        Route("animal", "街道城市管理办公室（犬只与流浪动物）", 48),
         Route("other", "社区工作站", 72),
     ]
 }

@@ -8,6 +8,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from services.points import seed_demo_points
 from services.stations import seed_demo_stations
 from storage.bookings import seed_catalog
+from storage.communities import DEFAULT_CENTRE_HOURS
 from storage.routing import seed_routing
 
 STREET = {"_id": "huafu", "name": "华富街道", "district": "福田区", "city": "深圳市"}
@@ -31,6 +32,12 @@ async def seed_demo(db: AsyncIOMotorDatabase) -> None:
             {"_id": community_id},
             {"$setOnInsert": {"_id": community_id, "name": name, "street": STREET["_id"]}},
             upsert=True,
+        )
+        # Where residents are sent for government services (policy questions); kept if staff edited it.
+        await db["communities"].update_one(
+            {"_id": community_id, "service_centre": {"$exists": False}},
+            {"$set": {"service_centre": {"name": f"{name}事务受理服务中心", "address": f"{name}党群服务中心一楼",
+                                         "hours": DEFAULT_CENTRE_HOURS}}},
         )
     await seed_routing(db)  # report categories -> department and SLA hours
     await seed_catalog(db)  # bookable services and their slots for the next 14 days

@@ -183,10 +183,12 @@ class SharingRepository:
         doc = await self.posts.find_one({"_id": str(post_id)})
         return Post.from_doc(doc) if doc else None
 
-    async def search(self, community: str, words: list[str], limit: int = 8) -> list[Post]:
-        """Visible posts of a community matching any word (or its two-character pieces),
-        best match first."""
+    async def search(self, community: str, words: list[str], limit: int = 8, related: list[str] | None = None) -> list[Post]:
+        """Visible posts of a community matching any word (or its two-character pieces) or any
+        related word (synonyms, whole only), best match first."""
         pieces = {piece for word in words for piece in [word, *bigrams(word)] if piece}
+        words = [*words, *(w for w in related or [] if w not in words)]
+        pieces |= set(words)
         if not pieces:
             return []
         pattern = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True))

@@ -72,8 +72,8 @@ async def test_booking_a_meal_with_numbers_only(elder, db, nlu_service):
 
 
 async def test_reporting_with_numbers_where_offered(elder, db, nlu_service):
-    """The report flow asks the place and (optionally) the situation in words; the rest
-    is numbers. (Digits-only place and description are not offered by the report flow.)"""
+    """The report flow takes words or numbers at every step; 2 at the read-back asks which
+    item to change, as numbered choices."""
     await say(elder, "0")
     reply = await say(elder, "1")
     reply = await say(elder, number_of(reply, "路灯"))
@@ -85,12 +85,12 @@ async def test_reporting_with_numbers_where_offered(elder, db, nlu_service):
         reply = await say(elder, "路灯不亮" if "什么情况" in reply else "没有")
     assert "类别：路灯不亮" in reply and "地点：华富路口" in reply and "1 确认提交" in reply
     assert await db.reports.count_documents({}) == 0
-    reply = await say(elder, "2")  # back one step
-    assert "请核对" not in reply
-    for _ in range(3):
-        if "请核对" in reply:
-            break
-        reply = await say(elder, "路灯不亮" if "什么情况" in reply else "没有")
+    reply = await say(elder, "2")  # change something: which item?
+    assert "请核对" not in reply and "要修改哪一项" in reply
+    reply = await say(elder, number_of(reply, "情况"))
+    assert "什么情况" in reply
+    reply = await say(elder, number_of(reply, "路灯不亮"))
+    assert "请核对" in reply
     reply = await say(elder, "1")
     ticket = TICKET.search(reply).group(0)
     doc = await db.reports.find_one({"_id": ticket})

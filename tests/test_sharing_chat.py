@@ -74,8 +74,9 @@ async def test_share_then_borrow_end_to_end_in_chat(chat, db):
     assert "已同意" in await chat("owner", "1")
     assert (await db["share_loans"].find_one({}))["state"] == "accepted"
     assert any("同意借给您" in text for text in await notices_of(db, "ann"))
-    assert "登记借出" in await chat("owner", "5", "5", "1")
-    assert "已登记借出" in await chat("owner", "1")
+    detail = await chat("owner", "5", "5", "1")
+    assert "登记借出" in detail and "留言" in detail  # accepted: the two sides can reach each other
+    assert "已登记借出" in await chat("owner", "3")
     assert "东西已归还" in await chat("owner", "5", "5", "1")
     assert "已登记归还" in await chat("owner", "1")
     loan = await db["share_loans"].find_one({})
@@ -95,14 +96,17 @@ async def test_help_request_volunteer_and_points_in_chat(chat, db):
     await chat("ann", "5")
     assert "需要邻居帮什么忙" in await chat("ann", "3")
     assert "什么时候需要" in await chat("ann", "1")
-    assert "具体要帮什么" in await chat("ann", "明天下午4点半")
+    assert "在哪里" in await chat("ann", "明天下午4点半")
+    assert "具体要帮什么" in await chat("ann", "华富小学门口")
     confirm = await chat("ann", "从华富小学门口接孩子到3栋楼下")
     assert "接孩子" in confirm and "华富小学" in confirm
     assert "已发布" in await chat("ann", "1")
 
     listing = await chat("bob", "5", "4")
     assert "1 接孩子" in listing
-    assert "要接下这个求助吗" in await chat("bob", "1")
+    assert "怎么称呼您" in await chat("bob", "1")  # a child pickup: the parent learns who comes
+    await chat("bob", "王阿姨")
+    assert "要接下这个求助吗" in await chat("bob", "13800138000")
     assert "谢谢您" in await chat("bob", "1")
     assert "没有待接的求助" in await chat("cat", "5", "4")  # taken: no longer offered
 

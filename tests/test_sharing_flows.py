@@ -76,13 +76,16 @@ async def test_share_borrow_and_handle_in_every_step(chat, elder):
     assert "邻里共享" in await say("owner", "5", "borrow_item")
     assert "没有“7”这个选项" in await say("owner", "7")
     await say("owner", "2")
-    assert "请回复 1 或 2" in await say("owner", "随便")
+    assert "没太听明白" in await say("owner", "随便")
+    assert await chat.flow("owner") == ("share_new", "kind")
     await say("owner", "1")
     rejected = await say("owner", "代开发票")
     assert "代开发票" in rejected and "广告" in rejected
+    assert await chat.flow("owner") == ("share_new", "title")
     assert "借给邻居，还是送给邻居" in await say("owner", "铝合金梯子")
     assert "新旧" in await say("owner", "1")
-    assert "新旧" in await say("owner", "8")  # not a condition number: asked again
+    assert "没有“8”这个选项" in await say("owner", "8")  # not a condition number: asked again
+    assert await chat.flow("owner") == ("share_new", "condition")
     await say("owner", "2")
     confirm = await say("owner", "每天晚上7点后")
     assert "每天晚上7点后" in confirm and "九成新" in confirm
@@ -94,14 +97,17 @@ async def test_share_borrow_and_handle_in_every_step(chat, elder):
     assert "1 铝合金梯子" in results
     assert "没有“5”这个选项" in await say("ann", "5")
     await say("ann", "1")
-    assert "没听清日期" in await say("ann", "找个时间")
+    assert await chat.flow("ann") == ("borrow", "start")
+    assert "没太听明白" in await say("ann", "找个时间")
     assert "借几天" in await say("ann", "明天")
-    assert "没听清借几天" in await say("ann", "不知道")
+    assert await chat.flow("ann") == ("borrow", "days")
+    assert "借几天" in await say("ann", "不知道")  # not skippable: asked again
     confirm = await say("ann", "5天")
     start = today() + timedelta(days=1)
     end = start + timedelta(days=4)
-    assert f"{start.month}月{start.day}日 至 {end.month}月{end.day}日" in confirm
-    assert "请回复 1 确认或 2 取消" in await say("ann", "这是什么意思")
+    assert f"{start.month}月{start.day}日" in confirm and f"5天（至{end.month}月{end.day}日）" in confirm
+    assert "请确认" in await say("ann", "这是什么意思")
+    assert await chat.flow("ann") == ("borrow", "confirm")
     assert "已把申请发给邻居" in await say("ann", "1")
     assert await chat.flow("ann") == (None, None)
 
@@ -123,12 +129,13 @@ async def test_share_borrow_and_handle_in_every_step(chat, elder):
     bob_view = await say("bob", "5")
     assert "您借的“铝合金梯子”" in bob_view and "排队中" in bob_view
     assert "排第1位" in await say("bob", "1")
-    assert "已取消申请" in await say("bob", "1")
+    assert "已取消" in await say("bob", "1")
 
     await say("owner", "5", "borrow_item")
     await say("owner", "5")
-    assert "登记借出" in await say("owner", "1")
-    assert "已登记借出" in await say("owner", "1")
+    detail = await say("owner", "1")
+    assert "登记借出" in detail and "留言" in detail
+    assert "已登记借出" in await say("owner", "3")
     await say("owner", "5", "borrow_item")
     await say("owner", "5")
     await say("owner", "1")
@@ -141,21 +148,23 @@ async def test_search_without_results_offers_a_help_request(chat):
     empty = await chat("ann", "有没有电钻", "borrow_item", entities={"item": "电钻"})
     assert "暂时没有邻居分享“电钻”" in empty and "2 发个求助问问邻居" in empty
     assert "什么时候需要" in await chat("ann", "2")
-    confirm = await chat("ann", "这周末")  # kind and details were prefilled: the read-back
+    assert await chat.flow("ann") == ("help_new", "when")
+    await chat("ann", "这周末")
+    confirm = await chat("ann", "跳过")  # kind and details were prefilled: the read-back
     assert "谁家有电钻能借我用一下" in confirm and "这周末" in confirm
     assert "已发布" in await chat("ann", "1")
 
 
 async def test_share_a_skill_and_a_photo_on_wechat(chat):
-    assert "您会什么" in await chat("fixer", "我会通下水道", "share_item", channel="wechat")
-    assert "什么时候方便" in await chat("fixer", "通下水道、通马桶", channel="wechat")
+    # "我会通下水道": the skill and its title come from the first message.
+    assert "什么时候方便" in await chat("fixer", "我会通下水道", "share_item", channel="wechat")
     assert "照片" in await chat("fixer", "1", channel="wechat")
     confirm = await chat("fixer", "", "share_photo", channel="wechat", kind="image",
                          media={"media_id": "m1", "pic_url": "https://example.invalid/p.jpg"})
     assert "收到照片" in confirm and "照片：1张" in confirm
     assert "发布成功" in await chat("fixer", "1", channel="wechat")
     post = await chat.db["share_posts"].find_one({})
-    assert post["kind"] == "skill" and post["photo"]["media_id"] == "m1"
+    assert post["kind"] == "skill" and post["title"] == "通下水道" and post["photo"]["media_id"] == "m1"
 
 
 async def test_publishing_rejected_at_confirmation_asks_again(chat):
@@ -171,22 +180,32 @@ async def test_publishing_rejected_at_confirmation_asks_again(chat):
     assert "“书架”（测试）" in rejected and "写个名称" in rejected
     assert await chat.db["share_posts"].count_documents({}) == 0
     assert "请确认" in await chat("ann", "旧柜子")
-    assert "已经取消" in await chat("ann", "2")
+    assert "已取消" in await chat("ann", "取消")
+    assert await chat.flow("ann") == (None, None)
 
 
 async def test_help_request_volunteer_and_confirmation(chat):
     first = await chat("ann", "谁能帮我明天下午接孩子", "request_help",
                        entities={"time": "2030-01-01T16:00:00+08:00"})
-    assert "请确认" in first and "接孩子" in first and "1月1日 16:00" in first
+    assert "在哪里" in first  # kind, time and details from the first message
+    confirm = await chat("ann", "华富小学门口")
+    assert "请确认" in confirm and "接孩子" in confirm and "1月1日 16:00" in confirm
     assert "已发布" in await chat("ann", "1")
     assert "没有待接的求助" in (await chat("ann", "5", "borrow_item") and await chat("ann", "4"))
     listing = await chat("bob", "5", "borrow_item") and await chat("bob", "4")
     assert "1 接孩子" in listing
-    assert "要接下这个求助吗" in await chat("bob", "1")
+    assert "怎么称呼您" in await chat("bob", "1")  # a child pickup: the parent learns who comes
+    await chat("bob", "王阿姨")
+    confirm = await chat("bob", "13800138000")
+    assert "要接下这个求助吗" in confirm and "王阿姨" in confirm
     assert "谢谢您" in await chat("bob", "1")
+    ann = await chat.resident("ann")
+    told = [d["text"] async for d in chat.db["notices"].find({"resident_id": ann.id})]
+    assert any("王阿姨" in t and "13800138000" in t for t in told)
     volunteer_view = await chat("bob", "5", "borrow_item") and await chat("bob", "6")
     assert "我帮邻居：接孩子" in volunteer_view
-    assert "积分会自动记到" in await chat("bob", "1")
+    assert "留言" in await chat("bob", "1")
+    await chat("bob", "0", "help")
     mine = await chat("ann", "5", "borrow_item") and await chat("ann", "6")
     assert "我的求助：接孩子" in mine and "有邻居接了" in mine
     assert "1 邻居已帮我办好了" in await chat("ann", "1")
@@ -200,8 +219,9 @@ async def test_help_kinds_and_cancel(chat):
     assert "需要邻居帮什么忙" in await chat("ann", "帮忙", "request_help")
     assert "没有“7”这个选项" in await chat("ann", "7")
     assert "什么时候需要" in await chat("ann", "2")
-    assert "具体要帮什么" in await chat("ann", "每周六上午")
-    assert "请用文字" in await chat("ann", "3")
+    await chat("ann", "每周六上午")
+    assert "具体要帮什么" in await chat("ann", "跳过")
+    assert "没有“3”这个选项" in await chat("ann", "3")
     confirm = await chat("ann", "陪我妈去社康看病")
     assert "陪老人" in confirm and "每周六上午" in confirm
     assert "已发布" in await chat("ann", "1")

@@ -26,7 +26,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator, Mapping
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -46,6 +46,8 @@ from bot.config import Settings
 from bot.errors import ApiError
 from bot.messages import InboundMessage, Location, Reply
 from bot.wechat_api import WeChatClient
+from handlers import registry as handler_registry
+from services.locations import LASTLOC_KEY, LASTLOC_TTL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +56,30 @@ MAX_CLOCK_SKEW_SECONDS = 300
 # A (timestamp, nonce) is remembered while its timestamp can still be accepted.
 NONCE_KEY = "linli:wechat:nonce:{timestamp}:{nonce}"
 NONCE_TTL_SECONDS = 2 * MAX_CLOCK_SKEW_SECONDS + 60
-LASTLOC_KEY = "linli:lastloc:wechat:{openid}"
-LASTLOC_TTL_SECONDS = 15 * 60
 # Seconds shutdown waits for replies still being prepared or sent.
 DRAIN_SECONDS = 15.0
 
-# Custom-menu CLICK keys -> the capability (intent) they open. Configure the
-# account's menu (cgi-bin/menu/create) with these keys. Unknown keys open the main menu.
-MENU_KEYS: dict[str, str] = {
-    "MENU_REPORT": "report_problem",
-    "MENU_STATUS": "report_status",
-    "MENU_BOOK": "book_service",
-    "MENU_MY_BOOKINGS": "my_bookings",
-    "MENU_STATION": "find_station",
-    "MENU_POINTS": "check_points",
-    "MENU_SHARE": "borrow_item",
-    "MENU_ELDER": "elder_mode",
-    "MENU_HUMAN": "human_handoff",
-    "MENU_HELP": "help",
-}
+
+
+class _MenuKeys(Mapping[str, str]):
+    """Custom-menu CLICK keys -> the capability (intent) they open, as the capabilities
+    registered them (handlers.base.Registry.add_menu_item / add_wechat_key). Configure the
+    account's menu (cgi-bin/menu/create) with these keys. Unknown keys open the main menu."""
+
+    def __getitem__(self, key: str) -> str:
+        intent = handler_registry.wechat_intent(key)
+        if intent is None:
+            raise KeyError(key)
+        return intent
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(handler_registry.wechat_keys))
+
+    def __len__(self) -> int:
+        return len(handler_registry.wechat_keys)
+
+
+MENU_KEYS: Mapping[str, str] = _MenuKeys()
 
 # Resident-facing texts of answers given without the dialogue.
 VOICE_UNRECOGNIZED = "抱歉，这段语音没听清。请再说一遍，或者直接打字告诉我。回复 0 看主菜单。"

@@ -1,0 +1,42 @@
+"""Community records (`communities`): the name and the 社区事务受理服务中心 residents are sent to.
+
+Seeded by `storage/seed.py`; a record without the service-centre fields gets `DEFAULT_CENTRE`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+DEFAULT_CENTRE_HOURS = "周一至周五 9:00-12:00、14:00-18:00，周六 9:00-12:00（法定节假日除外）"
+
+
+@dataclass(frozen=True)
+class ServiceCentre:
+    name: str
+    address: str | None
+    hours: str
+
+
+class CommunityRepository:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["communities"]
+
+    async def name(self, community: str) -> str:
+        doc = await self._col.find_one({"_id": community}, {"name": 1})
+        return (doc or {}).get("name") or "社区"
+
+    async def listed(self, limit: int = 16) -> list[tuple[str, str]]:
+        """(id, name) of the communities, in id order (numbered lists in chat)."""
+        docs = await self._col.find({}, {"name": 1}).sort("_id", 1).to_list(limit)
+        return [(d["_id"], d.get("name") or d["_id"]) for d in docs]
+
+    async def service_centre(self, community: str) -> ServiceCentre:
+        doc = await self._col.find_one({"_id": community}) or {}
+        name = doc.get("name") or "社区"
+        centre = doc.get("service_centre") or {}
+        return ServiceCentre(
+            name=centre.get("name") or f"{name}社区事务受理服务中心".replace("社区社区", "社区"),
+            address=centre.get("address"),
+            hours=centre.get("hours") or DEFAULT_CENTRE_HOURS,
+        )
