@@ -31,25 +31,25 @@ SECRET_KEY = "webchat:secret"
 IP_FACTOR = 4  # one address may send this many times the per-identity limit
 
 routes = web.RouteTableDef()
-_SECRET: web.AppKey[bytes] = web.AppKey("webchat_secret", bytes)
+_SECRET: web.AppKey[dict] = web.AppKey("webchat_secret", dict)
 
 
 def setup_webchat(app: web.Application) -> None:
-    """Routes of /chat and the signing key (call after the storage context)."""
+    """Routes of /chat; the signing key is read on first use (the app starts without Redis)."""
     app.add_routes(routes)
-    app.on_startup.append(_load_secret)
-
-
-async def _load_secret(app: web.Application) -> None:
-    """One signing key for every worker process, kept in Redis (created once)."""
-    redis = app[keys.REDIS]
-    await redis.set(SECRET_KEY, secrets.token_hex(32), nx=True)
-    value = await redis.get(SECRET_KEY)
-    app[_SECRET] = (value if isinstance(value, str) else value.decode()).encode()
+    app[_SECRET] = {}
 
 
 async def _secret(app: web.Application) -> bytes:
-    return app[_SECRET]
+    """One signing key for every worker process, kept in Redis (created once). Without
+    Redis this raises, which the error middleware answers as a 503."""
+    holder = app[_SECRET]
+    if "key" not in holder:
+        redis = app[keys.REDIS]
+        await redis.set(SECRET_KEY, secrets.token_hex(32), nx=True)
+        value = await redis.get(SECRET_KEY)
+        holder["key"] = (value if isinstance(value, str) else value.decode()).encode()
+    return holder["key"]
 
 
 def _sign(secret: bytes, purpose: str, value: str) -> str:

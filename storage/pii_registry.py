@@ -70,12 +70,17 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding("couriers", (("id", "resident_id"),), "delete", note="骑手登记：删除"),
     Holding("audit", (("id", "resident_id"),), scrub=("after.note", "before.note", "after.reason", "before.reason"),
             note="审计：快照里的个人字段删除（AuditLog.forget_resident），备注打码"),
+    Holding("share_messages", (("id", "from_id"), ("id", "to_id")), clear=("text",),
+            note="邻里之间经 Linli 转达的留言：文字清空"),
+    Holding("points_reviews", (("id", "resident_id"),), "delete", note="待审核的积分：删除"),
     Holding("report_photos.files", (("id", "metadata.uploaded_by"),), unset=("metadata.uploaded_by",),
             note="工单照片（GridFS）：上传人删除，照片作为工单事实保留"),
 )
 
 # Collections that hold no resident's personal data, and why.
 NOT_PERSONAL: dict[str, str] = {
+    "points_pairs": "防刷分计数（两个居民ID的组合），3 天后自动过期",
+    "points_daily": "每日积分上限计数（居民ID + 日期），3 天后自动过期",
     "residents": "居民本身：导出为 profile，注销时变为墓碑（ResidentRepository.anonymise）",
     "staff": "工作人员账号",
     "communities": "社区目录", "streets": "街道目录", "stations": "驿站目录",

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 import pytest
 
-from handlers.booking import _birth_year
+from handlers.booking_times import birth_year as _birth_year
 from services.booking_times import day_label, rank_slots, slot_label, wanted_from_text
 from storage.booking_catalog import CATALOG, TZ, planned_slots, service_doc
 

@@ -27,7 +27,8 @@ async def drill(tmp_path, nlu_service):
     redis, db_server = redis_server(tmp_path), mongo_server(tmp_path, sync_on_commit=True)
     redis.start()
     db_server.start()
-    settings = Settings(mongodb_uri=db_server.uri, mongodb_db="linli_drill", redis_url=redis.url)
+    settings = Settings(mongodb_uri=db_server.uri, mongodb_db="linli_drill", redis_url=redis.url,
+                        rate_rest_ip_per_minute=0, rate_rest_global_per_minute=0)  # a drill, not an abuse
     client = TestClient(TestServer(create_app(settings, nlu=nlu_service)))
     await client.start_server()
     try:
