@@ -5,6 +5,7 @@ GET /console/map            tickets by status and stations by kind (open now or 
 GET /console/map.json       its data (?days=7|30|90: closed tickets of that period; open ones always)
 GET /console/screen         the street screen for street admins (and sysadmins): full screen,
                             refreshes itself from /console/screen.json every minute
+                            (?refresh=10..3600 seconds)
 GET /console/screen.json    live counts per community, overdue, today's reports, the map, two trends
 
 Everything is scoped like every console page (storage/scope.py). The base map needs no
@@ -93,8 +94,10 @@ async def map_json(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{PREFIX}/screen")
 @staff_required(*SCREEN_ROLES)
 async def screen_page(request: web.Request) -> web.StreamResponse:
+    refresh = request.query.get("refresh", "")
+    refresh = int(refresh) if refresh.isdigit() and 10 <= int(refresh) <= 3600 else REFRESH_SECONDS
     response = aiohttp_jinja2.render_template("screen.html", request, {
-        "refresh": REFRESH_SECONDS, "echarts_version": ECHARTS_VERSION,
+        "refresh": refresh, "echarts_version": ECHARTS_VERSION,
     })
     response.headers["Content-Security-Policy"] = page_csp(_tile_url(request))
     return response

@@ -23,7 +23,7 @@
       xAxis: Object.assign({type: "category", data: days.map(function (d) { return d.slice(5); })}, axis),
       yAxis: Object.assign({type: "value", minInterval: 1}, axis),
       series: lines.map(function (l) {
-        return {name: l.name, type: "line", smooth: true, symbol: "none", data: l.data,
+        return {name: l.name, type: "line", symbol: "none", data: l.data,
           itemStyle: {color: l.color}, areaStyle: {opacity: 0.12}};
       })};
   }
