@@ -70,8 +70,9 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding("couriers", (("id", "resident_id"),), "delete", note="骑手登记：删除"),
     Holding("audit", (("id", "resident_id"),), scrub=("after.note", "before.note", "after.reason", "before.reason"),
             note="审计：快照里的个人字段删除（AuditLog.forget_resident），备注打码"),
-    Holding("report_photos.files", (("id", "metadata.uploaded_by"),), unset=("metadata.uploaded_by",),
-            note="工单照片（GridFS）：上传人删除，照片作为工单事实保留"),
+    Holding("report_photos.files", (("id", "metadata.uploaded_by"), ("user_key", "metadata.uploaded_by")),
+            unset=("metadata.uploaded_by",),
+            note="工单照片（GridFS；微信照片的上传人是微信身份）：上传人删除，照片作为工单事实保留"),
 )
 
 # Collections that hold no resident's personal data, and why.

@@ -31,6 +31,7 @@ from bot.console.common import Page
 from bot.console.export import MAX_ROWS, report_rows, to_csv
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
+from services.wechat_media import media_of
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import CHINA_TZ, STATUS_LABELS, STATUSES, Actor, Report, find_ticket
 from storage.residents import ResidentRepository
@@ -263,6 +264,7 @@ async def _ticket_page(request: web.Request, report: Report, error: str | None =
         **_common(), "report": report, "reporter": resident, "actions": actions, "error": error,
         "communities": await _community_names(request), "departments": departments,
         "followers": len(report.followers), "photos": all_photos(report),
+        "wechat_stored": await _wechat_stored(request, report),
         "own_photos": len(report.photos),
         "flash": FLASH.get(request.query.get("done", "")) if status == 200 and not error else None,
     }, status=status)
@@ -280,13 +282,35 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
     return await _ticket_page(request, report)
 
 
+async def _wechat_stored(request: web.Request, report: Report) -> set[str]:
+    """MediaIds of the ticket's WeChat photos already kept in GridFS (or, with the WeChat
+    client configured, still fetchable from WeChat: shown and fetched on demand)."""
+    store: PhotoStore = request.app[keys.PHOTOS]
+    media = request.app.get(keys.WECHAT_MEDIA)
+    ids = {m for m in (media_of(p) for p in all_photos(report)) if m}
+    return {m for m in ids if media is not None or await store.find_media(m)}
+
+
 @routes.get(f"{PREFIX}/reports/{{ticket}}/photos/{{index:\\d{{1,2}}}}")
 @staff_required()
 async def photo(request: web.Request) -> web.StreamResponse:
     _, report = await _scoped_report(request)
     index = int(request.match_info["index"])
     photos = all_photos(report)
-    if index >= len(photos) or photos[index].get("source") != "upload":
+    if index >= len(photos):
+        raise web.HTTPNotFound()
+    media_id = media_of(photos[index])
+    if media_id is not None:  # a WeChat photo: kept in GridFS when it arrived (or fetched now)
+        media = request.app.get(keys.WECHAT_MEDIA)
+        if media is not None:
+            stored = await media.stored(media_id, report.resident_id, fetch=True)
+        else:
+            found = await request.app[keys.PHOTOS].find_media(media_id)
+            stored = await request.app[keys.PHOTOS].get(found) if found else None
+        if stored is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=stored.data, content_type=stored.content_type)
+    if photos[index].get("source") != "upload":
         raise web.HTTPNotFound()
     stored = await request.app[keys.PHOTOS].get(photos[index]["id"])
     if stored is None:
