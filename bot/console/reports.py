@@ -28,7 +28,7 @@ from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, board_filter, due_today_before
 from bot.console.common import Page
-from bot.console.export import MAX_ROWS, report_rows, to_csv
+from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
 from services.wechat_media import media_of
@@ -140,6 +140,17 @@ async def board(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def export_csv(request: web.Request) -> web.StreamResponse:
     """The board's tickets (same filters) as CSV, masked per role, audited."""
+    return await _export(request, "csv")
+
+
+@routes.get(f"{PREFIX}/reports/export.xlsx")
+@staff_required()
+async def export_xlsx(request: web.Request) -> web.StreamResponse:
+    """The board's tickets (same filters) as an Excel workbook, masked per role, audited."""
+    return await _export(request, "xlsx")
+
+
+async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
     staff: Staff = request[STAFF]
     scope = await staff_scope(request.app[keys.MONGO], staff)
     query = request.query
@@ -157,14 +168,16 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
         category=category or None, overdue=True if query.get("overdue") == "1" else None,
         limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
     )
-    body = to_csv(report_rows(reports, staff, await _community_names(request)))
+    rows = report_rows(reports, staff, await _community_names(request))
     await AuditLog(request.app[keys.MONGO]).record(
-        staff, "report.export", "reports", None, None, {"rows": len(reports), "filters": dict(query)}, ip=request.remote,
+        staff, "report.export", "reports", None, None,
+        {"rows": len(reports), "format": fmt, "filters": dict(query)}, ip=request.remote,
     )
-    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.csv"
-    return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
-    })
+    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if fmt == "xlsx":
+        return web.Response(body=to_xlsx(rows), content_type=XLSX_TYPE, headers=headers)
+    return web.Response(body=to_csv(rows), content_type="text/csv", charset="utf-8", headers=headers)
 
 
 # -- stats -------------------------------------------------------------------------------
