@@ -172,3 +172,53 @@ async def test_the_map_and_the_street_screen_render_with_data(make_client, db):
         await browser.wait("document.querySelector('#t-today').textContent === '5'", "the screen refreshed", bound=240)
         await browser.screenshot("street-screen")
         assert browser.errors == []
+
+
+async def test_every_form_field_has_a_label_and_focus_is_visible(make_client, db):
+    from datetime import date
+
+    from services.points import seed_demo_points
+    from storage.bookings import seed_catalog
+    from storage.routing import seed_routing
+    from tests.test_console_map import make_world
+
+    client = await make_world(make_client, db)
+    await seed_routing(db)
+    await seed_catalog(db, date.today())
+    await seed_demo_points(db)
+    base = str(client.make_url("")).rstrip("/")
+    resident = (await ResidentRepository(db).for_user_key("rest:m0", A)).id
+    pages = ["/console/", "/console/reports", "/console/reports/routing", "/console/reports/stats",
+             "/console/bookings", "/console/bookings/links", "/console/bookings/rentals", "/console/bookings/slots/new",
+             "/console/points", f"/console/points/residents/{resident}", "/console/stations", "/console/stations/new",
+             "/console/sharing", "/console/sharing/words", "/console/callbacks", "/console/residents",
+             "/console/staff", "/console/staff/new", "/console/audit", "/console/map"]
+    async with Browser() as browser:
+        await login(browser, base, "root")  # a sysadmin sees every form
+        for path in pages:
+            await browser.goto(base + path)
+            assert await browser.js("document.querySelector('h1') !== null"), path
+            assert await browser.unlabeled_fields() == [], path
+            if path == "/console/bookings":
+                slot = await browser.js("(document.querySelector('a[href^=\"/console/bookings/slots/\"]:not([href$=\"/new\"])') || {}).href")
+            if path == "/console/stations":
+                station = await browser.js("(document.querySelector('a[href^=\"/console/stations/demo-\"]') || {}).href")
+        assert slot and station
+        for url in (slot, station):
+            await browser.goto(url)
+            assert await browser.js("document.querySelectorAll('input:not([type=hidden]), select, textarea').length") > 0, url
+            assert await browser.unlabeled_fields() == [], url
+        await browser.screenshot("console-station-edit")
+        # Keyboard: Tab moves the focus through the page, and every stop shows an outline.
+        await browser.goto(f"{base}/console/points")
+        await browser.js("document.activeElement.blur()")
+        seen = set()
+        for _ in range(25):
+            await browser.press_tab()
+            stop = await browser.js("""(() => { const e = document.activeElement; const s = getComputedStyle(e);
+                return {tag: e.tagName, id: e.id || e.name || e.textContent.slice(0, 10),
+                        outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2}; })()""")
+            assert stop["tag"] != "BODY" and stop["outline"], stop
+            seen.add((stop["tag"], stop["id"]))
+        assert {"INPUT", "A", "BUTTON"} <= {tag for tag, _ in seen}
+        assert browser.errors == []
