@@ -53,6 +53,11 @@ class Settings:
     # Seconds to answer WeChat within (it retries after 5 s); later replies go out
     # through the customer-service message API.
     wechat_reply_budget: float = 4.0
+    # Console map: raster tiles from a map server ({z}/{x}/{y} in Web Mercator, e.g. 天地图 or an
+    # intranet server); unset = the communities' outlines on a plain base, no internet needed.
+    map_tile_url: str | None = None
+    # The communities' outlines (GeoJSON, properties.id = community code); unset = the shipped demo file.
+    map_geojson: str | None = None
     # Mini-program login (jscode2session at {wechat_api_base}/sns/jscode2session).
     mp_app_id: str | None = None
     mp_app_secret: str | None = None
@@ -120,6 +125,8 @@ class Settings:
             wechat_aes_key=_str("WECHAT_AES_KEY"),
             wechat_api_base=_str("WECHAT_API_BASE", cls.wechat_api_base),
             wechat_reply_budget=_float("LINLI_WECHAT_REPLY_BUDGET", cls.wechat_reply_budget),
+            map_tile_url=_str("LINLI_MAP_TILE_URL"),
+            map_geojson=_str("LINLI_MAP_GEOJSON"),
             mp_app_id=_str("MP_APP_ID"),
             mp_app_secret=_str("MP_APP_SECRET"),
             api_session_ttl=_int("LINLI_API_SESSION_TTL", cls.api_session_ttl),

@@ -18,6 +18,7 @@ from services.notify import Notifier
 from services.reports import ReportService
 from services.sharing import SharingService
 from services.handoff import HandoffService
+from services.wechat_media import WeChatMedia
 from services.stations import StationService
 from storage.dedup import Deduplicator
 from storage.login_lock import StaffLoginLock
@@ -45,5 +46,6 @@ POINTS = web.AppKey("points", PointsService)  # points ledger, 积分超市, 荣
 SHARING = web.AppKey("sharing", SharingService)  # 共享社区: items, skills, help requests
 NOTIFIER = web.AppKey("notifier", Notifier)  # status changes to residents
 PHOTOS = web.AppKey("photos", PhotoStore)  # report photos (GridFS)
+WECHAT_MEDIA = web.AppKey("wechat_media", WeChatMedia)  # WeChat photos -> GridFS (with the WeChat client)
 STATIONS = web.AppKey("stations", StationService)  # 驿站 / 能量栈 search, couriers
 HANDOFF = web.AppKey("handoff", HandoffService)  # 找人工: callback requests

@@ -7,6 +7,9 @@
   ready within WeChat's 5-second window. An invalid/expired token (40001, 42001, 40014)
   forces one refresh and one resend; 45015 (the resident has not written in 48 hours) and
   similar "cannot reach this user" codes are logged and reported as undeliverable.
+- `cgi-bin/media/get`: a temporary medium (a resident's photo) by its MediaId, kept for
+  3 days by WeChat: the bytes and their Content-Type, or a JSON error code (40007 for
+  an unknown or expired media_id). An invalid token is refreshed once, as for sends.
 """
 from __future__ import annotations
 
@@ -111,6 +114,33 @@ class WeChatClient:
                 log.warning("WeChat message to %s undeliverable: %d %s", openid, errcode, errmsg)
                 return SendResult(False, errcode, errmsg)
             raise WeChatApiError(errcode, errmsg)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get_media(self, media_id: str, *, max_bytes: int = 10 * 1024 * 1024) -> tuple[bytes, str]:
+        """(bytes, content type) of a temporary medium; WeChatApiError when WeChat answers
+        with an error code (JSON) or the medium is larger than `max_bytes`."""
+        token = await self.access_token()
+        for attempt in (1, 2):
+            url = f"{self.base_url}/cgi-bin/media/get"
+            async with self._session.get(url, params={"access_token": token, "media_id": media_id}) as resp:
+                content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                raw = await resp.content.read(max_bytes + 1)
+            if len(raw) > max_bytes:
+                raise WeChatApiError(-2, f"medium larger than {max_bytes} bytes")
+            if content_type in ("application/json", "text/plain") or raw[:1] == b"{":
+                try:
+                    data = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    data = None
+                if isinstance(data, dict):
+                    errcode = _errcode(data)
+                    if errcode in INVALID_TOKEN and attempt == 1:
+                        token = await self.access_token(stale=token)
+                        continue
+                    raise WeChatApiError(errcode or -1, str(data.get("errmsg", "")))
+            if resp.status != 200 or not raw:
+                raise WeChatApiError(-1, f"media/get: HTTP {resp.status}")
+            return raw, content_type
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _call(

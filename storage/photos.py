@@ -61,16 +61,26 @@ class PhotoStore:
             raise BadPhoto("bad_photo_type", "photo must be a JPEG or PNG image")
         return kind
 
-    async def put(self, data: bytes, *, uploaded_by: str, now: datetime) -> dict[str, Any]:
-        """Store a checked photo; returns the reference kept on the ticket."""
+    async def put(self, data: bytes, *, uploaded_by: str, now: datetime, media_id: str | None = None) -> dict[str, Any]:
+        """Store a checked photo; returns the reference kept on the ticket. `media_id`: the
+        WeChat MediaId it was fetched by (services/wechat_media.py)."""
         content_type, ext = self.check(data)
         digest = hashlib.sha256(data).hexdigest()
-        file_id = await self._bucket.upload_from_stream(
-            f"{digest}.{ext}", data,
-            metadata={"content_type": content_type, "sha256": digest, "uploaded_by": uploaded_by, "at": now},
-        )
+        metadata = {"content_type": content_type, "sha256": digest, "uploaded_by": uploaded_by, "at": now}
+        if media_id:
+            metadata["media_id"] = media_id
+        file_id = await self._bucket.upload_from_stream(f"{digest}.{ext}", data, metadata=metadata)
         return {"source": "upload", "id": str(file_id), "content_type": content_type, "size": len(data),
                 "sha256": digest}
+
+    async def find_media(self, media_id: str) -> str | None:
+        """The id of the photo fetched by this WeChat MediaId, if it was."""
+        if not isinstance(media_id, str) or not media_id:
+            return None
+        cursor = self._bucket.find({"metadata.media_id": media_id}, limit=1)
+        async for doc in cursor:
+            return str(doc._id)
+        return None
 
     async def get(self, photo_id: str) -> StoredPhoto | None:
         try:

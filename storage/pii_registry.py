@@ -73,8 +73,9 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding("share_messages", (("id", "from_id"), ("id", "to_id")), clear=("text",),
             note="邻里之间经 Linli 转达的留言：文字清空"),
     Holding("points_reviews", (("id", "resident_id"),), "delete", note="待审核的积分：删除"),
-    Holding("report_photos.files", (("id", "metadata.uploaded_by"),), unset=("metadata.uploaded_by",),
-            note="工单照片（GridFS）：上传人删除，照片作为工单事实保留"),
+    Holding("report_photos.files", (("id", "metadata.uploaded_by"), ("user_key", "metadata.uploaded_by")),
+            unset=("metadata.uploaded_by",),
+            note="工单照片（GridFS；微信照片的上传人是微信身份）：上传人删除，照片作为工单事实保留"),
 )
 
 # Collections that hold no resident's personal data, and why.

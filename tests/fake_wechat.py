@@ -4,6 +4,10 @@ It issues access tokens at `GET /cgi-bin/token`, accepts `POST /cgi-bin/message/
 and records every request. Like the real server it answers with JSON error codes:
 40013 (wrong AppID), 40125 (wrong secret), 40001 (access token invalid: see
 `invalidate_token`), 45015 (the resident has not written within 48 hours: see `unreachable`).
+
+`GET /cgi-bin/media/get?access_token=&media_id=` serves temporary media as WeChat documents
+it: the bytes with their Content-Type (image/jpeg for photos; see `add_media`), or an error
+code as JSON: 40007 (invalid media_id: unknown or expired) and 40001 (bad access token).
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ class FakeWeChat:
     requests: list[Recorded] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)  # openids answered with 45015
     token_delay: float = 0.0  # seconds each token request takes
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # media_id -> (bytes, content type)
     _tokens_issued: int = 0
     _valid: set[str] = field(default_factory=set)
     _server: TestServer | None = None
@@ -41,6 +46,7 @@ class FakeWeChat:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
+        app.router.add_get("/cgi-bin/media/get", self._media)
         self._changed = asyncio.Condition()
         self._server = TestServer(app)
         await self._server.start_server()
@@ -57,6 +63,14 @@ class FakeWeChat:
     def invalidate_token(self) -> None:
         """Every token issued so far stops working (the next send gets 40001 once)."""
         self._valid.clear()
+
+    def add_media(self, media_id: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        """A medium WeChat holds (a resident's photo); `del fake.media[id]` makes it expire."""
+        self.media[media_id] = (data, content_type)
+
+    @property
+    def media_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path == "/cgi-bin/media/get"]
 
     @property
     def token_requests(self) -> list[Recorded]:
@@ -120,3 +134,19 @@ class FakeWeChat:
                 request, body, {"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled"}
             )
         return await self._answer(request, body, {"errcode": 0, "errmsg": "ok"})
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("access_token", "") not in self._valid:
+            return await self._answer(
+                request, None, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            )
+        found = self.media.get(request.query.get("media_id", ""))
+        if found is None:
+            return await self._answer(request, None, {"errcode": 40007, "errmsg": "invalid media_id"})
+        self.requests.append(Recorded(request.method, request.path, dict(request.query)))
+        async with self._changed:
+            self._changed.notify_all()
+        data, content_type = found
+        return web.Response(body=data, content_type=content_type, headers={
+            "Content-disposition": f'attachment; filename="{request.query["media_id"]}.jpg"',
+        })

@@ -118,3 +118,40 @@ async def test_csv_export_is_scoped_masked_and_formula_safe(world):
     body = (await (await admin.get("/console/reports/export.csv", params={"sort": "old"})).read()).decode("utf-8-sig")
     assert "13812345678" in body
     assert await db.audit.count_documents({"action": "report.export"}) == 2
+
+
+async def test_xlsx_export_is_scoped_masked_and_formula_safe(world):
+    import io
+
+    from openpyxl import load_workbook
+
+    db = world["db"]
+    await db.reports.update_one({"_id": world["tickets"][0]}, {"$set": {
+        "description": "=HYPERLINK(\"http://x\") 电话13812345678\x01", "location_text": "+SUM(A1)"}})
+    await make_staff(db, "grid-b", "grid_worker", B)
+    grid = await logged_in(world, "grid-a")
+    text = await (await grid.get("/console/reports")).text()
+    assert 'href="/console/reports/export.xlsx' in text
+    resp = await grid.get("/console/reports/export.xlsx", params={"sort": "old", "category": "garbage"})
+    assert resp.status == 200
+    assert resp.content_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert resp.headers["Content-Disposition"].endswith('.xlsx"')
+    raw = await resp.read()
+    sheet = load_workbook(io.BytesIO(raw)).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][:3] == ["工单号", "提交时间", "社区"] and len(rows) == 1 + 13  # the board's filter
+    first = sheet[2]
+    assert all(c.data_type == "s" for c in first)  # text, never a formula
+    assert first[5].value.startswith("'=HYPERLINK") and first[4].value == "'+SUM(A1)"
+    assert "138****5678" in first[5].value and "\x01" not in first[5].value
+    assert not any("13812345678" in str(v) for row in rows for v in row)
+    assert rows[1][2] == "田面社区"
+    admin = await logged_in(world, "admin-a")
+    sheet = load_workbook(io.BytesIO(await (await admin.get("/console/reports/export.xlsx",
+                                                              params={"sort": "old"})).read())).active
+    assert "13812345678" in sheet["F2"].value and sheet.max_row == 26
+    other = await logged_in(world, "grid-b")  # another community: nothing of A
+    sheet = load_workbook(io.BytesIO(await (await other.get("/console/reports/export.xlsx")).read())).active
+    assert sheet.max_row == 1
+    audit = await db.audit.find({"action": "report.export"}).to_list(10)
+    assert len(audit) == 3 and all(a["after"]["format"] == "xlsx" for a in audit)

@@ -48,6 +48,7 @@ from bot.messages import InboundMessage, Location, Reply
 from bot.wechat_api import WeChatClient
 from handlers import registry as handler_registry
 from services.locations import LASTLOC_KEY, LASTLOC_TTL_SECONDS
+from services.wechat_media import WeChatMedia
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +162,11 @@ class WeChatChannel:
                 app[keys.REDIS], settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base
             )
             app[keys.WECHAT] = client
+            app[keys.WECHAT_MEDIA] = WeChatMedia(client, app[keys.PHOTOS])
         yield
         await self.drain()
         if client is not None:
+            await app[keys.WECHAT_MEDIA].drain()
             await client.close()
 
     async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
@@ -367,6 +370,9 @@ class WeChatChannel:
             return _reply_xml(message, plan.direct)
         if plan.inbound is None:
             return SUCCESS
+        if plan.inbound.kind == "image" and app.get(keys.WECHAT_MEDIA) is not None:
+            # WeChat keeps media for 3 days: the photo is fetched into GridFS now.
+            app[keys.WECHAT_MEDIA].fetch_soon(plan.inbound.media["media_id"], plan.inbound.user_key)
         return await self._dialogue(app, chat, plan, message)
 
     async def _dialogue(self, app: web.Application, chat: ChatService, plan: _Plan, message: BaseMessage) -> str:

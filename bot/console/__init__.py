@@ -46,6 +46,7 @@ CONSOLE_MODULES: list[str] = [
     "bot.console.callbacks",
     "bot.console.reports",
     "bot.console.bookings",
+    "bot.console.maps",
 ]
 
 

@@ -28,9 +28,10 @@ from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, board_filter, due_today_before
 from bot.console.common import Page
-from bot.console.export import MAX_ROWS, report_rows, to_csv
+from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
+from services.wechat_media import media_of
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import CHINA_TZ, STATUS_LABELS, STATUSES, Actor, Report, find_ticket
 from storage.residents import ResidentRepository
@@ -139,6 +140,17 @@ async def board(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def export_csv(request: web.Request) -> web.StreamResponse:
     """The board's tickets (same filters) as CSV, masked per role, audited."""
+    return await _export(request, "csv")
+
+
+@routes.get(f"{PREFIX}/reports/export.xlsx")
+@staff_required()
+async def export_xlsx(request: web.Request) -> web.StreamResponse:
+    """The board's tickets (same filters) as an Excel workbook, masked per role, audited."""
+    return await _export(request, "xlsx")
+
+
+async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
     staff: Staff = request[STAFF]
     scope = await staff_scope(request.app[keys.MONGO], staff)
     query = request.query
@@ -156,14 +168,16 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
         category=category or None, overdue=True if query.get("overdue") == "1" else None,
         limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
     )
-    body = to_csv(report_rows(reports, staff, await _community_names(request)))
+    rows = report_rows(reports, staff, await _community_names(request))
     await AuditLog(request.app[keys.MONGO]).record(
-        staff, "report.export", "reports", None, None, {"rows": len(reports), "filters": dict(query)}, ip=request.remote,
+        staff, "report.export", "reports", None, None,
+        {"rows": len(reports), "format": fmt, "filters": dict(query)}, ip=request.remote,
     )
-    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.csv"
-    return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
-    })
+    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if fmt == "xlsx":
+        return web.Response(body=to_xlsx(rows), content_type=XLSX_TYPE, headers=headers)
+    return web.Response(body=to_csv(rows), content_type="text/csv", charset="utf-8", headers=headers)
 
 
 # -- stats -------------------------------------------------------------------------------
@@ -263,6 +277,7 @@ async def _ticket_page(request: web.Request, report: Report, error: str | None =
         **_common(), "report": report, "reporter": resident, "actions": actions, "error": error,
         "communities": await _community_names(request), "departments": departments,
         "followers": len(report.followers), "photos": all_photos(report),
+        "wechat_stored": await _wechat_stored(request, report),
         "own_photos": len(report.photos),
         "flash": FLASH.get(request.query.get("done", "")) if status == 200 and not error else None,
     }, status=status)
@@ -280,13 +295,35 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
     return await _ticket_page(request, report)
 
 
+async def _wechat_stored(request: web.Request, report: Report) -> set[str]:
+    """MediaIds of the ticket's WeChat photos already kept in GridFS (or, with the WeChat
+    client configured, still fetchable from WeChat: shown and fetched on demand)."""
+    store: PhotoStore = request.app[keys.PHOTOS]
+    media = request.app.get(keys.WECHAT_MEDIA)
+    ids = {m for m in (media_of(p) for p in all_photos(report)) if m}
+    return {m for m in ids if media is not None or await store.find_media(m)}
+
+
 @routes.get(f"{PREFIX}/reports/{{ticket}}/photos/{{index:\\d{{1,2}}}}")
 @staff_required()
 async def photo(request: web.Request) -> web.StreamResponse:
     _, report = await _scoped_report(request)
     index = int(request.match_info["index"])
     photos = all_photos(report)
-    if index >= len(photos) or photos[index].get("source") != "upload":
+    if index >= len(photos):
+        raise web.HTTPNotFound()
+    media_id = media_of(photos[index])
+    if media_id is not None:  # a WeChat photo: kept in GridFS when it arrived (or fetched now)
+        media = request.app.get(keys.WECHAT_MEDIA)
+        if media is not None:
+            stored = await media.stored(media_id, report.resident_id, fetch=True)
+        else:
+            found = await request.app[keys.PHOTOS].find_media(media_id)
+            stored = await request.app[keys.PHOTOS].get(found) if found else None
+        if stored is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=stored.data, content_type=stored.content_type)
+    if photos[index].get("source") != "upload":
         raise web.HTTPNotFound()
     stored = await request.app[keys.PHOTOS].get(photos[index]["id"])
     if stored is None:
