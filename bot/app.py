@@ -25,6 +25,7 @@ from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
 from nlu.service import NLUService
+from services.faq import FaqService
 from services.locations import RecentLocations
 from services.notify import Notifier
 from services.points import points_context
@@ -37,6 +38,7 @@ from storage.dialogue_state import DialogueStateStore
 from storage.locks import redis_serializer
 from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
 from storage.communities import CommunityRepository
+from storage.faq import FaqRepository
 from storage.notices import NoticeRepository
 from storage.photos import PhotoStore
 from storage.reports import ReportRepository
@@ -94,6 +96,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     # 6-digit link codes: 5 wrong tries lock the resident out of confirming for an hour.
     app[keys.LINK_CODE_GUARD] = LoginGuard(redis, 5, 3600, 3600, prefix=LINK_CODE_PREFIX)
     app[keys.DEDUP] = Deduplicator(redis)
+    app[keys.FAQ] = FaqService(FaqRepository(db))  # chat answers and the console's try-out
     await mongo.ensure_indexes(db, conversation_retention_days=settings.conversation_retention_days)
     yield
     await redis.close()
@@ -158,6 +161,7 @@ async def _chat(app: web.Application) -> None:
         communities=CommunityRepository(db),
         notices=NoticeRepository(db),
         locations=RecentLocations(app[keys.REDIS]),
+        faq=app[keys.FAQ],
     )
     app[keys.CHAT] = ChatService(
         nlu=app[keys.NLU],

@@ -89,5 +89,6 @@ class ChatService:
             replies=[r.as_dict() for r in replies],
             flow=turn.state.flow,
             received_at=message.received_at,
+            extra={"answer": turn.answer} if turn.answer else None,
         )
         return replies

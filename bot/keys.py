@@ -13,6 +13,7 @@ from bot.mp_api import MiniProgramClient
 from bot.wechat_api import WeChatClient
 from nlu.service import NLUService
 from services.bookings import BookingService
+from services.faq import FaqService
 from services.points import PointsService
 from services.notify import Notifier
 from services.reports import ReportService
@@ -49,3 +50,4 @@ PHOTOS = web.AppKey("photos", PhotoStore)  # report photos (GridFS)
 WECHAT_MEDIA = web.AppKey("wechat_media", WeChatMedia)  # WeChat photos -> GridFS (with the WeChat client)
 STATIONS = web.AppKey("stations", StationService)  # 驿站 / 能量栈 search, couriers
 HANDOFF = web.AppKey("handoff", HandoffService)  # 找人工: callback requests
+FAQ = web.AppKey("faq", FaqService)  # the community FAQ: chat answers, console try-out

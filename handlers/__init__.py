@@ -12,6 +12,7 @@ from handlers import handoff  # noqa: F401  (human_handoff: 找人工, callback 
 from handlers import station  # noqa: F401  (find_station: 附近的爱心驿站 / 能量栈)
 from handlers import policy  # noqa: F401  (policy_question: 12345 and the 社区事务受理服务中心)
 from handlers import clarify  # noqa: F401  (nlu_fallback: two-stage clarification)
+from handlers import faq  # noqa: F401  (questions about the community's own rules: its FAQ)
 from handlers import notices  # noqa: F401  (unread notices first; imported last so they lead)
 
 __all__ = ["registry"]

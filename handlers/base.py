@@ -14,6 +14,7 @@ from storage.dialogue_state import DialogueState
 
 if TYPE_CHECKING:
     from services.bookings import BookingService
+    from services.faq import FaqService
     from services.handoff import HandoffService
     from services.locations import RecentLocations
     from services.points import PointsService
@@ -48,6 +49,7 @@ class Services:
     communities: "CommunityRepository | None" = None
     notices: "NoticeRepository | None" = None  # unread notices shown in chat
     locations: "RecentLocations | None" = None  # where a WeChat user was a moment ago
+    faq: "FaqService | None" = None  # the community's own rules, answered from its FAQ
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,6 +66,9 @@ class Turn:
     ended_flow: str | None = None
     # The NLU's top intents [{"name", "confidence"}], best first (empty for menu digits).
     ranking: list[dict[str, Any]] = field(default_factory=list)
+    # What answered this turn when it was not the intent's handler (e.g. {"source": "faq",
+    # "faq_id": ...}); recorded with the turn in `conversations`.
+    answer: dict[str, Any] | None = None
 
     def entity(self, name: str) -> Any | None:
         """Value of the first entity called `name`."""
@@ -87,6 +92,8 @@ Handler = Callable[[Turn], Awaitable[list[Reply]]]
 FlowHandler = Callable[[Turn], Awaitable["list[Reply] | None"]]
 # Hooks around every turn (e.g. elder mode): before routing, and on the replies after.
 BeforeHook = Callable[[Turn], Awaitable[None]]
+# Runs before the intent's handler outside a flow; replies answer the turn instead (the FAQ).
+AnswerFirst = Callable[[Turn], Awaitable["list[Reply] | None"]]
 AfterHook = Callable[[Turn, list[Reply]], Awaitable[list[Reply]]]
 
 
@@ -112,10 +119,16 @@ class Registry:
         # Resident-facing name of each capability intent (menu or not).
         self.titles: dict[str, str] = {}
         self.before: list[BeforeHook] = []
+        self.answer_first: list[AnswerFirst] = []
         self.after: list[AfterHook] = []
 
     def before_turn(self, func: BeforeHook) -> BeforeHook:
         self.before.append(func)
+        return func
+
+    def before_intent(self, func: AnswerFirst) -> AnswerFirst:
+        """A hook that may answer a turn outside a flow before the intent's handler does."""
+        self.answer_first.append(func)
         return func
 
     def after_turn(self, func: AfterHook) -> AfterHook:

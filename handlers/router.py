@@ -3,6 +3,7 @@
 Menu digits arrive as `menu_select` without going through the NLU: inside a flow the
 flow interprets them (a numbered choice); otherwise they pick from the main menu.
 Flows on the engine (handlers/flow.py) see cancel and 找人工 themselves (repair patterns);
+outside a flow, `registry.answer_first` hooks may answer before the intent's handler (the FAQ);
 outside a flow an intent the message does not clearly carry becomes a clarification
 (handlers/clarify.py).
 """
@@ -48,6 +49,12 @@ class Router:
                 return [turn.say("invalid_choice", choice=turn.text)]
             turn.intent = intent
         gate(turn)  # smalltalk only for short or clear messages; dead-end answers only when sure
+        if state.flow is None:  # e.g. a question the community FAQ answers (handlers/faq.py)
+            for hook in self.registry.answer_first:
+                answered = await hook(turn)
+                if answered is not None:
+                    state.misses = 0
+                    return answered
         if turn.intent in FLOW_BREAKERS and state.flow:
             turn.ended_flow = state.flow
             state.end()

@@ -30,6 +30,7 @@ async def ensure_indexes(db: AsyncIOMotorDatabase, *, conversation_retention_day
     from storage.notices import NoticeRepository
     from storage.reports import ReportRepository
     from storage.audit import AuditLog
+    from storage.faq import FaqRepository
     from storage.bookings import ensure_indexes as booking_indexes
     from storage.residents import ResidentRepository
     from storage.staff import StaffRepository
@@ -37,6 +38,7 @@ async def ensure_indexes(db: AsyncIOMotorDatabase, *, conversation_retention_day
     await ResidentRepository(db).ensure_indexes()
     await StaffRepository(db).ensure_indexes()
     await AuditLog(db).ensure_indexes()
+    await FaqRepository(db).ensure_indexes()
     await ReportRepository(db).ensure_indexes()
     await NoticeRepository(db).ensure_indexes()
     await booking_indexes(db)

@@ -87,7 +87,7 @@ NOT_PERSONAL: dict[str, str] = {
     "communities": "社区目录", "streets": "街道目录", "stations": "驿站目录",
     "counters": "工单号计数器", "content_words": "敏感词表", "report_routing": "派单规则",
     "booking_services": "服务目录", "booking_slots": "时段与名额（不含居民）",
-    "points_rules": "积分规则", "shop_items": "积分超市商品",
+    "points_rules": "积分规则", "shop_items": "积分超市商品", "faq_entries": "社区问答（工作人员编写）",
     "report_photos.chunks": "照片内容（随 report_photos.files 保留，不含个人字段）",
 }
 

@@ -9,6 +9,7 @@ from services.points import seed_demo_points
 from services.stations import seed_demo_stations
 from storage.bookings import seed_catalog
 from storage.communities import DEFAULT_CENTRE_HOURS
+from storage.faq import seed_faq
 from storage.routing import seed_routing
 
 STREET = {"_id": "huafu", "name": "华富街道", "district": "福田区", "city": "深圳市"}
@@ -44,6 +45,8 @@ async def seed_demo(db: AsyncIOMotorDatabase) -> None:
     await seed_demo_staff(db)
     await seed_demo_points(db)  # points rules, 积分超市 items, content word list
     await seed_demo_stations(db)  # 8 党群服务中心 + 12 能量栈 of 华富街道 (storage/data/stations_demo.csv)
+    # The community FAQ (助餐, 辅具, 积分, 驿站 and service-centre hours); after the stations.
+    await seed_faq(db, [community_id for community_id, _ in COMMUNITIES])
 
 
 DEMO_PASSWORD = "linli-demo-2026"

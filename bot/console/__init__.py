@@ -43,6 +43,7 @@ CONSOLE_MODULES: list[str] = [
     "bot.console.sharing",
     "bot.console.points",
     "bot.console.stations",
+    "bot.console.faq",
     "bot.console.callbacks",
     "bot.console.reports",
     "bot.console.bookings",
