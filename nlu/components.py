@@ -23,7 +23,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu.dataset import CODE_ENTITIES, SPAN_ENTITIES, Example, from_messages
 from nlu.meaning import FAMILIES, MeaningModel
-from nlu.spans import SpanTagger
+from nlu.places import common_place, refine, trim_admin
+from nlu.spans import Span, SpanTagger
 
 log = logging.getLogger(__name__)
 RANKING_LENGTH = 10
@@ -166,7 +167,8 @@ class SpanExtractor(_Persisted, EntityExtractorMixin):
         if self.model is None:
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
-        for message, spans in zip(messages, self.model.predict(texts)):
+        for message, text, spans in zip(messages, texts, self.model.predict(texts)):
+            spans = _places(text, spans)
             if not spans:
                 continue
             found = [
@@ -178,6 +180,22 @@ class SpanExtractor(_Persisted, EntityExtractorMixin):
             ]
             message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
         return messages
+
+
+def _places(text: str, spans: List[Span]) -> List[Span]:
+    """Locations without the district/street prefix; a shared place when the tagger found none."""
+    out = []
+    for s in spans:
+        if s.entity == "location":
+            start, end = refine(text, s.start, s.end)
+            value, cut = trim_admin(text[start:end])
+            s = Span(s.entity, value, start + cut, end, s.confidence)
+        out.append(s)
+    if text and not any(s.entity == "location" for s in out):
+        found = common_place(text, [(s.start, s.end) for s in out])
+        if found:
+            out.append(Span("location", found[0], found[1], found[2], 0.5))
+    return out
 
 
 __all__ = ["MeaningClassifier", "SpanExtractor", "CODE_ENTITIES"]

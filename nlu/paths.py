@@ -12,7 +12,7 @@ MODELS_DIR = ROOT / "models"
 MODEL_NAME = "linli-nlu"
 FINGERPRINT_FILE = "fingerprint.json"
 # Code that becomes part of the trained graph: a change must retrain.
-COMPONENT_FILES = [ROOT / "nlu" / name for name in ("time_extractor.py", "components.py", "meaning.py", "spans.py", "text.py", "dataset.py", "span_fillers.py")]
+COMPONENT_FILES = [ROOT / "nlu" / name for name in ("time_extractor.py", "components.py", "meaning.py", "spans.py", "text.py", "dataset.py", "span_fillers.py", "places.py")]
 
 
 def fingerprint() -> str:

@@ -32,23 +32,72 @@ POSITIONS = ("门口", "楼下", "后面", "旁边", "东门", "北门", "对面
 LANDMARKS = ("菜市场", "社区公园", "幼儿园", "小学", "公交站", "地铁站B口", "社康中心", "篮球场", "健身广场", "垃圾站", "快递柜")
 
 
-def place(rng: random.Random) -> str:
-    kind = rng.randrange(7)
-    estate, road = rng.choice(ESTATES), rng.choice(ROADS)
+# Estate and road names are composed from name characters and suffixes, so the tagger learns
+# the shape of a name ("xx苑", "xx花园二期", "xx大道辅道") rather than a list of names.
+_NAME_CHARS = (
+    "龙凤华金银碧翠绿青康福安宁祥和瑞嘉富丽美新兴盛泰丰锦绣春秋雅景海湖江河山峰岭林松竹梅兰桂荔榕桃柳枫"
+    "星月阳光明晨曦东南西北中天云鹏鸿德信仁文怡乐平顺喜庆宏达城港湾源泉溪田桥"
+)
+_ESTATE_SUFFIXES = (
+    "苑 园 花园 华庭 新村 村 小区 大厦 公寓 嘉园 里 楼 山庄 家园 城 府 湾 名苑 雅居 豪庭 大院 花城 广场 新城 社区"
+).split()
+_PHASES = ("", "", "", "二期", "三期", "A区", "北区", "东区", "1期")
+_ROAD_SUFFIXES = ("路", "路", "街", "大道", "一路", "二路", "东路", "大道辅道", "巷", "南路")
+_MORE_POSITIONS = (
+    "楼下", "楼梯间", "电梯间", "电梯里", "走廊", "架空层", "地下室", "停车场入口", "后门", "西门外面",
+    "旁边那块空地", "后面那条巷子", "楼顶", "天台", "过道", "垃圾房门口", "边上", "底下", "一楼大厅", "消防通道",
+)
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice(_NAME_CHARS) for _ in range(rng.choice((2, 2, 2, 3))))
+
+
+def _estate(rng: random.Random) -> str:
+    if rng.random() < 0.3:
+        return rng.choice(ESTATES)
+    return _name(rng) + rng.choice(_ESTATE_SUFFIXES) + rng.choice(_PHASES)
+
+
+def _road(rng: random.Random) -> str:
+    return rng.choice(ROADS) if rng.random() < 0.3 else _name(rng) + rng.choice(_ROAD_SUFFIXES)
+
+
+def _building(rng: random.Random) -> str:
+    n = rng.randrange(1, 40)
+    kind = rng.randrange(6)
     if kind == 0:
-        return estate + rng.choice(BUILDINGS) + rng.choice(POSITIONS)
+        return f"{n}栋{rng.randrange(1, 6)}单元"
     if kind == 1:
-        return estate + rng.choice(BUILDINGS)
+        return f"{n}栋{rng.randrange(1, 33)}{rng.randrange(1, 10):02d}"
     if kind == 2:
-        other = rng.choice([r for r in ROADS if r != road])
+        return rng.choice("ABCDE") + "座"
+    return rng.choice(BUILDINGS) if kind == 3 else f"{n}" + rng.choice(("栋", "号楼", "幢", "座", "号"))
+
+
+def _position(rng: random.Random) -> str:
+    return rng.choice(POSITIONS) if rng.random() < 0.5 else rng.choice(_MORE_POSITIONS)
+
+
+def place(rng: random.Random) -> str:
+    kind = rng.randrange(8)
+    estate, road = _estate(rng), _road(rng)
+    if kind == 0:
+        return estate + _building(rng) + _position(rng)
+    if kind == 1:
+        return estate + _building(rng)
+    if kind == 2:
+        other = _road(rng)
         return f"{road}和{other}交叉口" if rng.random() < 0.5 else f"{road}与{other}路口"
     if kind == 3:
-        return f"{road}{rng.randrange(1, 300)}号" + (rng.choice(POSITIONS) if rng.random() < 0.5 else "")
+        return f"{road}{rng.randrange(1, 300)}号" + (_position(rng) if rng.random() < 0.5 else "")
     if kind == 4:
         return estate + rng.choice(LANDMARKS) + ("旁边" if rng.random() < 0.5 else "")
     if kind == 5:
         return road + rng.choice(LANDMARKS)
-    return rng.choice(BUILDINGS) + rng.choice(POSITIONS)
+    if kind == 6:
+        return estate + _position(rng)
+    return _building(rng) + _position(rng)
 
 
 def filler(entity: str, rng: random.Random) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Text
@@ -43,8 +44,15 @@ def _jionlp():
         with contextlib.redirect_stdout(io.StringIO()):
             import jionlp
 
+        logging.getLogger().addFilter(_drop_jionlp_parse_noise)
         _jio = jionlp
     return _jio
+
+
+def _drop_jionlp_parse_noise(record: logging.LogRecord) -> bool:
+    """JioNLP logs a full traceback on the root logger for every fragment it cannot parse
+    ("下晚上"); it then returns no time, which is the answer. Keep the logs readable."""
+    return not (record.levelno == logging.ERROR and "jionlp" in record.pathname)
 
 
 def resolve_times(text: str, now: datetime) -> List[Dict[str, Any]]:

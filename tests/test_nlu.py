@@ -194,7 +194,7 @@ async def test_code_entities_always_carry_a_code_and_a_real_span(nlu_service):
 def test_heldout_figures_meet_the_thresholds(nlu_service):
     """The held-out set (tests/nlu_heldout, written apart from nlu/data, never trained on)."""
     from nlu.dataset import heldout_examples
-    from nlu.heldout import THRESHOLDS, measure
+    from nlu.heldout import SPAN_THRESHOLDS, THRESHOLDS, measure
 
     examples = heldout_examples()
     assert len(examples) >= 400 and sum(e.intent == "out_of_scope" for e in examples) >= 50
@@ -203,6 +203,8 @@ def test_heldout_figures_meet_the_thresholds(nlu_service):
     assert figures.all_codes_accuracy >= THRESHOLDS["code_accuracy"], figures.code_errors
     assert figures.oos_precision >= THRESHOLDS["oos_precision"], figures.errors
     assert figures.oos_recall >= THRESHOLDS["oos_recall"], figures.errors
+    for name, threshold in SPAN_THRESHOLDS.items():
+        assert figures.span_accuracy[name][0] >= threshold, (name, figures.span_accuracy[name])
 
 
 def test_heldout_set_is_not_in_the_training_data():
