@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-_MISSING = object()
+EARTH_RADIUS_M = 6378100.0  # the radius MongoDB's spherical distances use
 
 
 def stored(value: Any) -> Any:
@@ -84,6 +84,15 @@ def _match_op(values: list[Any], op: str, arg: Any, doc: dict[str, Any]) -> bool
         return any(isinstance(v, str) and re.search(arg, v) for v in _candidates(values))
     if op == "$options":
         return True
+    if op == "$all":
+        return all(_eq(values, item) for item in arg)
+    if op == "$elemMatch":
+        return any(isinstance(item, dict) and matches(item, arg)
+                   for value in values if isinstance(value, list) for item in value)
+    if op == "$geoWithin":
+        centre, radians = arg["$centerSphere"]
+        return any(isinstance(v, dict) and distance_m(centre, v["coordinates"]) <= radians * EARTH_RADIUS_M
+                   for v in values)
     raise NotImplementedError(f"fake query operator {op}")
 
 
@@ -166,4 +175,4 @@ def distance_m(a: list[float], b: list[float]) -> float:
     """Great-circle distance of two [lng, lat] points (the sphere MongoDB uses)."""
     lng1, lat1, lng2, lat2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
-    return 2 * 6378100 * math.asin(math.sqrt(h))
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
