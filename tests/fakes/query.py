@@ -176,3 +176,75 @@ def distance_m(a: list[float], b: list[float]) -> float:
     lng1, lat1, lng2, lat2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+class FakeCollection:
+    """A collection of documents by `_id` with the unique (optionally partial) indexes
+    the real one declares: a write that breaks one raises DuplicateKeyError naming it."""
+
+    def __init__(self, unique: dict[str, tuple[tuple[str, ...], dict[str, Any] | None]] | None = None) -> None:
+        self.docs: dict[Any, dict[str, Any]] = {}
+        self.unique = {"_id_": (("_id",), None), **(unique or {})}
+
+    def _check(self, doc: dict[str, Any], ignore: Any = None) -> None:
+        for name, (fields, partial) in self.unique.items():
+            if partial is not None and not matches(doc, partial):
+                continue
+            key = tuple(doc.get(f) for f in fields)
+            for other_id, other in self.docs.items():
+                if other_id == ignore or (partial is not None and not matches(other, partial)):
+                    continue
+                if tuple(other.get(f) for f in fields) == key:
+                    from pymongo.errors import DuplicateKeyError
+                    raise DuplicateKeyError(f"E11000 duplicate key error index: {name} dup key: {key}")
+
+    def insert_one(self, doc: dict[str, Any]) -> None:
+        doc = stored(doc)
+        self._check(doc)
+        self.docs[doc["_id"]] = doc
+
+    def find(self, query: dict[str, Any] | None = None, sort: list[tuple[str, int]] | None = None,
+             limit: int | None = None) -> list[dict[str, Any]]:
+        found = sort_docs((d for d in self.docs.values() if matches(d, query)), sort)
+        return [stored(d) for d in (found if limit is None else found[:limit])]
+
+    def find_one(self, query: dict[str, Any] | None = None,
+                 sort: list[tuple[str, int]] | None = None) -> dict[str, Any] | None:
+        found = self.find(query, sort, 1)
+        return found[0] if found else None
+
+    def count(self, query: dict[str, Any] | None = None) -> int:
+        return sum(1 for d in self.docs.values() if matches(d, query))
+
+    def update_one(self, query: dict[str, Any], update: dict[str, Any], *, sort=None, upsert: bool = False,
+                   after: bool = True) -> dict[str, Any] | None:
+        """Update the first match; the document after (or before) the change, None if none
+        matched (with `upsert`, a new document from the query's equalities is inserted)."""
+        found = sort_docs((d for d in self.docs.values() if matches(d, query)), sort)
+        if not found:
+            if not upsert:
+                return None
+            doc = {k: stored(v) for k, v in query.items() if not k.startswith("$") and not isinstance(v, dict)}
+            apply_update(doc, update, inserting=True)
+            self.insert_one(doc)
+            return stored(doc) if after else None
+        target = found[0]
+        changed = copy.deepcopy(target)
+        apply_update(changed, update)
+        self._check(changed, ignore=target["_id"])
+        before = stored(target)
+        target.clear()
+        target.update(changed)
+        return stored(target) if after else before
+
+    def update_many(self, query: dict[str, Any], update: dict[str, Any]) -> int:
+        found = [d for d in self.docs.values() if matches(d, query)]
+        for doc in found:
+            apply_update(doc, update)
+        return len(found)
+
+    def delete_one(self, query: dict[str, Any]) -> bool:
+        found = self.find(query, limit=1)
+        if found:
+            del self.docs[found[0]["_id"]]
+        return bool(found)
