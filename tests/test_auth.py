@@ -2,7 +2,6 @@
 check, per-user rate limits and strict JSON bodies (NoSQL operator injection)."""
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from bot.api.validation import get_field
 from bot.errors import ApiError
 from tests.api_helpers import api, bearer, fake_mp, fast_argon2, login, mp_settings, seed_places  # noqa: F401
+from tests.waiting import expired
 
 LOGIN = "/api/v1/auth/login"
 
@@ -127,7 +127,7 @@ async def test_token_expires(make_client, fake_mp, db, redis):
     assert (await client.get("/api/v1/me", headers=bearer(token))).status == 200
     ttls = [await redis.pttl(k) for k in await redis.keys("linli:session:api:*")]
     assert ttls and all(0 < t <= 1000 for t in ttls)
-    await asyncio.sleep(1.3)
+    await expired(redis, "linli:session:api:*")
     resp = await client.get("/api/v1/me", headers=bearer(token))
     assert resp.status == 401
 

@@ -2,8 +2,6 @@
 and the audit trail of every staff action."""
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import pytest_asyncio
 
@@ -12,6 +10,7 @@ from storage.audit import AuditLog
 from tests.api_helpers import (  # noqa: F401  (fixtures)
     PASSWORD, console_login, csrf_of, fast_argon2, make_staff, other_browser, seed_places,
 )
+from tests.waiting import expired
 
 A, B = "huafu-tianmian", "huafu-xintian"
 CREATE, UPDATE = "<td>staff.create</td>", "<td>resident.update</td>"
@@ -141,12 +140,12 @@ async def test_logout_ends_the_session(console, db):
     assert ("admin-a", "auth.logout") in await actions(db)
 
 
-async def test_console_session_idle_timeout(make_client, db):
+async def test_console_session_idle_timeout(make_client, db, redis):
     await seed_places(db)
     await make_staff(db, "admin-a", "community_admin", A)
     client = await make_client(console_session_ttl=1)
     await console_login(client, "admin-a")
-    await asyncio.sleep(1.3)
+    await expired(redis, "linli:session:console:*")
     assert (await client.get("/console/", allow_redirects=False)).status == 302
 
 

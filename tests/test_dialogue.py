@@ -8,6 +8,7 @@ from bot.messages import InboundMessage, Reply
 from handlers.base import MENU_SELECT, Registry, Services, Turn
 from handlers.router import Router
 from storage.dialogue_state import DialogueState, DialogueStateStore
+from tests.waiting import expired
 
 
 def make_registry() -> tuple[Registry, list[str]]:
@@ -99,7 +100,7 @@ async def test_dialogue_state_expires(redis):
     state.start("demo", "pick", choice="2")
     await store.save("rest:u2", state)
     assert (await store.load("rest:u2")).slots == {"choice": "2"}
-    await asyncio.sleep(2.1)
+    await expired(redis, "linli:dialogue:rest:u2")
     assert await store.load("rest:u2") == DialogueState()
 
 

@@ -39,7 +39,32 @@ async def drill(tmp_path, nlu_service):
         redis.stop()
 
 
-async def _load(client: TestClient, stop: asyncio.Event, acked: list[str], failed: list[int]) -> None:
+class Progress:
+    """What the load run has seen so far; waiting on it wakes at every answer."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+        self.failed: list[int] = []
+        self._changed = asyncio.Condition()
+
+    async def record(self, sender: str, status: int) -> None:
+        async with self._changed:
+            if status == 200:
+                self.acked.append(sender)
+            else:
+                self.failed.append(status)
+            self._changed.notify_all()
+
+    async def until(self, check, what: str, bound: float = 120.0) -> None:
+        """Return once `check()` holds (the bound only stops a broken run)."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(check), bound)
+            except asyncio.TimeoutError:
+                pytest.fail(f"gave up waiting for {what}")
+
+
+async def _load(client: TestClient, stop: asyncio.Event, progress: Progress) -> None:
     """Send messages one after another (distinct texts) until told to stop."""
     texts = ["你好", "谢谢", "拜拜", "你能做什么"]
     for n in itertools.count():
@@ -48,12 +73,10 @@ async def _load(client: TestClient, stop: asyncio.Event, acked: list[str], faile
         sender = f"drill-{n}"
         resp = await client.post(URL, json={"sender": sender, "message": texts[n % len(texts)]})
         await resp.read()
-        if resp.status == 200:
-            acked.append(sender)
-        else:
+        if resp.status != 200:
             assert resp.status == 503, resp.status  # outages are a clear 503, never a 500
-            failed.append(resp.status)
-        await asyncio.sleep(0.01)
+        await progress.record(sender, resp.status)
+        await asyncio.sleep(0.01)  # the load's pace (part of the drill, not a wait for anything)
 
 
 async def _ready(client: TestClient) -> tuple[int, dict]:
@@ -61,41 +84,47 @@ async def _ready(client: TestClient) -> tuple[int, dict]:
     return resp.status, (await resp.json())["checks"]
 
 
-async def _wait_ready(client: TestClient, timeout: float = 60) -> None:
+async def _wait_status(client: TestClient, wanted: int, timeout: float = 60) -> tuple[int, dict]:
+    """Ask /readyz until it answers `wanted` (the server has no event to wait on)."""
     for _ in range(int(timeout * 4)):
-        status, _ = await _ready(client)
-        if status == 200:
-            return
+        status, checks = await _ready(client)
+        if status == wanted:
+            return status, checks
         await asyncio.sleep(0.25)
-    pytest.fail("app did not become ready again")
+    pytest.fail(f"/readyz did not answer {wanted}")
+
+
+async def _wait_ready(client: TestClient, timeout: float = 60) -> None:
+    await _wait_status(client, 200, timeout)
 
 
 async def test_restarts_lose_no_acknowledged_message(drill):
     client, redis, db_server, settings = drill
     await _wait_ready(client)
-    stop, acked, failed = asyncio.Event(), [], []
-    loader = asyncio.create_task(_load(client, stop, acked, failed))
-    await asyncio.sleep(1.5)
+    stop, progress = asyncio.Event(), Progress()
+    acked, failed = progress.acked, progress.failed
+    loader = asyncio.create_task(_load(client, stop, progress))
+    await progress.until(lambda: len(acked) >= 20, "the load run to get going")
 
     redis.kill()  # crash, not a clean shutdown
     status, checks = await _ready(client)
     assert status == 503 and checks["redis"] is False and checks["mongo"] is True
-    await asyncio.sleep(1.0)
+    failed_before = len(failed)
+    await progress.until(lambda: len(failed) > failed_before, "the load to notice the Redis outage")
     redis.start()
     await _wait_ready(client)
     before_mongo = len(acked)
-    await asyncio.sleep(1.5)
-    assert len(acked) > before_mongo, "no message acknowledged after Redis came back"
+    await progress.until(lambda: len(acked) > before_mongo + 5, "messages acknowledged after Redis came back")
 
     db_server.kill()
-    await asyncio.sleep(0.5)
-    status, checks = await _ready(client)
+    status, checks = await _wait_status(client, 503)
     assert status == 503 and checks["mongo"] is False
-    await asyncio.sleep(1.0)
+    failed_before = len(failed)
+    await progress.until(lambda: len(failed) > failed_before, "the load to notice the MongoDB outage")
     db_server.start()
     await _wait_ready(client)
     before_end = len(acked)
-    await asyncio.sleep(1.5)
+    await progress.until(lambda: len(acked) > before_end + 5, "messages acknowledged after MongoDB came back")
     stop.set()
     await loader
     assert len(acked) > before_end, "no message acknowledged after MongoDB came back"

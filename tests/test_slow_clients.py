@@ -33,6 +33,18 @@ async def server(settings, tmp_path, redis, db):
     await asyncio.gather(task, return_exceptions=True)
 
 
+class _LogLine(logging.Handler):
+    """Sets `seen` when a log record containing `text` is written (the app logs in this loop)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.seen = text, asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
 async def _closed_by_server(reader: asyncio.StreamReader) -> bytes:
     """Everything the server sends until it closes the connection."""
     return await asyncio.wait_for(reader.read(), BOUND)
@@ -82,11 +94,11 @@ async def test_client_leaving_mid_body_is_not_storage_unavailable(server, caplog
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(handler_running(), BOUND)
-    writer.close()
-
-    async def noticed() -> None:
-        while not any("client disconnected" in r.getMessage() for r in caplog.records):
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(noticed(), BOUND)
+    disconnected = _LogLine("client disconnected")
+    logging.getLogger().addHandler(disconnected)
+    try:
+        writer.close()
+        await asyncio.wait_for(disconnected.seen.wait(), BOUND)
+    finally:
+        logging.getLogger().removeHandler(disconnected)
     assert not any("storage unavailable" in r.getMessage() for r in caplog.records)

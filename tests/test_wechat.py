@@ -147,7 +147,7 @@ async def wechat(make_wechat) -> WeChatServer:
 
 
 def spy_on_chat(client, monkeypatch, delay: float = 0.0, fail_once: bool = False,
-                gate: asyncio.Event | None = None) -> list:
+                gate: asyncio.Event | None = None, entered: asyncio.Event | None = None) -> list:
     """Record the InboundMessages the channel hands to the dialogue (optionally slowly, or
     held until `gate` is set)."""
     chat = client.app[keys.CHAT]
@@ -156,6 +156,8 @@ def spy_on_chat(client, monkeypatch, delay: float = 0.0, fail_once: bool = False
 
     async def handle(message):
         seen.append(message)
+        if entered is not None:
+            entered.set()
         if fail_once and len(seen) == 1:
             raise RuntimeError("dialogue broke")
         if delay:
@@ -441,7 +443,7 @@ async def test_slow_dialogue_replies_through_the_customer_service_api(make_wecha
     assert await db.conversations.count_documents({}) == 1
     # A late retry of the same message does not send the reply twice.
     assert (await wechat.post(xml)).body == "success"
-    await asyncio.sleep(0.2)
+    await client.close()  # the app's cleanup drains every background delivery: the count is final
     assert len(fake_api.sends) == 1
 
 
@@ -452,7 +454,7 @@ async def test_retry_while_slow_processing_gets_success(make_wechat, fake_api, d
     answers = await asyncio.gather(*(wechat.post(xml) for _ in range(3)))
     assert [a.body for a in answers] == ["success"] * 3
     await fake_api.wait_for_sends(1)
-    await asyncio.sleep(0.2)
+    await client.close()  # the app's cleanup drains every background delivery: the counts are final
     assert len(seen) == 1 and len(fake_api.sends) == 1
     assert await db.conversations.count_documents({}) == 1
 
@@ -475,7 +477,7 @@ async def test_user_out_of_48h_window_is_logged_not_retried(make_wechat, fake_ap
     with caplog.at_level(logging.WARNING, logger="bot"):
         assert (await wechat.send("text", Content="你好")).body == "success"
         await fake_api.wait_for_sends(1)
-        await asyncio.sleep(0.3)
+        await client.close()  # drains the delivery: its log line is written, and nothing is retried
     assert [s.errcode for s in fake_api.sends] == [45015]
     assert any("undeliverable" in r.getMessage() and "45015" in r.getMessage() for r in caplog.records)
 
@@ -492,21 +494,22 @@ async def test_request_gone_mid_dialogue_still_gets_its_reply_once(make_wechat, 
     """If WeChat drops the connection while the dialogue runs, the reply still goes out
     (through the API) and the message stays claimed, so a retry does not act again."""
     client, wechat = await make_wechat(wechat_reply_budget=2.0)
-    seen = spy_on_chat(client, monkeypatch, delay=0.4)
+    in_dialogue = asyncio.Event()
+    seen = spy_on_chat(client, monkeypatch, delay=0.4, entered=in_dialogue)
     channel = next(r.handler.__self__ for r in client.app.router.routes()
                    if r.method == "POST" and r.resource.canonical == "/wechat")
     xml = message_xml("text", Content="你好")
     fields, message = _parse(xml)
     plan = channel._plan(fields, message, client.app[keys.SETTINGS])
     request = asyncio.create_task(channel._answer(client.app, plan, message))
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(in_dialogue.wait(), 60)  # the dialogue is running: now the request goes
     request.cancel()
     with pytest.raises(asyncio.CancelledError):
         await request
     assert (await wechat.post(xml)).body == "success"
     sends = await fake_api.wait_for_sends(1)
     assert "邻里小助手" in sends[0].body["text"]["content"]
-    await asyncio.sleep(0.2)
+    await client.close()  # the app's cleanup drains every background delivery: the counts are final
     assert len(seen) == 1 and len(fake_api.sends) == 1
 
 

@@ -1,0 +1,1 @@
+"""In-memory fakes of the storage repositories (plain dicts, same public methods)."""
