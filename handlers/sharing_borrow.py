@@ -52,6 +52,18 @@ async def post_choices(turn: Turn) -> list[Choice]:
     return [Choice(p.id, _post_title(p), (p.title,)) for p in posts]
 
 
+async def query_choices(turn: Turn) -> list[Choice]:
+    """In elder mode, what neighbours have posted lately, as numbered names: a search by digits."""
+    if not turn.state.elder_mode:
+        return []
+    resident = await resident_of(turn)
+    titles: list[str] = []
+    for post in await sharing(turn).search(resident, "", MAX_ITEMS * 2):
+        if post.owner_id != resident.id and post.title not in titles:
+            titles.append(post.title)
+    return [Choice(title, title, (title,)) for title in titles[:MAX_ITEMS]]
+
+
 def _post_title(post: Any) -> str:
     extra = "（技能）" if post.kind == "skill" else "（送）" if post.mode == GIVE else ""
     condition = f" · {post.condition}" if post.condition else ""
@@ -152,7 +164,7 @@ def lends(turn: Turn) -> bool:
 
 SLOTS = [
     Slot("query", "要借的东西", "share_ask_query", words=("东西", "物品", "名字"), parse=parse_query,
-         extract=query_of),
+         extract=query_of, choices=query_choices, parse_first=True),
     Slot("post", "借哪件", "share_results", words=("哪件", "哪个"), choices=post_choices, parse=parse_other_query,
          after=after_post, context=lambda turn: {"query": turn.state.slots.get("query") or ""},
          show=lambda turn, v: turn.state.slots.get("post_title") or ""),

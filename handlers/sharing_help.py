@@ -10,6 +10,7 @@ requester is told who comes. "看看谁需要帮忙" (the menu's words) browses,
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.messages import Reply
@@ -18,7 +19,8 @@ from handlers.flow import CannotHandle, Choice, Flow, Rejected, Slot, engine
 from handlers.sharing_common import MAX_ITEMS, resident_of, sharing
 from handlers.sharing_text import elsewhere, free_text
 from handlers.sharing_when import help_time, plain_when
-from services.sharing import HELP_KINDS, ContentRejected, SharingError
+from domain.time import TZ
+from services.sharing import HELP_KINDS, ContentRejected, SharingError, today
 from services.sharing_contact import PHONE, mask_phone
 from storage.sharing import OPEN
 
@@ -94,16 +96,56 @@ async def parse_details(turn: Turn, text: str) -> str | None:
     return said[:200]
 
 
+# Elder mode: every question of a help request answered by a digit (issue 12 item 6).
+_ELDER_PERIODS = (("上午", 9), ("下午", 15))
+_ELDER_DETAILS = {
+    "pickup_child": ("帮忙接孩子放学，送到家", "帮忙送孩子上学"),
+    "accompany_elder": ("陪老人去医院看病", "陪老人聊聊天、散散步"),
+    "groceries": ("帮忙买菜送上门", "帮忙买点日用品送上门"),
+    "other": ("需要邻居搭把手，见面细说",),
+}
+
+
+def when_choices(turn: Turn) -> list[Choice]:
+    if not turn.state.elder_mode:
+        return []
+    base = today()
+    out = []
+    for offset, day in enumerate(("今天", "明天", "后天")):
+        date_ = base + timedelta(days=offset)
+        for period, hour in _ELDER_PERIODS:
+            label = f"{date_.month}月{date_.day}日 {period}"
+            at = datetime(date_.year, date_.month, date_.day, hour, tzinfo=TZ)
+            turn.state.slots.setdefault("_when_iso", {})[label] = at.isoformat()
+            out.append(Choice(label, f"{day}{period}"))
+    return out
+
+
+async def place_choices(turn: Turn) -> list[Choice]:
+    if not turn.state.elder_mode:
+        return []
+    resident = await resident_of(turn)
+    out = [Choice(resident.building, f"用登记的地址（{resident.building}）", ("登记的地址", "我家", "家里"))] \
+        if resident.building else []
+    return out + [Choice("", "跳过", ("不知道", "不清楚", "不用"))]
+
+
+def details_choices(turn: Turn) -> list[Choice]:
+    if not turn.state.elder_mode:
+        return []
+    return [Choice(text, text) for text in _ELDER_DETAILS.get(turn.state.slots.get("kind") or "other", ())]
+
+
 HELP_SLOTS = [
     Slot("kind", "类型", "share_help_kind", words=("类型", "种类"), extract=kind_from_message,
          choices=lambda turn: [Choice(code, title, KIND_WORDS.get(code, ())) for code, title in HELP_KINDS.items()],
          show=lambda turn, v: HELP_KINDS.get(v or "", "")),
     Slot("when", "时间", "share_help_when", words=("时间", "几点", "日期", "哪天"), parse=parse_when,
-         extract=when_from_message, context=lambda turn: {"kind_title": HELP_KINDS.get(turn.state.slots.get("kind") or "", "")}),
+         extract=when_from_message, choices=when_choices, parse_first=True, context=lambda turn: {"kind_title": HELP_KINDS.get(turn.state.slots.get("kind") or "", "")}),
     Slot("place", "地点", "share_help_place", words=("地点", "地方", "地址", "位置", "在哪"), parse=parse_place,
-         extract=place_from_message, skippable=True, skip_value="", show=lambda turn, v: v or "未填"),
+         extract=place_from_message, choices=place_choices, parse_first=True, skippable=True, skip_value="", show=lambda turn, v: v or "未填"),
     Slot("details", "内容", "share_help_details", words=("内容", "情况", "描述", "详情"), parse=parse_details,
-         extract=details_from_message),
+         extract=details_from_message, choices=details_choices, parse_first=True),
 ]
 
 
