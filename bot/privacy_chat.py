@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.messages import Button, InboundMessage, Reply
-from bot.text import normalize
+from handlers.messages import Button, InboundMessage, Reply
+from handlers.text import normalize
 from storage.personal_data import erase_resident, export_resident, resident_for_identity
 from storage.sessions import SessionStore
 

@@ -20,8 +20,8 @@ from aiohttp import web
 from bot import keys
 from bot.chat import ChatService
 from bot.errors import ApiError
-from bot.messages import InboundMessage, Reply
-from bot.text import normalize
+from handlers.messages import InboundMessage, Reply
+from handlers.text import normalize
 
 COOKIE = "linli_chat"
 TOKEN_HEADER = "X-Chat-Token"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import MENU_SELECT, Turn, registry
 from services.reports import ReportError, ReportService
 from storage.reports import CHINA_TZ, RESOLVED, Report, find_ticket

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from pymongo.errors import DuplicateKeyError
 
-from handlers.replies import render
+from services.texts import render
 from services import events
 from services.events import EventBus
 from services.notify import Notifier

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from domain.time import TZ
 from services import events
 from services.content_check import ContentChecker, Verdict
 from services.share_synonyms import related
@@ -28,7 +28,6 @@ from storage.sharing import (
 )
 
 log = logging.getLogger(__name__)
-TZ = ZoneInfo("Asia/Shanghai")
 HELP_COMPLETED = "help.completed"
 MAX_LOAN_DAYS = 30
 MAX_AHEAD_DAYS = 60

@@ -24,6 +24,7 @@ from services.opening_hours import (
     HoursError, WhenText, always, format_hours, is_open, next_opening, open_now_filter, open_until,
     parse_hours, validate_hours, week_intervals,
 )
+from storage.communities import CommunityRepository
 from storage.scope import OutOfScope, in_scope
 from storage.stations import AMENITIES, CourierRegistry, Station, StationRepository, point, station_id
 
@@ -411,12 +412,11 @@ def station_fields(hours: Any) -> dict[str, Any]:
 async def community_ids(db: Any) -> dict[str, str]:
     """Community ids and names (田面社区 and 田面) -> id."""
     lookup: dict[str, str] = {}
-    async for doc in db["communities"].find({}, {"name": 1}):
-        lookup[doc["_id"]] = doc["_id"]
-        name = doc.get("name") or ""
+    for community, name in (await CommunityRepository(db).names()).items():
+        lookup[community] = community
         if name:
-            lookup[name] = doc["_id"]
-            lookup.setdefault(name.removesuffix("社区"), doc["_id"])
+            lookup[name] = community
+            lookup.setdefault(name.removesuffix("社区"), community)
     return lookup
 
 
@@ -489,21 +489,3 @@ async def seed_demo_stations(db: Any) -> ImportResult:
     repo = StationRepository(db)
     rows = read_csv(DEMO_CSV.read_bytes())
     return await import_rows(repo, rows, await community_ids(db), only_insert=True)
-
-
-async def stations_context(app: Any) -> Any:
-    """aiohttp cleanup_ctx: the station and handoff services (app[keys.STATIONS],
-    app[keys.HANDOFF]) and the subscription that gives couriers service points for
-    their valid reports. Runs after the storage context."""
-    from bot import keys
-    from services.handoff import HandoffService
-    from storage.callbacks import CallbackRepository
-    from storage.conversations import ConversationRepository
-
-    db = app[keys.MONGO]
-    stations = StationService(StationRepository(db), CourierRegistry(db))
-    app[keys.STATIONS] = stations
-    app[keys.HANDOFF] = HandoffService(CallbackRepository(db), ConversationRepository(db))
-    events.subscribe(events.REPORT_VALID, stations.on_report_valid)
-    yield
-    events.unsubscribe(events.REPORT_VALID, stations.on_report_valid)

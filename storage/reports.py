@@ -24,15 +24,17 @@ import re
 import statistics
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, GEOSPHERE, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from domain.time import TZ
+
 # China has no daylight saving time: ticket dates are in UTC+8.
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+CHINA_TZ = TZ  # Asia/Shanghai (domain/time.py)
 
 SUBMITTED, DISPATCHED, IN_PROGRESS, RESOLVED, CLOSED = "submitted", "dispatched", "in_progress", "resolved", "closed"
 REJECTED, DUPLICATE = "rejected", "duplicate"

@@ -19,9 +19,9 @@ from bot import keys
 from bot.chat import ChatService
 from bot.api.validation import read_json
 from bot.errors import ApiError
-from bot.messages import InboundMessage, Reply
+from handlers.messages import InboundMessage, Reply
 from bot.remote import is_loopback
-from bot.text import normalize
+from handlers.text import normalize
 
 _SENDER = re.compile(r"[\w.@:\-]{1,128}")
 _MESSAGE_ID = re.compile(r"[\w.:\-]{1,128}")

@@ -26,7 +26,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -44,11 +44,9 @@ from bot import keys
 from bot.chat import ChatService, NLUNotReady
 from bot.config import Settings
 from bot.errors import ApiError
-from bot.messages import InboundMessage, Location, Reply
-from bot.wechat_api import WeChatClient
+from handlers.messages import InboundMessage, Location, Reply
 from handlers import registry as handler_registry
 from services.locations import LASTLOC_KEY, LASTLOC_TTL_SECONDS
-from services.wechat_media import WeChatMedia
 
 log = logging.getLogger(__name__)
 
@@ -151,23 +149,6 @@ class WeChatChannel:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(self.path, self.verify), web.post(self.path, self.receive)]
-
-    async def client_context(self, app: web.Application) -> AsyncIterator[None]:
-        """cleanup_ctx: the API client (when AppID/AppSecret are set); on shutdown,
-        finish the replies still being prepared or sent, then close the client."""
-        settings = app[keys.SETTINGS]
-        client = None
-        if settings.wechat_app_id and settings.wechat_app_secret:
-            client = WeChatClient(
-                app[keys.REDIS], settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base
-            )
-            app[keys.WECHAT] = client
-            app[keys.WECHAT_MEDIA] = WeChatMedia(client, app[keys.PHOTOS])
-        yield
-        await self.drain()
-        if client is not None:
-            await app[keys.WECHAT_MEDIA].drain()
-            await client.close()
 
     async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
         """Wait for background deliveries; cancel what is still running after `timeout`."""
