@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
@@ -98,7 +98,7 @@ class Components:
     wechat: WeChatClient | None = None
     wechat_media: WeChatMedia | None = None
     tasks: list[PeriodicTask] = field(default_factory=list)
-    subscriptions: list[tuple[str, Callable[[dict[str, Any]], Awaitable[None]]]] = field(default_factory=list)
+    subscriptions: list[tuple[events.Key, events.Subscriber]] = field(default_factory=list)
 
 
 def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: Redis,
@@ -119,10 +119,10 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings),
         bus=bus, serialize=redis_serializer(redis),
     )
-    bookings = BookingService(db, notifier=notifier)
+    bookings = BookingService(db, notifier=notifier, bus=bus)
     points = PointsService(db, residents, notifier)
     sharing = SharingService(db, residents, notifier, ContentChecker(db), bus=bus)
-    stations = StationService(StationRepository(db), CourierRegistry(db))
+    stations = StationService(StationRepository(db), CourierRegistry(db), bus=bus)
     handoff = HandoffService(CallbackRepository(db), conversations)
     faq = FaqService(FaqRepository(db))  # chat answers and the console's try-out
 
@@ -155,8 +155,10 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     tasks.append(PeriodicTask("points-sharing", PERIODIC_SECONDS, points_and_sharing, redis))
 
     # Event subscriptions: points for earning events, courier points for valid reports.
-    subscriptions = [(topic, points.subscriber(topic)) for topic in EARNING_TOPICS]
-    subscriptions.append((events.REPORT_VALID, stations.on_report_valid))
+    # The points rules match on payload fields: they take the topics' dicts.
+    subscriptions: list[tuple[events.Key, events.Subscriber]] = [
+        (topic, points.subscriber(topic)) for topic in EARNING_TOPICS]
+    subscriptions.append((events.ReportValid, stations.on_report_valid))
 
     return Components(
         settings=settings, db=db, redis=redis, bus=bus,

@@ -33,7 +33,7 @@ DEFAULT_RADIUS_M = 3000
 MAX_RADIUS_M = 20000
 WALK_METRES_PER_MINUTE = 75  # about 4.5 km/h
 DEMO_CSV = Path(__file__).resolve().parent.parent / "storage" / "data" / "stations_demo.csv"
-COURIER_REPORT = "courier.report"
+COURIER_REPORT = events.COURIER_REPORT
 
 # Words residents use for each amenity (the NLU entity comes first).
 AMENITY_WORDS: list[tuple[str, str]] = [
@@ -156,9 +156,10 @@ def station_dict(station: Station) -> dict[str, Any]:
 
 class StationService:
     def __init__(self, repo: StationRepository, couriers: CourierRegistry | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, *, bus: events.EventBus | None = None) -> None:
         self.repo = repo
         self.couriers = couriers
+        self.bus = bus if bus is not None else events.bus
         self.clock: Clock = clock or (lambda: datetime.now(timezone.utc))
 
     def now(self) -> datetime:
@@ -225,15 +226,14 @@ class StationService:
 
     # -- couriers ----------------------------------------------------------------------
 
-    async def on_report_valid(self, payload: dict[str, Any]) -> None:
+    async def on_report_valid(self, event: events.ReportValid) -> None:
         """events subscriber: a courier's valid report also earns the courier service points."""
-        if self.couriers is None or not await self.couriers.is_courier(payload.get("resident_id")):
+        if self.couriers is None or not await self.couriers.is_courier(event.resident_id):
             return
-        await events.publish(COURIER_REPORT, {
-            "ref": payload.get("ticket"), "ticket": payload.get("ticket"), "resident_id": payload.get("resident_id"),
-            "user_key": payload.get("user_key"), "community": payload.get("community"),
-            "category": payload.get("category"), "at": payload.get("at"),
-        })
+        await self.bus.publish(events.CourierReport(
+            ref=event.ticket, ticket=event.ticket, resident_id=event.resident_id, user_key=event.user_key,
+            community=event.community, category=event.category, at=event.at,
+        ))
 
 
 _PLACE_NOISE = re.compile(r"^(?:我在|我现在在|现在在|在|我到了|到了|我位置是|位置是|位置|地址是|靠近)|(?:附近|旁边|这边|那边|这里|那里|周边|一带|门口|路口|口)$")
