@@ -34,15 +34,18 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     house = House(settings, app[keys.NLU])
     app.cleanup_ctx.append(house.context)  # first: everything after uses what it builds
     app.add_routes(health.routes)
-    app.add_routes(RestChannel().routes())
+    rest = RestChannel(house.on_message, settings, dedup=house.dedup, limiter=house.rate_limiter)
+    app.add_routes(rest.routes())
     app.add_routes(privacy_chat.routes)  # one-time export links given in chat
     setup_api(app)  # /api/v1: after _storage (uses Redis)
     app.middlewares.append(photo_upload_middleware)  # before the console's CSRF check reads the form
     setup_console(app)  # /console (also sets up the templates /chat renders)
-    webchat.setup_webchat(app)  # /chat: the web chat, same pipeline as the REST channel
+    webchat.setup_webchat(  # /chat: the web chat, same pipeline as the REST channel
+        app, on_message=house.on_message, settings=settings, limiter=house.rate_limiter, redis=house.redis)
     app.router.add_static("/static", STATIC, append_version=False)
     if settings.wechat_token:
-        wechat = WeChatChannel(settings)
+        wechat = WeChatChannel(settings, chat=house.chat, dedup=house.dedup, redis=house.redis,
+                               client=house.wechat, media=house.wechat_media)
         app.add_routes(wechat.routes())
         house.drains.append(wechat.drain)  # replies still being sent finish before Redis closes
     return app

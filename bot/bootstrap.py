@@ -28,6 +28,7 @@ from bot.periodic import PeriodicTask
 from bot.wechat_api import WeChatApiError, WeChatClient
 from handlers import registry
 from handlers.base import Services
+from handlers.messages import InboundMessage, Reply
 from handlers.router import Router
 from nlu.service import NLUService
 from nlu.time_extractor import resolve_times
@@ -113,7 +114,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     if settings.wechat_token and settings.wechat_app_id and settings.wechat_app_secret:
         wechat = WeChatClient(redis, settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base)
         wechat_media = WeChatMedia(wechat, photos, api_errors=(WeChatApiError,))
-    notifier = Notifier(NoticeRepository(db), residents, wechat=lambda: wechat)
+    notifier = Notifier(NoticeRepository(db), residents, wechat=wechat)
 
     reports = ReportService(
         ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings),
@@ -226,6 +227,35 @@ class House:
                 await parts.wechat.close()
             await redis.close()
             client.close()
+
+    # -- what the channels are given (the parts exist once the app has started) ----------
+
+    def started(self) -> Components:
+        if self.parts is None:
+            raise RuntimeError("the app has not started")
+        return self.parts
+
+    async def on_message(self, message: InboundMessage) -> list[Reply]:
+        """The channels' message handler: the chat pipeline (bot/chat.py)."""
+        return await self.started().chat.handle(message)
+
+    def dedup(self) -> Deduplicator:
+        return self.started().dedup
+
+    def rate_limiter(self) -> RateLimiter:
+        return self.started().rate_limiter
+
+    def chat(self) -> ChatService:
+        return self.started().chat
+
+    def redis(self) -> Redis:
+        return self.started().redis
+
+    def wechat(self) -> WeChatClient | None:
+        return self.started().wechat
+
+    def wechat_media(self) -> WeChatMedia | None:
+        return self.started().wechat_media
 
     def _load_nlu(self) -> asyncio.Task | None:
         """Load the model in the background: /healthz answers at once, /readyz when loaded."""
