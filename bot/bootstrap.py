@@ -104,7 +104,7 @@ class Components:
 
 def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: Redis,
           *, bus: EventBus | None = None) -> Components:
-    """Wire the whole app; nothing runs until `start`."""
+    """Wire the whole app (no I/O): nothing runs until `House.context` starts it."""
     bus = bus if bus is not None else events.bus
     residents = ResidentRepository(db)
     conversations = ConversationRepository(db)
@@ -143,7 +143,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     # Periodic jobs: every worker runs the loop, one claims each tick (bot/periodic.py).
     tasks = []
     if settings.report_timer_interval > 0:  # SLA escalation and auto-close
-        tasks.append(PeriodicTask("reports", settings.report_timer_interval, reports.run_timers, redis))
+        tasks.append(PeriodicTask("reports", settings.report_timer_interval, lambda: reports.run_timers(), redis))
     if settings.booking_timer_interval > 0:  # waitlist offers run out, tomorrow's reminders
         tasks.append(PeriodicTask("bookings", settings.booking_timer_interval,
                                   lambda: run_booking_jobs(bookings), redis))
