@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import health, keys, privacy_chat, webchat
+from bot import health, keys, privacy_export, webchat
 from bot.api import setup_api
 from bot.bootstrap import House
 from bot.channels.rest import RestChannel
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     app.add_routes(health.routes)
     rest = RestChannel(house.on_message, settings, dedup=house.dedup, limiter=house.rate_limiter)
     app.add_routes(rest.routes())
-    app.add_routes(privacy_chat.routes)  # one-time export links given in chat
+    app.add_routes(privacy_export.routes)  # one-time export links given in chat
     setup_api(app)  # /api/v1: after _storage (uses Redis)
     app.middlewares.append(photo_upload_middleware)  # before the console's CSRF check reads the form
     setup_console(app)  # /console (also sets up the templates /chat renders)
