@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 WORKERS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages model run test evaluate bench clean
+.PHONY: setup system-packages model run test lint-imports evaluate bench clean
 
 setup: system-packages $(VENV)/.installed $(MONGO_VENV)/.installed
 
@@ -33,8 +33,13 @@ model: setup
 run: model
 	$(PY) -m bot.launch --workers $(WORKERS)
 
+# Imports point down only (the [tool.importlinter] contract of pyproject.toml), then the suite.
 test: model
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint-imports: setup
+	$(VENV)/bin/lint-imports --no-cache
 
 evaluate: setup
 	$(PY) -m nlu evaluate

@@ -8,8 +8,8 @@ import logging
 from typing import Any
 
 from bot import privacy_chat
-from bot.messages import InboundMessage, Reply
-from bot.text import is_menu_key, normalize
+from handlers.messages import InboundMessage, Reply
+from handlers.text import is_menu_key, normalize
 from handlers.base import FALLBACK, MENU_SELECT, Services, Turn
 from handlers.router import Router
 from nlu.service import NLUService

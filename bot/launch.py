@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.config import ROOT, Settings
 from storage import mongo
-from storage.seed import seed_demo
+from bot.seed import seed_demo
 from storage.servers import env_or_none, mongo_server, redis_server
 
 log = logging.getLogger("launch")

@@ -3,11 +3,12 @@
 Every worker runs the same loop; at each tick a worker first claims the job's Redis key
 (`SET NX` with an expiry a little shorter than the interval). Only the worker that got
 it runs the job, so with N workers the job still runs about once per interval. The
-expiry is Redis's own (exact), not a database TTL sweep. Used for report escalation;
-reusable for booking reminders:
+expiry is Redis's own (exact), not a database TTL sweep. bot/bootstrap.py builds every
+job (report escalation, booking reminders and slots, points and sharing) and starts and
+stops them with the app:
 
-    task = PeriodicTask("reports", 300, service.run_timers, app[keys.REDIS])
-    app.cleanup_ctx.append(task.context)   # or task.start() / await task.stop()
+    task = PeriodicTask("reports", 300, service.run_timers, redis)
+    task.start()  ...  await task.stop()
 
 `tick()` runs one claimed tick by hand (tests; no waiting on the clock).
 """

@@ -20,11 +20,10 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 
-from aiohttp import web
 
-from bot.messages import Button, InboundMessage, Reply
-from bot.text import normalize
-from storage.personal_data import erase_resident, export_resident, resident_for_identity
+from handlers.messages import Button, InboundMessage, Reply
+from handlers.text import normalize
+from storage.personal_data import erase_resident, resident_for_identity
 from storage.sessions import SessionStore
 
 if TYPE_CHECKING:
@@ -141,33 +140,3 @@ async def _erase(chat: "ChatService", message: InboundMessage) -> list[Reply]:
             await SessionStore(services.redis, "api", services.settings.api_session_ttl).revoke_owner(resident.id)
     message.metadata[ERASED] = True
     return [Reply(DONE)]
-
-
-routes = web.RouteTableDef()
-
-
-@routes.get("/privacy/export/{token}")
-async def fetch_export(request: web.Request) -> web.Response:
-    """The JSON export behind a one-time link: answers once, within EXPORT_TTL."""
-    from bot import keys  # bot.keys imports bot.chat, which imports this module
-    from bot.api import dumps
-    from bot.errors import ApiError
-
-    token = request.match_info["token"]
-    redis = request.app[keys.REDIS]
-    user_key = None
-    if re.fullmatch(r"[\w\-]{16,64}", token):
-        digest = _digest(token)
-        user_key = await redis.getdel(EXPORT_KEY.format(value=digest))
-    if not user_key:
-        raise ApiError(404, "export_link_invalid", "下载链接无效、已过期或已经用过，请在聊天里重新说“导出我的数据”",
-                       "unknown, expired or used export token")
-    issued_key = ISSUED_KEY.format(user_key=user_key)
-    if await redis.get(issued_key) == digest:
-        await redis.delete(issued_key)
-    resident = await resident_for_identity(request.app[keys.MONGO], user_key)
-    data = await export_resident(request.app[keys.MONGO], resident)
-    return web.Response(
-        text=dumps(data), content_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="linli-my-data.json"', "Cache-Control": "no-store"},
-    )

@@ -5,6 +5,10 @@ The resident's identity is a signed cookie the server issues (`linli_chat`: an i
 HMAC); the page never chooses a sender. Each send carries a token derived from that id
 (a header a cross-site form cannot set), and is rate-limited per identity like the REST
 channel and per client address, so dropping the cookie does not lift the limit.
+
+Like the other channels it is given what it uses (`setup_webchat`): its message handler
+(`on_message`, the chat pipeline), the settings, the rate limiter and Redis (getters: they
+exist once the app has started, bot/bootstrap.py).
 """
 from __future__ import annotations
 
@@ -12,16 +16,19 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import keys
-from bot.chat import ChatService
+from redis.asyncio import Redis
+
+from bot.config import Settings
 from bot.errors import ApiError
-from bot.messages import InboundMessage, Reply
-from bot.text import normalize
+from handlers.messages import InboundMessage, Reply
+from handlers.text import normalize
+from storage.rate_limit import RateLimiter
 
 COOKIE = "linli_chat"
 TOKEN_HEADER = "X-Chat-Token"
@@ -31,21 +38,39 @@ SECRET_KEY = "webchat:secret"
 IP_FACTOR = 4  # one address may send this many times the per-identity limit
 
 routes = web.RouteTableDef()
-_SECRET: web.AppKey[dict] = web.AppKey("webchat_secret", dict)
 
 
-def setup_webchat(app: web.Application) -> None:
+@dataclass
+class _Wiring:
+    on_message: Callable[[InboundMessage], Awaitable[list[Reply]]]
+    settings: Settings
+    limiter: Callable[[], RateLimiter]
+    redis: Callable[[], Redis]
+    secret: dict[str, bytes] = field(default_factory=dict)
+
+
+_WIRING: web.AppKey[_Wiring] = web.AppKey("webchat", _Wiring)
+
+
+def setup_webchat(
+    app: web.Application,
+    *,
+    on_message: Callable[[InboundMessage], Awaitable[list[Reply]]],
+    settings: Settings,
+    limiter: Callable[[], RateLimiter],
+    redis: Callable[[], Redis],
+) -> None:
     """Routes of /chat; the signing key is read on first use (the app starts without Redis)."""
     app.add_routes(routes)
-    app[_SECRET] = {}
+    app[_WIRING] = _Wiring(on_message, settings, limiter, redis)
 
 
 async def _secret(app: web.Application) -> bytes:
     """One signing key for every worker process, kept in Redis (created once). Without
     Redis this raises, which the error middleware answers as a 503."""
-    holder = app[_SECRET]
+    holder = app[_WIRING].secret
     if "key" not in holder:
-        redis = app[keys.REDIS]
+        redis = app[_WIRING].redis()
         await redis.set(SECRET_KEY, secrets.token_hex(32), nx=True)
         value = await redis.get(SECRET_KEY)
         holder["key"] = (value if isinstance(value, str) else value.decode()).encode()
@@ -83,7 +108,7 @@ async def page(request: web.Request) -> web.Response:
     if fresh:
         response.set_cookie(
             COOKIE, f"{ident}.{_sign(secret, 'id', ident)}", max_age=COOKIE_MAX_AGE, httponly=True,
-            samesite="Strict", path="/chat", secure=request.app[keys.SETTINGS].console_cookie_secure,
+            samesite="Strict", path="/chat", secure=request.app[_WIRING].settings.console_cookie_secure,
         )
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -94,8 +119,8 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def _rate_limit(request: web.Request, user_key: str) -> None:
-    per_minute = request.app[keys.SETTINGS].rate_chat_per_minute
-    limiter = request.app[keys.RATE_LIMITER]
+    per_minute = request.app[_WIRING].settings.rate_chat_per_minute
+    limiter = request.app[_WIRING].limiter()
     for key, limit in ((f"chat:{user_key}", per_minute), (f"chatip:{request.remote}", per_minute * IP_FACTOR)):
         decision = await limiter.hit(key, limit, 60)
         if not decision.allowed:
@@ -124,13 +149,12 @@ async def send(request: web.Request) -> web.Response:
     text = body.get("message") if isinstance(body, dict) else None
     if not isinstance(text, str) or not normalize(text):
         raise ApiError(400, "empty_message", "消息是空的，请输入内容", "message must be a non-empty string")
-    max_chars = request.app[keys.SETTINGS].max_message_chars
+    max_chars = request.app[_WIRING].settings.max_message_chars
     if len(text) > max_chars:
         raise ApiError(413, "message_too_long", f"消息太长了，请控制在{max_chars}字以内", "message too long")
     message = InboundMessage(channel=CHANNEL, sender=ident, text=text)
     await _rate_limit(request, message.user_key)
-    chat: ChatService = request.app[keys.CHAT]
-    replies = await chat.handle(message)
+    replies = await request.app[_WIRING].on_message(message)
     response = _json([_render(r) for r in replies])
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from bot.messages import InboundMessage, Reply
+from handlers.messages import InboundMessage, Reply
 from handlers.replies import render
 from storage.dialogue_state import DialogueState
 
 if TYPE_CHECKING:
+    from services.booking_times import Resolver
     from services.bookings import BookingService
     from services.faq import FaqService
     from services.handoff import HandoffService
@@ -50,6 +51,8 @@ class Services:
     notices: "NoticeRepository | None" = None  # unread notices shown in chat
     locations: "RecentLocations | None" = None  # where a WeChat user was a moment ago
     faq: "FaqService | None" = None  # the community's own rules, answered from its FAQ
+    # The NLU's time extractor (text, now) -> time entities, for times typed inside a flow.
+    resolve_times: "Resolver | None" = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.booking_common import (

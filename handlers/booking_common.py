@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import Button
+from handlers.messages import Button
 from handlers import words
 from handlers.base import MENU_SELECT, Turn
 from handlers.flow import Choice, match_choices
@@ -99,4 +99,4 @@ def wanted_of(turn: Turn, text: str | None = None) -> Wanted | None:
         found = wanted_from_entities(turn.entities)
         if found is not None:
             return found
-    return wanted_from_text(text or turn.text, service_of(turn).clock())
+    return wanted_from_text(text or turn.text, service_of(turn).clock(), turn.services.resolve_times)

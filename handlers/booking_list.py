@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers.base import FALLBACK, Turn, registry
 from handlers.booking_common import MAX_ITEMS, MINE, is_no, is_yes, me_of, number, numbered, service_entity, service_of
 from services.booking_times import booking_when, slot_label

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
 

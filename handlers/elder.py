@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.replies import render

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Button, Reply
-from bot.text import is_menu_key
+from handlers.messages import Button, Reply
+from handlers.text import is_menu_key
 from handlers.base import FALLBACK, Turn, registry
 
 QUESTION_INTENTS = {"policy_question", "help", "out_of_scope", FALLBACK}

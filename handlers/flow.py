@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any, Awaitable, Callable
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Turn, registry
 from handlers.elder import choice_number, plain, reprompt, understood, yes_no
 from services.handoff import phone_from_text, spaced_phone
@@ -24,10 +24,8 @@ _NO_PHONE = re.compile(r"不留|不想留|不方便留|没有手机|没手机|�
 
 
 async def _community_name(turn: Turn, community: str) -> str:
-    doc = None
-    if turn.services.db is not None:
-        doc = await turn.services.db["communities"].find_one({"_id": community}, {"name": 1})
-    return (doc or {}).get("name") or "社区"
+    communities = turn.services.communities
+    return await communities.name(community) if communities is not None else "社区"
 
 
 registry.add_wechat_key("MENU_HUMAN", "human_handoff")

@@ -5,7 +5,7 @@ image messages; flows that want them (stations, reports) see them first.
 """
 from __future__ import annotations
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Turn, registry
 
 

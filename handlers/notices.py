@@ -2,7 +2,7 @@
 each, newest first), then the answer; they are then marked read."""
 from __future__ import annotations
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Turn, registry
 
 SHOWN = 5

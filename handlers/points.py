@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.flow import CANCEL_FLOW, Choice, Flow, Slot, engine

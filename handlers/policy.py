@@ -2,7 +2,7 @@
 12345 and the community's 社区事务受理服务中心 with its hours, offers 找人工; starts no flow."""
 from __future__ import annotations
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers.base import Turn, registry
 
 HOTLINE = "12345"

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import Reply
-from bot.text import is_menu_key
+from handlers.messages import Reply
+from handlers.text import is_menu_key
 from handlers.base import Turn, registry
 from handlers.flow import CannotHandle, Choice, Flow, Slot, engine
 from handlers.report_status import looks_like_status, show_status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import MENU_SELECT, Turn, registry
 from services.reports import ReportError, ReportService
 from storage.reports import CHINA_TZ, RESOLVED, Report, find_ticket
@@ -32,10 +32,8 @@ async def report_status(turn: Turn) -> list[Reply]:
     """A problem described without pointing at an earlier report ("垃圾堆了好几天没人清理")
     is read by the NLU as either a new report or a follow-up; with nothing open it can
     only be new, so the report flow starts instead of "you have no open reports"."""
-    from handlers.report import start_report
-
     if _describes_problem_afresh(turn) and not await _open_reports(turn):
-        return await start_report(turn)
+        return await registry.intents["report_problem"](turn)  # handlers/report.py (no import cycle)
     return await show_status(turn)
 
 

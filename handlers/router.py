@@ -9,7 +9,7 @@ outside a flow an intent the message does not clearly carry becomes a clarificat
 """
 from __future__ import annotations
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import FALLBACK, MENU_SELECT, Registry, Turn
 from handlers.clarify import gate
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Awaitable, Callable
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
 from handlers.flow import Choice, match_choices

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Turn
 from handlers.flow import CannotHandle, Choice, Flow, Slot, engine
 from handlers.sharing_common import MAX_ITEMS, day_label, item_entity, resident_of, sharing

@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Turn, registry
 from handlers.flow import CannotHandle, Choice, Flow, Rejected, Slot, engine
 from handlers.sharing_common import MAX_ITEMS, resident_of, sharing

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Turn
 from handlers.flow import Choice, Flow, Rejected, Slot, engine
 from handlers.sharing_common import MAX_ITEMS, day_label, resident_of, sharing

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Turn, registry
 from handlers.flow import CannotHandle, Choice, Flow, Rejected, Slot, engine
 from handlers.sharing_common import item_entity, resident_of, sharing

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers.base import FALLBACK, Turn, registry
 
 # Each capability registers its own menu digit and WeChat menu key (registry.add_menu_item in

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.elder import choice_number, reprompt, understood, yes_no
 from services.opening_hours import format_hours

@@ -1,15 +1,18 @@
 """Times for bookings: what a resident asked for, which slots fit it best, and how to say them.
 
 Chinese expressions (明天中午, 下周一上午, 周六) are resolved by the NLU's JioNLP time
-extractor (`nlu.time_extractor.resolve_times`) into a span [start, end].
+extractor (`nlu.time_extractor.resolve_times`) into a span [start, end]. This layer does not
+import the NLU: the extractor is passed in (`Resolver`), wired by bot/bootstrap.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from storage.booking_catalog import TZ
+from domain.time import TZ
+
+Resolver = Callable[[str, datetime], list[dict[str, Any]]]  # text, now -> time entities
 
 WEEKDAY_ZH = "一二三四五六日"
 
@@ -48,11 +51,12 @@ def wanted_from_entities(entities: Iterable[dict[str, Any]]) -> Wanted | None:
     return None
 
 
-def wanted_from_text(text: str, now: datetime) -> Wanted | None:
-    """Resolve a date/time typed inside a flow (when the NLU did not run on it)."""
-    from nlu.time_extractor import resolve_times  # JioNLP loads lazily, without the model
-
-    return wanted_from_entities(resolve_times(text, now.astimezone(TZ)))
+def wanted_from_text(text: str, now: datetime, resolve: Resolver | None) -> Wanted | None:
+    """Resolve a date/time typed inside a flow (when the NLU did not run on it) with the
+    NLU's time extractor `resolve` (None: no extractor, nothing is resolved)."""
+    if resolve is None:
+        return None
+    return wanted_from_entities(resolve(text, now.astimezone(TZ)))
 
 
 def overlaps(slot: dict[str, Any], wanted: Wanted) -> bool:

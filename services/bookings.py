@@ -31,9 +31,9 @@ from storage.residents import Resident, ResidentRepository
 
 log = logging.getLogger(__name__)
 
-BOOKING_ATTENDED = "booking.attended"  # payload: booking_id, booking_no, resident_id, service, community, ...
-BOOKING_CREATED = "booking.created"
-BOOKING_CANCELLED = "booking.cancelled"
+BOOKING_ATTENDED = events.BOOKING_ATTENDED  # payload: booking_id, booking_no, resident_id, service, community, ...
+BOOKING_CREATED = events.BOOKING_CREATED
+BOOKING_CANCELLED = events.BOOKING_CANCELLED
 ATTENDANCE = ("attended", "no_show")
 LINK_CODE_HOURS = 24
 STALE_HOLD = timedelta(minutes=2)  # a HOLDING booking this old was left by a crash
@@ -70,9 +70,11 @@ def rules_of(service: dict[str, Any]) -> dict[str, int]:
 
 class BookingService:
     def __init__(self, db: AsyncIOMotorDatabase, notifier: Any = None,
-                 clock: Callable[[], datetime] = _utcnow, residents: ResidentRepository | None = None) -> None:
+                 clock: Callable[[], datetime] = _utcnow, residents: ResidentRepository | None = None,
+                 *, bus: events.EventBus | None = None) -> None:
         """`notifier` is a services.notify.Notifier (or None: nobody is told)."""
         self.db = db
+        self.bus = bus if bus is not None else events.bus
         self.catalog = CatalogRepository(db)
         self.slots = SlotRepository(db)
         self.bookings = BookingRepository(db)
@@ -195,7 +197,7 @@ class BookingService:
             if booking is None:  # dropped as stale meanwhile (only after a very long pause)
                 await self._free_place(slot)
                 raise BookingRefused("busy", "系统繁忙，请再试一次。", "holding booking vanished")
-            await events.publish(BOOKING_CREATED, _payload(booking))
+            await self.bus.publish(events.BookingCreated(**_payload(booking)))
             return BookResult("booked", booking=booking)
         await self.bookings.drop_hold(held["_id"])
         return await self._when_full(service, slot, resident, booker, user_key, channel, pickup, now, join_waitlist)
@@ -332,7 +334,7 @@ class BookingService:
             await self._free_place(slot)
             raise already_booked()
         await self.waitlist.settle(entry["_id"], "accepted", "accepted", now, booking_id=booking["_id"])
-        await events.publish(BOOKING_CREATED, _payload(booking))
+        await self.bus.publish(events.BookingCreated(**_payload(booking)))
         return booking
 
     async def decline_offer(self, entry_id: str, actor: Resident) -> dict[str, Any]:
@@ -404,7 +406,7 @@ class BookingService:
             await self._notify(booking, f"【邻里】您预约的{booking['service_name']}（{booking_when(booking)}）"
                                         f"已被社区取消{('，原因：' + reason) if reason else ''}。给您添麻烦了。",
                                ref=f"booking:{booking['_id']}")
-        await events.publish(BOOKING_CANCELLED, _payload(done))
+        await self.bus.publish(events.BookingCancelled(**_payload(done)))
         return done
 
     async def release_for_erasure(self, resident_id: str) -> int:
@@ -421,7 +423,7 @@ class BookingService:
             slot = await self.slots.get(booking["slot_id"])
             if slot is not None:
                 await self._free_place(slot)
-            await events.publish(BOOKING_CANCELLED, _payload(done))
+            await self.bus.publish(events.BookingCancelled(**_payload(done)))
         for entry in await self.waitlist.for_resident(resident_id):
             if entry.get("resident_id") != resident_id:
                 continue
@@ -448,7 +450,7 @@ class BookingService:
         if done is None:
             return await self.bookings.get(booking_id) or booking
         if attendance == "attended":
-            await events.publish(BOOKING_ATTENDED, {**_payload(done), "staff_id": staff.id})
+            await self.bus.publish(events.BookingAttended(**_payload(done), staff_id=staff.id))
         return done
 
     async def return_rental(self, booking_id: str, staff: Any) -> dict[str, Any]:

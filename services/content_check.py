@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from domain.phone import ANY_PHONE
+
 DEFAULT_WORDS: list[tuple[str, str]] = [
     ("代开发票", "广告"), ("办证", "广告"), ("刷单", "广告"), ("兼职日结", "广告"), ("贷款", "金融广告"),
     ("套现", "金融广告"), ("博彩", "赌博"), ("赌博", "赌博"), ("六合彩", "赌博"), ("枪支", "违禁物品"),
@@ -22,7 +24,6 @@ DEFAULT_WORDS: list[tuple[str, str]] = [
     ("傻逼", "不文明用语"), ("滚蛋", "不文明用语"),
 ]
 MAX_TEXT = 500
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 _LINK = re.compile(r"https?://|www\.|\.com\b|\.cn\b|加微信|加v|vx[:：]?|wx[:：]", re.IGNORECASE)
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 CACHE_SECONDS = 30.0
@@ -65,7 +66,7 @@ class ContentChecker:
         joined = "\n".join(parts)
         if any(len(t) > MAX_TEXT for t in parts):
             return Verdict(False, f"内容太长了，请控制在{MAX_TEXT}字以内", "too_long")
-        if _PHONE.search(joined.replace(" ", "")):
+        if ANY_PHONE.search(joined.replace(" ", "")):
             return Verdict(False, "为了保护隐私，请不要在内容里留电话号码，邻居会通过小助手联系您", "phone_number")
         if _LINK.search(joined):
             return Verdict(False, "邻里共享不能发链接或微信号", "link")

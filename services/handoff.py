@@ -5,19 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from domain.phone import MOBILE
 from storage.callbacks import Callback, CallbackRepository
 from storage.conversations import ConversationRepository
 
 TURNS_KEPT = 20
 FALLBACK = "nlu_fallback"
 _CN_DIGITS = str.maketrans("零〇一二三四五六七八九幺两", "0012345678912")
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 def phone_from_text(text: str) -> str | None:
     """A mainland mobile number in typed or spoken form ("138 1234 5678", "一三八…")."""
     digits = re.sub(r"[\s\-－—_.,，、]", "", (text or "").translate(_CN_DIGITS))
-    match = _PHONE.search(digits)
+    match = MOBILE.search(digits)
     return match.group(0) if match else None
 
 

@@ -39,14 +39,14 @@ class Notifier:
         self,
         notices: NoticeRepository,
         residents: ResidentRepository,
-        wechat: Callable[[], Any] = lambda: None,
+        wechat: Any = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        """`wechat` returns the app's WeChat API client (or None) when a message is sent:
-        the client is created after this object, in the WeChat channel's cleanup context."""
+        """`wechat`: the WeChat API client (bot/wechat_api.py; None: no customer-service
+        messages), or a function returning it when a message is sent."""
         self.notices = notices
         self.residents = residents
-        self._wechat = wechat
+        self._wechat: Callable[[], Any] = wechat if callable(wechat) else (lambda: wechat)
         self.clock = clock
 
     async def notify(

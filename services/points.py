@@ -12,10 +12,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
+from domain.time import TZ
+from storage.communities import CommunityRepository
 from storage.ledger import (
     EARNING_KINDS, ESCROW, ISSUER, SHOP, Entry, IdempotencyConflict, InsufficientPoints, LedgerError,
     LedgerRepository, PostingInProgress, RuleRepository, resident_account,
@@ -26,7 +27,6 @@ from storage.shop import (
 )
 
 log = logging.getLogger(__name__)
-TZ = ZoneInfo("Asia/Shanghai")
 
 # Events that earn points, with the default rule (seeded into `points_rules`).
 DEFAULT_RULES: list[tuple[str, str, int, dict[str, Any]]] = [
@@ -446,43 +446,10 @@ async def seed_demo_points(db: Any) -> None:
     """Demo data of this capability for `make run`: rules, shop items, content words."""
     from services.content_check import seed_words
 
-    communities = [doc["_id"] async for doc in db["communities"].find({}, {"_id": 1})]
+    communities = await CommunityRepository(db).ids()
     await seed_points(db, communities)
     await seed_words(db)
 
 
 EARNING_TOPICS = [rule_id for rule_id, *_ in DEFAULT_RULES]
 PERIODIC_SECONDS = 300.0
-
-
-async def points_context(app: Any) -> Any:
-    """aiohttp cleanup_ctx: the points and sharing services, the event subscriptions that
-    credit points, and the periodic job (ledger reconcile, expiries, due reminders).
-    Runs after the reports context (it uses its Notifier)."""
-    from bot import keys
-    from bot.periodic import PeriodicTask
-    from services import events
-    from services.content_check import ContentChecker
-    from services.sharing import SharingService
-    from storage.residents import ResidentRepository
-
-    db = app[keys.MONGO]
-    residents = ResidentRepository(db)
-    notifier = app.get(keys.NOTIFIER)
-    points = PointsService(db, residents, notifier)
-    sharing = SharingService(db, residents, notifier, ContentChecker(db))
-    app[keys.POINTS], app[keys.SHARING] = points, sharing
-    subscriptions = [(topic, points.subscriber(topic)) for topic in EARNING_TOPICS]
-    for topic, subscriber in subscriptions:
-        events.subscribe(topic, subscriber)
-
-    async def job() -> None:
-        await points.run_periodic()
-        await sharing.remind_due()
-
-    task = PeriodicTask("points-sharing", PERIODIC_SECONDS, job, app[keys.REDIS])
-    task.start()
-    yield
-    await task.stop()
-    for topic, subscriber in subscriptions:
-        events.unsubscribe(topic, subscriber)

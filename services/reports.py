@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from pymongo.errors import DuplicateKeyError
 
-from handlers.replies import render
+from services.texts import render
 from services import events
 from services.events import EventBus
 from services.notify import Notifier
@@ -175,7 +175,7 @@ class ReportService:
         self.notifier = notifier
         self.rules = rules or ReportRules()
         self.clock = clock
-        self.bus = bus or events.bus
+        self.bus = bus if bus is not None else events.bus
 
     # -- creating ----------------------------------------------------------------
 
@@ -356,10 +356,10 @@ class ReportService:
     async def _publish_valid(self, report: Report, now: datetime) -> None:
         """The points hook: once per ticket, when it is first resolved."""
         if await self.repo.claim_flag(report.ticket, "valid_event_at", now):
-            await self.bus.publish(events.REPORT_VALID, {
-                "ticket": report.ticket, "resident_id": report.resident_id, "community": report.community,
-                "category": report.category, "at": now,
-            })
+            await self.bus.publish(events.ReportValid(
+                ticket=report.ticket, resident_id=report.resident_id, community=report.community,
+                category=report.category, at=now,
+            ))
 
     async def _notify(self, report: Report, action: str, exclude: str | None = None) -> None:
         for person in report.audience():

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from domain.time import TZ
 from services import events
 from services.content_check import ContentChecker, Verdict
 from services.share_synonyms import related
@@ -28,8 +28,7 @@ from storage.sharing import (
 )
 
 log = logging.getLogger(__name__)
-TZ = ZoneInfo("Asia/Shanghai")
-HELP_COMPLETED = "help.completed"
+HELP_COMPLETED = events.HELP_COMPLETED
 MAX_LOAN_DAYS = 30
 MAX_AHEAD_DAYS = 60
 
@@ -116,7 +115,7 @@ class SharingService:
         self.residents = residents
         self.notifier = notifier
         self.checker = checker or ContentChecker(db)
-        self.bus = bus or events.bus
+        self.bus = bus if bus is not None else events.bus
         self.contact = ContactRelay(db, self.repo, residents, self._tell, self.checker)
 
     async def ensure_indexes(self) -> None:
@@ -355,8 +354,8 @@ class SharingService:
                 raise _not_found("help")
             raise SharingError("bad_state", f"这个求助{found.state_title}，不能确认完成", f"help is {found.state}")
         await self._tell(done.volunteer_id, f"邻居确认您已帮忙完成“{done.kind_title}”，谢谢您！", f"help:{done.id}")
-        await self.bus.publish(HELP_COMPLETED, {"resident_id": done.volunteer_id, "community": done.community,
-                                                "ref": done.id, "requester_id": done.requester_id, "kind": done.kind})
+        await self.bus.publish(events.HelpCompleted(resident_id=done.volunteer_id, community=done.community,
+                                                    ref=done.id, requester_id=done.requester_id, kind=done.kind))
         return done
 
     async def cancel_help(self, resident: Any, help_id: str) -> HelpRequest:

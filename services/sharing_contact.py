@@ -17,9 +17,11 @@ from typing import Any
 
 from bson import ObjectId
 
+from domain.phone import MOBILE
+
 from storage.sharing import ACCEPTED, HANDED_OVER, TAKEN, SharingRepository
 
-PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+PHONE = MOBILE  # a mainland mobile number (domain/phone.py)
 MAX_MESSAGE = 200
 
 

@@ -24,6 +24,7 @@ from services.opening_hours import (
     HoursError, WhenText, always, format_hours, is_open, next_opening, open_now_filter, open_until,
     parse_hours, validate_hours, week_intervals,
 )
+from storage.communities import CommunityRepository
 from storage.scope import OutOfScope, in_scope
 from storage.stations import AMENITIES, CourierRegistry, Station, StationRepository, point, station_id
 
@@ -32,7 +33,7 @@ DEFAULT_RADIUS_M = 3000
 MAX_RADIUS_M = 20000
 WALK_METRES_PER_MINUTE = 75  # about 4.5 km/h
 DEMO_CSV = Path(__file__).resolve().parent.parent / "storage" / "data" / "stations_demo.csv"
-COURIER_REPORT = "courier.report"
+COURIER_REPORT = events.COURIER_REPORT
 
 # Words residents use for each amenity (the NLU entity comes first).
 AMENITY_WORDS: list[tuple[str, str]] = [
@@ -155,9 +156,10 @@ def station_dict(station: Station) -> dict[str, Any]:
 
 class StationService:
     def __init__(self, repo: StationRepository, couriers: CourierRegistry | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, *, bus: events.EventBus | None = None) -> None:
         self.repo = repo
         self.couriers = couriers
+        self.bus = bus if bus is not None else events.bus
         self.clock: Clock = clock or (lambda: datetime.now(timezone.utc))
 
     def now(self) -> datetime:
@@ -224,15 +226,14 @@ class StationService:
 
     # -- couriers ----------------------------------------------------------------------
 
-    async def on_report_valid(self, payload: dict[str, Any]) -> None:
+    async def on_report_valid(self, event: events.ReportValid) -> None:
         """events subscriber: a courier's valid report also earns the courier service points."""
-        if self.couriers is None or not await self.couriers.is_courier(payload.get("resident_id")):
+        if self.couriers is None or not await self.couriers.is_courier(event.resident_id):
             return
-        await events.publish(COURIER_REPORT, {
-            "ref": payload.get("ticket"), "ticket": payload.get("ticket"), "resident_id": payload.get("resident_id"),
-            "user_key": payload.get("user_key"), "community": payload.get("community"),
-            "category": payload.get("category"), "at": payload.get("at"),
-        })
+        await self.bus.publish(events.CourierReport(
+            ref=event.ticket, ticket=event.ticket, resident_id=event.resident_id, user_key=event.user_key,
+            community=event.community, category=event.category, at=event.at,
+        ))
 
 
 _PLACE_NOISE = re.compile(r"^(?:我在|我现在在|现在在|在|我到了|到了|我位置是|位置是|位置|地址是|靠近)|(?:附近|旁边|这边|那边|这里|那里|周边|一带|门口|路口|口)$")
@@ -411,12 +412,11 @@ def station_fields(hours: Any) -> dict[str, Any]:
 async def community_ids(db: Any) -> dict[str, str]:
     """Community ids and names (田面社区 and 田面) -> id."""
     lookup: dict[str, str] = {}
-    async for doc in db["communities"].find({}, {"name": 1}):
-        lookup[doc["_id"]] = doc["_id"]
-        name = doc.get("name") or ""
+    for community, name in (await CommunityRepository(db).names()).items():
+        lookup[community] = community
         if name:
-            lookup[name] = doc["_id"]
-            lookup.setdefault(name.removesuffix("社区"), doc["_id"])
+            lookup[name] = community
+            lookup.setdefault(name.removesuffix("社区"), community)
     return lookup
 
 
@@ -489,21 +489,3 @@ async def seed_demo_stations(db: Any) -> ImportResult:
     repo = StationRepository(db)
     rows = read_csv(DEMO_CSV.read_bytes())
     return await import_rows(repo, rows, await community_ids(db), only_insert=True)
-
-
-async def stations_context(app: Any) -> Any:
-    """aiohttp cleanup_ctx: the station and handoff services (app[keys.STATIONS],
-    app[keys.HANDOFF]) and the subscription that gives couriers service points for
-    their valid reports. Runs after the storage context."""
-    from bot import keys
-    from services.handoff import HandoffService
-    from storage.callbacks import CallbackRepository
-    from storage.conversations import ConversationRepository
-
-    db = app[keys.MONGO]
-    stations = StationService(StationRepository(db), CourierRegistry(db))
-    app[keys.STATIONS] = stations
-    app[keys.HANDOFF] = HandoffService(CallbackRepository(db), ConversationRepository(db))
-    events.subscribe(events.REPORT_VALID, stations.on_report_valid)
-    yield
-    events.unsubscribe(events.REPORT_VALID, stations.on_report_valid)

@@ -15,19 +15,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from bot.wechat_api import WeChatApiError, WeChatClient
 from storage.photos import BadPhoto, PhotoStore, StoredPhoto
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0
 
 
+class MediaClient(Protocol):
+    """What this needs of the WeChat API client (bot/wechat_api.py)."""
+
+    async def get_media(self, media_id: str, *, max_bytes: int) -> tuple[bytes, str]: ...
+
+
 class WeChatMedia:
-    def __init__(self, client: WeChatClient, photos: PhotoStore,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, client: MediaClient, photos: PhotoStore,
+                 clock: Callable[[], datetime] | None = None,
+                 *, api_errors: tuple[type[Exception], ...] = ()) -> None:
+        """`api_errors`: the client's "WeChat said no" errors (logged as not stored)."""
         self.client = client
+        self.api_errors = api_errors
         self.photos = photos
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._tasks: set[asyncio.Task] = set()
@@ -54,7 +62,7 @@ class WeChatMedia:
 
     async def fetch(self, media_id: str, user_key: str) -> str | None:
         """The stored photo's id for `media_id`, fetching it from WeChat when needed.
-        Raises WeChatApiError / BadPhoto / aiohttp errors when it cannot be had."""
+        Raises the client's API error / BadPhoto / aiohttp errors when it cannot be had."""
         found = await self.photos.find_media(media_id)
         if found:
             return found
@@ -66,7 +74,7 @@ class WeChatMedia:
     async def _fetch_logged(self, media_id: str, user_key: str) -> str | None:
         try:
             return await self.fetch(media_id, user_key)
-        except (WeChatApiError, BadPhoto) as exc:
+        except (*self.api_errors, BadPhoto) as exc:
             log.warning("WeChat photo %s not stored: %s", media_id, exc)
         except asyncio.CancelledError:
             raise

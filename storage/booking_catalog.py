@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Shanghai")
+from domain.time import TZ
+
 SERVICE_CODES = ("elderly_meal", "health_check", "rehab_rental", "volunteer", "rest_room", "legal_aid", "venue")
 WEEKDAYS = (0, 1, 2, 3, 4)
 EVERY_DAY = (0, 1, 2, 3, 4, 5, 6)

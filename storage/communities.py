@@ -40,3 +40,13 @@ class CommunityRepository:
             address=centre.get("address"),
             hours=centre.get("hours") or DEFAULT_CENTRE_HOURS,
         )
+
+    # -- lookups for services and handlers (they never query `communities` themselves) ------
+
+    async def ids(self) -> list[str]:
+        """Every community id, in id order."""
+        return sorted([doc["_id"] async for doc in self._col.find({}, {"_id": 1})])
+
+    async def names(self) -> dict[str, str]:
+        """Community id -> name ("" when it has none)."""
+        return {doc["_id"]: doc.get("name") or "" async for doc in self._col.find({}, {"name": 1})}

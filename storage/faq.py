@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -165,11 +165,11 @@ def demo_entries(community_name: str, centre_name: str, centre_address: str | No
     ]
 
 
-async def seed_faq(db: AsyncIOMotorDatabase, communities: list[str]) -> None:
+async def seed_faq(db: AsyncIOMotorDatabase, communities: list[str],
+                   format_hours: Callable[[Any], str] | None = None) -> None:
     """The demo FAQ of each community (upsert by community + key; staff edits are kept).
-    Run after the stations are seeded, so the 驿站 answer names the community's centre hours."""
-    from services.opening_hours import format_hours  # seed-time only
-
+    Run after the stations are seeded, so the 驿站 answer names the community's centre hours
+    (written by `format_hours`, services.opening_hours.format_hours; without it, not named)."""
     repo = CommunityRepository(db)
     col = db[COLLECTION]
     now = datetime.now(timezone.utc)
@@ -177,7 +177,8 @@ async def seed_faq(db: AsyncIOMotorDatabase, communities: list[str]) -> None:
         centre = await repo.service_centre(community)
         name = await repo.name(community)
         station = await db["stations"].find_one({"community": community, "kind": "centre"}, {"name": 1, "hours": 1})
-        shown = (station["name"], format_hours(station["hours"])) if station and station.get("hours") else None
+        shown = (station["name"], format_hours(station["hours"])) \
+            if format_hours is not None and station and station.get("hours") else None
         for entry in demo_entries(name, centre.name, centre.address, centre.hours, shown):
             doc = {**entry, "community": community, "updated_by": "系统预置", "updated_at": now}
             await col.update_one({"_id": f"{community}:{entry['key']}"}, {"$setOnInsert": doc}, upsert=True)

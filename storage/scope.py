@@ -10,11 +10,23 @@ a collection so a repository cannot forget the scope.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 
-from storage.staff import COMMUNITY_ADMIN, GRID_WORKER, STREET_ADMIN, SYSADMIN, Staff
+# The staff roles (storage/staff.py re-exports them): the scope each one sees is decided here.
+GRID_WORKER = "grid_worker"
+COMMUNITY_ADMIN = "community_admin"
+STREET_ADMIN = "street_admin"
+SYSADMIN = "sysadmin"
+
+
+class Member(Protocol):
+    """What scoping reads of a staff member (storage.staff.Staff)."""
+
+    role: str
+    community: str | None
+    street: str | None
 
 FIELD = "community"
 _NOTHING = {FIELD: {"$in": []}}
@@ -29,7 +41,7 @@ async def street_communities(db: AsyncIOMotorDatabase, street: str) -> list[str]
     return sorted([doc["_id"] async for doc in cursor])
 
 
-async def staff_scope(db: AsyncIOMotorDatabase, staff: Staff) -> dict[str, Any]:
+async def staff_scope(db: AsyncIOMotorDatabase, staff: Member) -> dict[str, Any]:
     """The Mongo filter fragment limiting `staff` to their records."""
     if staff.role == SYSADMIN:
         return {}
@@ -72,7 +84,7 @@ class Scoped:
         self.scope = scope
 
     @classmethod
-    async def for_staff(cls, db: AsyncIOMotorDatabase, staff: Staff, name: str) -> "Scoped":
+    async def for_staff(cls, db: AsyncIOMotorDatabase, staff: Member, name: str) -> "Scoped":
         return cls(db[name], await staff_scope(db, staff))
 
     def find(self, query: dict[str, Any] | None = None, *args: Any, **kwargs: Any):

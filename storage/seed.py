@@ -1,16 +1,12 @@
-"""Demo data for `make run`: the communities of 华富街道 (Futian, Shenzhen) from the seeds."""
+"""Demo data of the storage layer: the street and communities of 华富街道 (Futian, Shenzhen)
+and the demo staff. bot/seed.py seeds everything for `make run` (with the services' own demo data)."""
 from __future__ import annotations
 
 import os
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from services.points import seed_demo_points
-from services.stations import seed_demo_stations
-from storage.bookings import seed_catalog
 from storage.communities import DEFAULT_CENTRE_HOURS
-from storage.faq import seed_faq
-from storage.routing import seed_routing
 
 STREET = {"_id": "huafu", "name": "华富街道", "district": "福田区", "city": "深圳市"}
 COMMUNITIES = [
@@ -25,8 +21,8 @@ COMMUNITIES = [
 ]
 
 
-async def seed_demo(db: AsyncIOMotorDatabase) -> None:
-    """Idempotent: upserts by id, never overwrites what staff changed later."""
+async def seed_places(db: AsyncIOMotorDatabase) -> None:
+    """The street and its communities. Idempotent: upserts by id, never overwrites what staff changed later."""
     await db["streets"].update_one({"_id": STREET["_id"]}, {"$setOnInsert": STREET}, upsert=True)
     for community_id, name in COMMUNITIES:
         await db["communities"].update_one(
@@ -40,13 +36,6 @@ async def seed_demo(db: AsyncIOMotorDatabase) -> None:
             {"$set": {"service_centre": {"name": f"{name}事务受理服务中心", "address": f"{name}党群服务中心一楼",
                                          "hours": DEFAULT_CENTRE_HOURS}}},
         )
-    await seed_routing(db)  # report categories -> department and SLA hours
-    await seed_catalog(db)  # bookable services and their slots for the next 14 days
-    await seed_demo_staff(db)
-    await seed_demo_points(db)  # points rules, 积分超市 items, content word list
-    await seed_demo_stations(db)  # 8 党群服务中心 + 12 能量栈 of 华富街道 (storage/data/stations_demo.csv)
-    # The community FAQ (助餐, 辅具, 积分, 驿站 and service-centre hours); after the stations.
-    await seed_faq(db, [community_id for community_id, _ in COMMUNITIES])
 
 
 DEMO_PASSWORD = "linli-demo-2026"

@@ -18,10 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-GRID_WORKER = "grid_worker"
-COMMUNITY_ADMIN = "community_admin"
-STREET_ADMIN = "street_admin"
-SYSADMIN = "sysadmin"
+from storage.scope import COMMUNITY_ADMIN, GRID_WORKER, STREET_ADMIN, SYSADMIN, scoped
+
 ROLES = (GRID_WORKER, COMMUNITY_ADMIN, STREET_ADMIN, SYSADMIN)
 ADMIN_ROLES = (COMMUNITY_ADMIN, STREET_ADMIN, SYSADMIN)
 ROLE_NAMES = {
@@ -186,8 +184,6 @@ class StaffRepository:
 
     async def list(self, scope: dict[str, Any], limit: int = 500) -> list[Staff]:
         """Accounts within a staff scope (see storage.scope.staff_scope)."""
-        from storage.scope import scoped
-
         cursor = self._col.find(scoped({}, scope), {"password_hash": 0}).sort("username", 1).limit(limit)
         return [Staff.from_doc(doc) async for doc in cursor]
 

@@ -6,7 +6,8 @@ from datetime import date, datetime
 import pytest
 
 from handlers.booking_times import birth_year as _birth_year
-from services.booking_times import day_label, rank_slots, slot_label, wanted_from_text
+from bot.booking_times import wanted_from_text
+from services.booking_times import day_label, rank_slots, slot_label
 from storage.booking_catalog import CATALOG, TZ, planned_slots, service_doc
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=TZ)  # a Monday morning

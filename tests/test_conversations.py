@@ -177,7 +177,8 @@ async def seed(conv: dict[str, Any], db) -> None:
         assert slot is not None, f"no {full['service']} slot at {start}"
         await db.booking_slots.update_one({"_id": slot["_id"]}, {"$set": {"booked": slot["capacity"]}})
     if conv.get("shop") or conv.get("stations"):
-        from storage.seed import COMMUNITIES, seed_demo
+        from bot.seed import seed_demo
+        from storage.seed import COMMUNITIES
 
         await seed_demo(db)
         if conv.get("shop"):

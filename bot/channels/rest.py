@@ -5,23 +5,31 @@ Response [{"recipient_id": "...", "text": "...", "buttons": [{"title", "payload"
 
 An optional `metadata.message_id` makes a client's retry safe: the retry gets the
 first answer and nothing is processed or stored twice.
+
+Like Rasa's input channels, the channel knows only its message handler (`on_message`,
+the chat pipeline) and what it is given at construction: its settings, the de-duplicator
+and the rate limiter (bot/bootstrap.py builds those when the app starts, hence getters).
 """
 from __future__ import annotations
 
 import hmac
 import json
 import re
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
 from bot import keys
-from bot.chat import ChatService
 from bot.api.validation import read_json
+from bot.config import Settings
 from bot.errors import ApiError
-from bot.messages import InboundMessage, Reply
 from bot.remote import is_loopback
-from bot.text import normalize
+from handlers.messages import InboundMessage, Reply
+from handlers.text import normalize
+from storage.dedup import Deduplicator
+from storage.rate_limit import RateLimiter
+
+OnMessage = Callable[[InboundMessage], Awaitable[list[Reply]]]
 
 _SENDER = re.compile(r"[\w.@:\-]{1,128}")
 _MESSAGE_ID = re.compile(r"[\w.:\-]{1,128}")
@@ -34,9 +42,16 @@ def _json_response(body: Any) -> web.Response:
 async def answer_once(
     request: web.Request, scope: str, message: InboundMessage, render: Callable[[list[Reply]], list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
+    """`reply_once` with the app's de-duplicator and chat (for handlers of the app's own routes)."""
+    return await reply_once(request.app[keys.DEDUP], request.app[keys.CHAT].handle, scope, message, render)
+
+
+async def reply_once(
+    dedup: Deduplicator, on_message: OnMessage, scope: str, message: InboundMessage,
+    render: Callable[[list[Reply]], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
     """Run the dialogue for `message`, once per `message.message_id` when it has one: a
     retry gets the first answer (409 while the first is still running)."""
-    dedup = request.app[keys.DEDUP]
     dedup_id = f"{message.sender}:{message.message_id}"
     if message.message_id:
         claim = await dedup.claim(scope, dedup_id)
@@ -45,9 +60,8 @@ async def answer_once(
             if replies is None:
                 raise ApiError(409, "in_progress", "这条消息正在处理，请稍候", "message is still being processed")
             return replies
-    chat: ChatService = request.app[keys.CHAT]
     try:
-        replies = await chat.handle(message)
+        replies = await on_message(message)
     except BaseException:
         if message.message_id:
             await dedup.release(scope, dedup_id)
@@ -64,24 +78,31 @@ class RestChannel:
     name = "rest"
     path = "/webhooks/rest/webhook"
 
+    def __init__(self, on_message: OnMessage, settings: Settings, *,
+                 dedup: Callable[[], Deduplicator], limiter: Callable[[], RateLimiter]) -> None:
+        self.on_message = on_message
+        self.settings = settings
+        self._dedup = dedup
+        self._limiter = limiter
+
     def routes(self) -> list[web.RouteDef]:
         return [web.post(self.path, self.receive)]
 
     async def receive(self, request: web.Request) -> web.Response:
-        settings = request.app[keys.SETTINGS]
+        settings = self.settings
         self._check_token(request, settings.rest_token)
         await self._limit(request, "rest-global", settings.rate_rest_global_per_minute, "all clients")
         await self._limit(request, f"rest-ip:{request.remote}", settings.rate_rest_ip_per_minute, "this address")
         message = self._parse(await self._json(request), settings.max_message_chars)
-        await self._rate_limit(request, message.user_key, settings.rate_chat_per_minute)
-        body = await answer_once(
-            request, self.name, message, lambda replies: [self._render(message.sender, r) for r in replies]
+        await self._rate_limit(message.user_key, settings.rate_chat_per_minute)
+        body = await reply_once(
+            self._dedup(), self.on_message, self.name, message,
+            lambda replies: [self._render(message.sender, r) for r in replies],
         )
         return _json_response(body)
 
-    @staticmethod
-    async def _limit(request: web.Request, key: str, per_minute: int, whose: str) -> None:
-        decision = await request.app[keys.RATE_LIMITER].hit(key, per_minute, 60)
+    async def _limit(self, request: web.Request, key: str, per_minute: int, whose: str) -> None:
+        decision = await self._limiter().hit(key, per_minute, 60)
         if not decision.allowed:
             raise ApiError(
                 429, "rate_limited", "请求太频繁了，请稍后再试", f"more than {per_minute} requests per minute from {whose}",
@@ -104,9 +125,8 @@ class RestChannel:
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise ApiError(401, "bad_token", "渠道令牌无效", "missing or wrong channel token")
 
-    @staticmethod
-    async def _rate_limit(request: web.Request, user_key: str, per_minute: int) -> None:
-        decision = await request.app[keys.RATE_LIMITER].hit(f"chat:{user_key}", per_minute, 60)
+    async def _rate_limit(self, user_key: str, per_minute: int) -> None:
+        decision = await self._limiter().hit(f"chat:{user_key}", per_minute, 60)
         if not decision.allowed:
             raise ApiError(
                 429, "rate_limited", "消息发得太快了，请稍等一会儿再发", f"more than {per_minute} messages per minute",

@@ -26,7 +26,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -38,17 +38,18 @@ from wechatpy.events import BaseEvent
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply, TransferCustomerServiceReply
+from redis.asyncio import Redis
 from wechatpy.utils import WeChatSigner
 
-from bot import keys
 from bot.chat import ChatService, NLUNotReady
 from bot.config import Settings
 from bot.errors import ApiError
-from bot.messages import InboundMessage, Location, Reply
 from bot.wechat_api import WeChatClient
 from handlers import registry as handler_registry
+from handlers.messages import InboundMessage, Location, Reply
 from services.locations import LASTLOC_KEY, LASTLOC_TTL_SECONDS
 from services.wechat_media import WeChatMedia
+from storage.dedup import Deduplicator
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,25 @@ class WeChatChannel:
     name = "wechat"
     path = "/wechat"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chat: Callable[[], ChatService],
+        dedup: Callable[[], Deduplicator],
+        redis: Callable[[], Redis],
+        client: Callable[[], WeChatClient | None] = lambda: None,
+        media: Callable[[], WeChatMedia | None] = lambda: None,
+    ) -> None:
+        """Given what it uses (getters: the app builds them when it starts, bot/bootstrap.py):
+        the chat pipeline (its message handler, dialogue state and conversation log), the
+        de-duplicator, Redis (replay checks, the last location), the API client for
+        customer-service messages and the photo fetcher."""
         if not settings.wechat_token:
             raise ValueError("the WeChat channel needs WECHAT_TOKEN")
+        self.settings = settings
+        self._chat, self._dedup, self._redis = chat, dedup, redis
+        self._client, self._media = client, media
         self.token = settings.wechat_token
         self.crypto: WeChatCrypto | None = None
         if settings.wechat_aes_key:
@@ -151,23 +168,6 @@ class WeChatChannel:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(self.path, self.verify), web.post(self.path, self.receive)]
-
-    async def client_context(self, app: web.Application) -> AsyncIterator[None]:
-        """cleanup_ctx: the API client (when AppID/AppSecret are set); on shutdown,
-        finish the replies still being prepared or sent, then close the client."""
-        settings = app[keys.SETTINGS]
-        client = None
-        if settings.wechat_app_id and settings.wechat_app_secret:
-            client = WeChatClient(
-                app[keys.REDIS], settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base
-            )
-            app[keys.WECHAT] = client
-            app[keys.WECHAT_MEDIA] = WeChatMedia(client, app[keys.PHOTOS])
-        yield
-        await self.drain()
-        if client is not None:
-            await app[keys.WECHAT_MEDIA].drain()
-            await client.close()
 
     async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
         """Wait for background deliveries; cancel what is still running after `timeout`."""
@@ -204,10 +204,10 @@ class WeChatChannel:
             if "signature" in query:
                 self._check_signature(query["signature"], timestamp, nonce)
         raw = await request.read()  # enforces client_max_size (413)
-        await self._check_replay(request.app, timestamp, nonce, raw)
+        await self._check_replay(timestamp, nonce, raw)
         xml = self._decrypt(raw, query["msg_signature"], timestamp, nonce) if self.crypto else _utf8(raw)
         fields, message = _parse(xml)
-        plan = self._plan(fields, message, request.app[keys.SETTINGS])
+        plan = self._plan(fields, message, self.settings)
         body = await self._answer(request.app, plan, message)
         return self._respond(body, nonce)
 
@@ -221,14 +221,14 @@ class WeChatChannel:
             raise ApiError(403, "stale_timestamp", "请求已过期", "timestamp more than 5 minutes off")
         return timestamp, nonce
 
-    async def _check_replay(self, app: web.Application, timestamp: str, nonce: str, raw: bytes) -> None:
+    async def _check_replay(self, timestamp: str, nonce: str, raw: bytes) -> None:
         """A signature covers only (token, timestamp, nonce) in plain mode, not the body:
         each (timestamp, nonce) is remembered for the whole timestamp window with the body
         it came with, and the same pair with another body is refused. The same body again
         is WeChat's retry (answered once by the message claim)."""
         digest = hashlib.sha256(raw).hexdigest()
         key = NONCE_KEY.format(timestamp=timestamp, nonce=nonce)
-        redis = app[keys.REDIS]
+        redis = self._redis()
         if await redis.set(key, digest, nx=True, ex=NONCE_TTL_SECONDS):
             return
         seen = await redis.get(key)
@@ -335,15 +335,16 @@ class WeChatChannel:
 
     # -- answering -------------------------------------------------------------
 
-    async def _answer(self, app: web.Application, plan: _Plan, message: BaseMessage) -> str:
-        """The plaintext answer (reply XML or `success`), once per message id."""
-        dedup = app[keys.DEDUP]
+    async def _answer(self, app: web.Application | None, plan: _Plan, message: BaseMessage) -> str:
+        """The plaintext answer (reply XML or `success`), once per message id. (`app` is not
+        used: the channel was given what it needs.)"""
+        dedup = self._dedup()
         claim = await dedup.claim(self.name, plan.dedup_id)
         if not claim.new:
-            stored = claim.replies or await dedup.wait(self.name, plan.dedup_id, app[keys.SETTINGS].wechat_reply_budget)
+            stored = claim.replies or await dedup.wait(self.name, plan.dedup_id, self.settings.wechat_reply_budget)
             return _stored_body(stored)
         try:
-            body = await self._process(app, plan, message)
+            body = await self._process(plan, message)
         except NLUNotReady:
             await dedup.release(self.name, plan.dedup_id)
             return _reply_xml(message, STARTING)
@@ -357,58 +358,58 @@ class WeChatChannel:
             await dedup.finish(self.name, plan.dedup_id, [{"body": body}])
         return body
 
-    async def _process(self, app: web.Application, plan: _Plan, message: BaseMessage) -> str:
-        chat: ChatService = app[keys.CHAT]
+    async def _process(self, plan: _Plan, message: BaseMessage) -> str:
+        chat: ChatService = self._chat()
         if plan.location is not None:
-            await self._remember_location(app, plan)
+            await self._remember_location(plan)
         if plan.unsubscribe:
             await chat.states.clear(f"{self.name}:{plan.openid}")
-            await app[keys.REDIS].delete(LASTLOC_KEY.format(openid=plan.openid))
+            await self._redis().delete(LASTLOC_KEY.format(openid=plan.openid))
             return SUCCESS
         if plan.direct is not None:
             await self._record_direct(chat, plan)
             return _reply_xml(message, plan.direct)
         if plan.inbound is None:
             return SUCCESS
-        if plan.inbound.kind == "image" and app.get(keys.WECHAT_MEDIA) is not None:
+        if plan.inbound.kind == "image" and self._media() is not None:
             # WeChat keeps media for 3 days: the photo is fetched into GridFS now.
-            app[keys.WECHAT_MEDIA].fetch_soon(plan.inbound.media["media_id"], plan.inbound.user_key)
-        return await self._dialogue(app, chat, plan, message)
+            self._media().fetch_soon(plan.inbound.media["media_id"], plan.inbound.user_key)
+        return await self._dialogue(chat, plan, message)
 
-    async def _dialogue(self, app: web.Application, chat: ChatService, plan: _Plan, message: BaseMessage) -> str:
+    async def _dialogue(self, chat: ChatService, plan: _Plan, message: BaseMessage) -> str:
         """Run the dialogue; answer passively within the budget, else `success` and
         send the reply later. asyncio.wait never cancels the task it waits for."""
         task = asyncio.create_task(chat.handle(plan.inbound))
         try:
-            done, _ = await asyncio.wait({task}, timeout=app[keys.SETTINGS].wechat_reply_budget)
+            done, _ = await asyncio.wait({task}, timeout=self.settings.wechat_reply_budget)
         except asyncio.CancelledError:  # the request went away: still deliver the reply
-            self._deliver_later(app, task, plan)
+            self._deliver_later(task, plan)
             raise
         if task in done:
             replies = task.result()
             text = render_text(replies)
-            if any(r.transfer_to_human for r in replies) and app.get(keys.WECHAT) is not None:
+            if any(r.transfer_to_human for r in replies) and self._client() is not None:
                 # 转人工: the transfer reply carries no text, so the text goes as a
                 # customer-service message.
-                self._send_text_later(app, plan.openid, text)
+                self._send_text_later(plan.openid, text)
                 return TransferCustomerServiceReply(message=message).render()
             return _reply_xml(message, text) if text else SUCCESS
         log.info("WeChat message %s over the reply budget: replying via the customer-service API", plan.message_id)
-        self._deliver_later(app, task, plan)
+        self._deliver_later(task, plan)
         return SUCCESS
 
-    def _deliver_later(self, app: web.Application, task: asyncio.Task, plan: _Plan) -> None:
+    def _deliver_later(self, task: asyncio.Task, plan: _Plan) -> None:
         plan.delegated = True
-        background = asyncio.create_task(self._deliver(app, task, plan.dedup_id, plan.openid, plan))
+        background = asyncio.create_task(self._deliver(task, plan.dedup_id, plan.openid, plan))
         self._tasks.add(background)
         background.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, app: web.Application, task: asyncio.Task, message_id: str, openid: str,
+    async def _deliver(self, task: asyncio.Task, message_id: str, openid: str,
                        plan: _Plan | None = None) -> None:
         """Await the dialogue and send its reply as a customer-service message. Retries
         of the message are answered `success` from now on."""
         try:
-            await app[keys.DEDUP].finish(self.name, message_id, [{"body": SUCCESS}])
+            await self._dedup().finish(self.name, message_id, [{"body": SUCCESS}])
         except Exception:
             log.exception("could not mark WeChat message %s as answered", message_id)
         try:
@@ -419,10 +420,10 @@ class WeChatChannel:
             log.exception("WeChat dialogue failed for %s after the reply budget", openid)
             text = FAILED
         if plan is not None and plan.erased:
-            await app[keys.DEDUP].release(self.name, message_id)
+            await self._dedup().release(self.name, message_id)
         if not text:
             return
-        client = app.get(keys.WECHAT)
+        client = self._client()
         if client is None:
             log.error("no WECHAT_APP_ID/WECHAT_APP_SECRET: late reply to %s cannot be sent", openid)
             return
@@ -434,10 +435,10 @@ class WeChatChannel:
         if not result.delivered:
             log.warning("late reply to %s not delivered (%d %s)", openid, result.errcode, result.errmsg)
 
-    def _send_text_later(self, app: web.Application, openid: str, text: str) -> None:
+    def _send_text_later(self, openid: str, text: str) -> None:
         async def send() -> None:
             try:
-                result = await app[keys.WECHAT].send_text(openid, text)
+                result = await self._client().send_text(openid, text)
                 if not result.delivered:
                     log.warning("handoff text to %s not delivered (%d %s)", openid, result.errcode, result.errmsg)
             except Exception:
@@ -456,13 +457,13 @@ class WeChatChannel:
             replies=[Reply(plan.direct).as_dict()], flow=state.flow, received_at=datetime.now(timezone.utc),
         )
 
-    async def _remember_location(self, app: web.Application, plan: _Plan) -> None:
+    async def _remember_location(self, plan: _Plan) -> None:
         loc = plan.location
         value = {
             "latitude": loc.latitude, "longitude": loc.longitude, "label": loc.label,
             "precision": plan.precision, "at": datetime.now(timezone.utc).isoformat(),
         }
-        await app[keys.REDIS].set(
+        await self._redis().set(
             LASTLOC_KEY.format(openid=plan.openid), json.dumps(value, ensure_ascii=False), ex=LASTLOC_TTL_SECONDS
         )
 

@@ -1,0 +1,271 @@
+"""The composition root: every repository, service, periodic job and event subscription
+of the app is built here, from Settings + MongoDB + Redis, in one readable place.
+
+    house = House(settings, nlu)
+    app.cleanup_ctx.append(house.context)   # connects, builds, starts; stops in reverse
+
+`build()` is the wiring (no I/O besides creating clients); `context` connects, builds,
+publishes what the HTTP layer reads into the app's typed keys (bot/keys.py), starts the
+periodic jobs and subscriptions, loads the NLU model in the background, and on shutdown
+stops everything in the reverse order before the connections close. Services receive
+what they use: nothing below this module reads the aiohttp app.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from redis.asyncio import Redis
+
+from bot import keys
+from bot.chat import ChatService
+from bot.config import Settings
+from bot.periodic import PeriodicTask
+from bot.wechat_api import WeChatApiError, WeChatClient
+from handlers import registry
+from handlers.base import Services
+from handlers.messages import InboundMessage, Reply
+from handlers.router import Router
+from nlu.service import NLUService
+from nlu.time_extractor import resolve_times
+from services import events
+from services.bookings import BookingService
+from services.content_check import ContentChecker
+from services.events import EventBus
+from services.faq import FaqService
+from services.handoff import HandoffService
+from services.locations import RecentLocations
+from services.notify import Notifier
+from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
+from services.reports import ReportRules, ReportService
+from services.sharing import SharingService
+from services.stations import StationService
+from services.wechat_media import WeChatMedia
+from storage import mongo, redis_client
+from storage.callbacks import CallbackRepository
+from storage.communities import CommunityRepository
+from storage.conversations import ConversationRepository
+from storage.dedup import Deduplicator
+from storage.dialogue_state import DialogueStateStore
+from storage.faq import FaqRepository
+from storage.locks import redis_serializer
+from storage.notices import NoticeRepository
+from storage.photos import PhotoStore
+from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
+from storage.reports import ReportRepository
+from storage.residents import ResidentRepository
+from storage.routing import RoutingRepository
+from storage.stations import CourierRegistry, StationRepository
+
+log = logging.getLogger(__name__)
+
+BOOKING_SLOTS_SECONDS = 6 * 3600  # the working plans keep opening slots 14 days ahead
+LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK = 5, 3600, 3600  # 6-digit proxy-link codes
+
+
+async def run_booking_jobs(service: BookingService) -> None:
+    """Waitlist offers that ran out are passed on; tomorrow's bookings are reminded."""
+    await service.expire_offers()
+    await service.send_reminders()
+
+
+@dataclass
+class Components:
+    """Everything the app is made of, once built (one instance per app)."""
+
+    settings: Settings
+    db: AsyncIOMotorDatabase
+    redis: Redis
+    bus: EventBus
+    rate_limiter: RateLimiter
+    link_code_guard: LoginGuard
+    dedup: Deduplicator
+    conversations: ConversationRepository
+    residents: ResidentRepository
+    photos: PhotoStore
+    faq: FaqService
+    notifier: Notifier
+    reports: ReportService
+    bookings: BookingService
+    points: PointsService
+    sharing: SharingService
+    stations: StationService
+    handoff: HandoffService
+    chat: ChatService
+    wechat: WeChatClient | None = None
+    wechat_media: WeChatMedia | None = None
+    tasks: list[PeriodicTask] = field(default_factory=list)
+    subscriptions: list[tuple[events.Key, events.Subscriber]] = field(default_factory=list)
+
+
+def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: Redis,
+          *, bus: EventBus | None = None) -> Components:
+    """Wire the whole app (no I/O): nothing runs until `House.context` starts it."""
+    bus = bus if bus is not None else events.bus
+    residents = ResidentRepository(db)
+    conversations = ConversationRepository(db)
+    photos = PhotoStore(db, settings.upload_max_bytes)
+
+    wechat = wechat_media = None
+    if settings.wechat_token and settings.wechat_app_id and settings.wechat_app_secret:
+        wechat = WeChatClient(redis, settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base)
+        wechat_media = WeChatMedia(wechat, photos, api_errors=(WeChatApiError,))
+    notifier = Notifier(NoticeRepository(db), residents, wechat=wechat)
+
+    reports = ReportService(
+        ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings),
+        bus=bus, serialize=redis_serializer(redis),
+    )
+    bookings = BookingService(db, notifier=notifier, bus=bus)
+    points = PointsService(db, residents, notifier)
+    sharing = SharingService(db, residents, notifier, ContentChecker(db), bus=bus)
+    stations = StationService(StationRepository(db), CourierRegistry(db), bus=bus)
+    handoff = HandoffService(CallbackRepository(db), conversations)
+    faq = FaqService(FaqRepository(db))  # chat answers and the console's try-out
+
+    chat = ChatService(
+        nlu=nlu,
+        states=DialogueStateStore(redis, settings.dialogue_ttl_seconds),
+        conversations=conversations,
+        router=Router(registry),
+        services=Services(
+            settings=settings, db=db, redis=redis, conversations=conversations, residents=residents,
+            reports=reports, bookings=bookings, sharing=sharing, points=points, stations=stations,
+            handoff=handoff, communities=CommunityRepository(db), notices=NoticeRepository(db),
+            locations=RecentLocations(redis), faq=faq, resolve_times=resolve_times,
+        ),
+    )
+
+    # Periodic jobs: every worker runs the loop, one claims each tick (bot/periodic.py).
+    tasks = []
+    if settings.report_timer_interval > 0:  # SLA escalation and auto-close
+        tasks.append(PeriodicTask("reports", settings.report_timer_interval, lambda: reports.run_timers(), redis))
+    if settings.booking_timer_interval > 0:  # waitlist offers run out, tomorrow's reminders
+        tasks.append(PeriodicTask("bookings", settings.booking_timer_interval,
+                                  lambda: run_booking_jobs(bookings), redis))
+        tasks.append(PeriodicTask("booking-slots", BOOKING_SLOTS_SECONDS, bookings.open_slots_ahead, redis))
+
+    async def points_and_sharing() -> None:  # ledger reconcile, expiries, due reminders
+        await points.run_periodic()
+        await sharing.remind_due()
+
+    tasks.append(PeriodicTask("points-sharing", PERIODIC_SECONDS, points_and_sharing, redis))
+
+    # Event subscriptions: points for earning events, courier points for valid reports.
+    # The points rules match on payload fields: they take the topics' dicts.
+    subscriptions: list[tuple[events.Key, events.Subscriber]] = [
+        (topic, points.subscriber(topic)) for topic in EARNING_TOPICS]
+    subscriptions.append((events.ReportValid, stations.on_report_valid))
+
+    return Components(
+        settings=settings, db=db, redis=redis, bus=bus,
+        rate_limiter=RateLimiter(redis),
+        link_code_guard=LoginGuard(redis, LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK, prefix=LINK_CODE_PREFIX),
+        dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
+        faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
+        stations=stations, handoff=handoff, chat=chat, wechat=wechat, wechat_media=wechat_media,
+        tasks=tasks, subscriptions=subscriptions,
+    )
+
+
+def publish(app: web.Application, parts: Components) -> None:
+    """Put what the HTTP layer (API, console, channels, tests) reads into the app's keys."""
+    app[keys.MONGO], app[keys.REDIS] = parts.db, parts.redis
+    app[keys.RATE_LIMITER], app[keys.LINK_CODE_GUARD], app[keys.DEDUP] = (
+        parts.rate_limiter, parts.link_code_guard, parts.dedup)
+    app[keys.FAQ], app[keys.NOTIFIER], app[keys.PHOTOS] = parts.faq, parts.notifier, parts.photos
+    app[keys.REPORTS], app[keys.BOOKINGS] = parts.reports, parts.bookings
+    app[keys.POINTS], app[keys.SHARING] = parts.points, parts.sharing
+    app[keys.STATIONS], app[keys.HANDOFF] = parts.stations, parts.handoff
+    app[keys.CHAT] = parts.chat
+    if parts.wechat is not None and parts.wechat_media is not None:
+        app[keys.WECHAT], app[keys.WECHAT_MEDIA] = parts.wechat, parts.wechat_media
+
+
+class House:
+    """Owns the app's parts for one app's lifetime. `drains` are awaited first on shutdown
+    (e.g. the WeChat channel's replies still being sent, which use Redis)."""
+
+    def __init__(self, settings: Settings, nlu: NLUService) -> None:
+        self.settings = settings
+        self.nlu = nlu
+        self.parts: Components | None = None
+        self.drains: list[Callable[[], Awaitable[None]]] = []
+
+    async def context(self, app: web.Application) -> AsyncIterator[None]:
+        """aiohttp cleanup_ctx: connect, build, start; on shutdown stop in reverse and close."""
+        settings = self.settings
+        client: AsyncIOMotorClient
+        client, db = mongo.connect(settings.mongodb_uri, settings.mongodb_db)
+        redis = redis_client.connect(settings.redis_url)
+        parts = self.parts = build(settings, self.nlu, db, redis)
+        publish(app, parts)
+        await mongo.ensure_indexes(db, conversation_retention_days=settings.conversation_retention_days)
+        for topic, subscriber in parts.subscriptions:
+            parts.bus.subscribe(topic, subscriber)
+        for task in parts.tasks:
+            task.start()
+        app[keys.NLU_LOADING] = loading = self._load_nlu()
+        try:
+            yield
+        finally:
+            if loading is not None and not loading.done():
+                loading.cancel()
+            for drain in self.drains:
+                await drain()
+            if parts.wechat_media is not None:
+                await parts.wechat_media.drain()
+            for task in reversed(parts.tasks):
+                await task.stop()
+            for topic, subscriber in reversed(parts.subscriptions):
+                parts.bus.unsubscribe(topic, subscriber)
+            if parts.wechat is not None:
+                await parts.wechat.close()
+            await redis.close()
+            client.close()
+
+    # -- what the channels are given (the parts exist once the app has started) ----------
+
+    def started(self) -> Components:
+        if self.parts is None:
+            raise RuntimeError("the app has not started")
+        return self.parts
+
+    async def on_message(self, message: InboundMessage) -> list[Reply]:
+        """The channels' message handler: the chat pipeline (bot/chat.py)."""
+        return await self.started().chat.handle(message)
+
+    def dedup(self) -> Deduplicator:
+        return self.started().dedup
+
+    def rate_limiter(self) -> RateLimiter:
+        return self.started().rate_limiter
+
+    def chat(self) -> ChatService:
+        return self.started().chat
+
+    def redis(self) -> Redis:
+        return self.started().redis
+
+    def wechat(self) -> WeChatClient | None:
+        return self.started().wechat
+
+    def wechat_media(self) -> WeChatMedia | None:
+        return self.started().wechat_media
+
+    def _load_nlu(self) -> asyncio.Task | None:
+        """Load the model in the background: /healthz answers at once, /readyz when loaded."""
+        if self.nlu.ready:
+            return None
+        task = asyncio.create_task(self.nlu.load())
+        task.add_done_callback(_log_load_failure)
+        return task
+
+
+def _log_load_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("NLU model failed to load: %r", task.exception())
