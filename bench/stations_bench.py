@@ -9,8 +9,6 @@ Starts its own Redis and MongoDB-compatible server (temporary data). Prints
    lock, router, handlers, Mongo conversation log; the model is not loaded and never
    asked): p50/p95/p99 per turn, for the menu, the station flow and the handoff flow.
 """
-from services.locations import RecentLocations
-from storage.communities import CommunityRepository
 from __future__ import annotations
 
 import argparse
@@ -25,6 +23,8 @@ from bench.common import Stats, fmt_row, header
 from bot.chat import ChatService
 from bot.config import Settings
 from bot.messages import InboundMessage
+from services.locations import RecentLocations
+from storage.communities import CommunityRepository
 from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
@@ -35,6 +35,7 @@ from services.stations import StationService, seed_demo_stations
 from storage import mongo, redis_client
 from storage.callbacks import CallbackRepository
 from storage.conversations import ConversationRepository
+from storage.elder_prefs import ElderPreferences
 from storage.dialogue_state import DialogueStateStore
 from storage.residents import ResidentRepository
 from storage.seed import COMMUNITIES
@@ -88,12 +89,12 @@ async def digits(db, redis, turns: int) -> None:
     await seed_demo_stations(db)
     conversations = ConversationRepository(db)
     stations = StationService(StationRepository(db), CourierRegistry(db), clock=lambda: NOON)
-    services = Services(settings=settings, db=db, redis=redis, conversations=conversations,
+    services = Services(settings=settings, conversations=conversations, elder_prefs=ElderPreferences(redis),
                         residents=ResidentRepository(db), stations=stations,
                         communities=CommunityRepository(db), locations=RecentLocations(redis),
                         handoff=HandoffService(CallbackRepository(db), conversations))
     nlu = NLUService(Path("/nonexistent/never-loaded.tar.gz"))
-    chat = ChatService(nlu=nlu, states=DialogueStateStore(redis, 1800), conversations=conversations,
+    chat = ChatService(db=db, redis=redis, nlu=nlu, states=DialogueStateStore(redis, 1800), conversations=conversations,
                        router=Router(registry), services=services)
     script = ["8", "7", "1", "1", "2", "0", "9", "1", "2", "1", "1", "0"]
     stats = Stats()

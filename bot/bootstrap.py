@@ -49,6 +49,7 @@ from storage import mongo, redis_client
 from storage.callbacks import CallbackRepository
 from storage.communities import CommunityRepository
 from storage.conversations import ConversationRepository
+from storage.elder_prefs import ElderPreferences
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
 from storage.faq import FaqRepository
@@ -128,15 +129,18 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     faq = FaqService(FaqRepository(db))  # chat answers and the console's try-out
 
     chat = ChatService(
+        db=db,
+        redis=redis,
         nlu=nlu,
         states=DialogueStateStore(redis, settings.dialogue_ttl_seconds),
         conversations=conversations,
         router=Router(registry),
         services=Services(
-            settings=settings, db=db, redis=redis, conversations=conversations, residents=residents,
+            settings=settings, conversations=conversations, residents=residents,
             reports=reports, bookings=bookings, sharing=sharing, points=points, stations=stations,
             handoff=handoff, communities=CommunityRepository(db), notices=NoticeRepository(db),
             locations=RecentLocations(redis), faq=faq, resolve_times=resolve_times,
+            elder_prefs=ElderPreferences(redis),
         ),
     )
 

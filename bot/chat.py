@@ -35,7 +35,13 @@ class ChatService:
         conversations: ConversationRepository,
         router: Router,
         services: Services,
+        db: Any = None,
+        redis: Any = None,
     ) -> None:
+        """`db` and `redis` serve the data-rights requests said in chat (bot/privacy_chat.py),
+        which export and erase across every collection and key; handlers never see them."""
+        self.db = db
+        self.redis = redis
         self.nlu = nlu
         self.states = states
         self.conversations = conversations

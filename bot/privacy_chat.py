@@ -83,7 +83,7 @@ async def intercept(chat: "ChatService", message: InboundMessage) -> list[Reply]
     if message.channel not in CHANNELS or message.kind not in ("text", "voice") or message.metadata.get("intent"):
         return None
     text = normalize(message.text)
-    redis = chat.services.redis
+    redis = chat.redis
     pending_key = PENDING_KEY.format(user_key=message.user_key)
     if await redis.get(pending_key):
         # One chance: the request goes with this message, whatever it says; the confirming
@@ -117,7 +117,7 @@ async def _answer(chat: "ChatService", message: InboundMessage, text: str, inten
 
 
 async def _issue_export(chat: "ChatService", user_key: str) -> str:
-    redis = chat.services.redis
+    redis = chat.redis
     token = secrets.token_urlsafe(24)
     issued_key = ISSUED_KEY.format(user_key=user_key)
     previous = await redis.get(issued_key)
@@ -133,10 +133,10 @@ async def _issue_export(chat: "ChatService", user_key: str) -> str:
 async def _erase(chat: "ChatService", message: InboundMessage) -> list[Reply]:
     services = chat.services
     async with chat.states.locked(message.user_key):
-        resident = await resident_for_identity(services.db, message.user_key)
-        await erase_resident(services.db, services.redis, resident,
+        resident = await resident_for_identity(chat.db, message.user_key)
+        await erase_resident(chat.db, chat.redis, resident,
                              before_erase=lambda r: services.bookings.release_for_erasure(r.id))
         if resident.id:  # mini-program sessions of the same person end too
-            await SessionStore(services.redis, "api", services.settings.api_session_ttl).revoke_owner(resident.id)
+            await SessionStore(chat.redis, "api", services.settings.api_session_ttl).revoke_owner(resident.id)
     message.metadata[ERASED] = True
     return [Reply(DONE)]

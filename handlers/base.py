@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from services.stations import StationService
     from storage.communities import CommunityRepository
     from storage.conversations import ConversationRepository
+    from storage.elder_prefs import ElderPreferences
     from storage.notices import NoticeRepository
     from storage.residents import ResidentRepository
 
@@ -33,12 +34,9 @@ FALLBACK = "nlu_fallback"
 
 @dataclass
 class Services:
-    """Everything handlers may use: typed services, one per capability. `db` and `redis` are
-    left for the handlers not yet moved onto services (bookings, points and stations use none)."""
+    """Everything handlers may use: typed services and repositories, one per capability."""
 
     settings: Any
-    db: Any = None  # AsyncIOMotorDatabase (legacy: elder mode, sharing)
-    redis: Any = None  # redis.asyncio.Redis (legacy: elder mode)
     conversations: "ConversationRepository | None" = None
     residents: "ResidentRepository | None" = None
     reports: "ReportService | None" = None
@@ -53,6 +51,7 @@ class Services:
     faq: "FaqService | None" = None  # the community's own rules, answered from its FAQ
     # The NLU's time extractor (text, now) -> time entities, for times typed inside a flow.
     resolve_times: "Resolver | None" = None
+    elder_prefs: "ElderPreferences | None" = None  # elder mode chosen or read from the profile
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -20,11 +20,9 @@ from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.replies import render
 from handlers.smalltalk import main_menu
+from storage.elder_prefs import PREF_KEY  # noqa: F401  (tests read the key)
 
 registry.add_menu_item("8", "长者模式", "elder_mode", "字少一点、一步一问，按数字就能办", wechat_key="MENU_ELDER")
-PREF_KEY = "linli:elder:{user_key}"
-CHOSEN_TTL = 365 * 86400  # the user said on / off
-PROFILE_TTL = 86400  # looked at the profile: look again tomorrow
 ELDER_AGE = 60
 HOME, HUMAN = "0 返回主菜单", "9 找人工"
 
@@ -70,9 +68,9 @@ def ends_with_footer(text: str) -> bool:
 
 # -- mode on / off ----------------------------------------------------------------------
 
-async def _remember(turn: Turn, value: str, ttl: int) -> None:
-    if turn.services.redis is not None:
-        await turn.services.redis.set(PREF_KEY.format(user_key=turn.message.user_key), value, ex=ttl)
+async def _remember(turn: Turn, on: bool) -> None:
+    if turn.services.elder_prefs is not None:
+        await turn.services.elder_prefs.chosen(turn.message.user_key, on)
 
 
 @registry.on_intent("elder_mode")
@@ -81,10 +79,10 @@ async def elder_mode(turn: Turn) -> list[Reply]:
     wants_off = bool(_OFF.search(turn.text)) or (from_menu and turn.state.elder_mode)
     if wants_off:
         turn.state.elder_mode = False
-        await _remember(turn, "off", CHOSEN_TTL)
+        await _remember(turn, False)
         return [turn.say("elder_off")]
     turn.state.elder_mode = True
-    await _remember(turn, "on", CHOSEN_TTL)
+    await _remember(turn, True)
     return [main_menu(turn, "elder_on")]
 
 
@@ -97,10 +95,10 @@ async def elder_before(turn: Turn) -> None:
             turn.intent, turn.confidence = "elder_mode", 1.0
         elif _HANDOFF_TEXT.match(text):
             turn.intent, turn.confidence = "human_handoff", 1.0
-    if turn.state.elder_mode or turn.services.redis is None:
+    prefs = turn.services.elder_prefs
+    if turn.state.elder_mode or prefs is None:
         return
-    key = PREF_KEY.format(user_key=turn.message.user_key)
-    pref = await turn.services.redis.get(key)
+    pref = await prefs.get(turn.message.user_key)
     if pref == "on":
         turn.state.elder_mode = True
         return
@@ -111,9 +109,9 @@ async def elder_before(turn: Turn) -> None:
     if age is not None and age >= ELDER_AGE and turn.intent != "elder_mode":
         turn.state.elder_mode = True
         turn.message.metadata["elder_auto"] = True
-        await turn.services.redis.set(key, "on", ex=PROFILE_TTL)
+        await prefs.from_profile(turn.message.user_key, True)
     else:
-        await turn.services.redis.set(key, "no", ex=PROFILE_TTL)
+        await prefs.from_profile(turn.message.user_key, False)
 
 
 @registry.after_turn

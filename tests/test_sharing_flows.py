@@ -17,6 +17,7 @@ from services.content_check import ContentChecker, seed_words
 from services.notify import Notifier
 from services.points import PointsService, seed_points
 from services.sharing import SharingService, today
+from storage.elder_prefs import ElderPreferences
 from storage.dialogue_state import DialogueStateStore
 from storage.ledger import ISSUER, resident_account
 from storage.notices import NoticeRepository
@@ -35,7 +36,7 @@ class Chat:
         bus = events.EventBus()  # the app subscribes the points rules on services.events.bus
         bus.subscribe("help.completed", self.points.subscriber("help.completed"))
         self.sharing = SharingService(db, residents, notifier, ContentChecker(db), bus=bus)
-        self.services = Services(settings=Settings(default_community=COMMUNITY), db=db, redis=redis,
+        self.services = Services(settings=Settings(default_community=COMMUNITY), elder_prefs=ElderPreferences(redis),
                                  residents=residents, sharing=self.sharing, points=self.points)
         self.store = DialogueStateStore(redis, 600)
         self.router = Router(registry)
