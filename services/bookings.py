@@ -20,6 +20,7 @@ from typing import Any, Callable
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
+from domain.errors import DomainError
 from services import eligibility, events
 from services.booking_times import Wanted, booking_when, minutes_text, rank_slots, slot_label
 from storage.booking_catalog import TZ, new_slot
@@ -44,12 +45,17 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class BookingRefused(Exception):
-    """A booking action that the rules do not allow; `text` is for the resident."""
+# Refusal codes -> HTTP status (the rest are 409: the request was fine, the state says no).
+REFUSAL_STATUS = {"not_found": 404, "not_linked": 403, "too_young": 403, "too_old": 403, "age_unknown": 403,
+                  "self_link": 400, "bad_code": 400, "pickup_required": 400}
+
+
+class BookingRefused(DomainError):
+    """A booking action that the rules do not allow; `text` (= `zh`) is for the resident."""
 
     def __init__(self, code: str, text: str, detail: str, **data: Any) -> None:
-        super().__init__(detail)
-        self.code, self.text, self.detail, self.data = code, text, detail, data
+        super().__init__(code, text, detail, REFUSAL_STATUS.get(code, 409), **data)
+        self.text, self.detail = text, detail
 
 
 def already_booked() -> BookingRefused:

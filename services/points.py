@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
+from domain.errors import DomainError
 from storage.ledger import (
     EARNING_KINDS, ESCROW, ISSUER, SHOP, Entry, IdempotencyConflict, InsufficientPoints, LedgerError,
     LedgerRepository, PostingInProgress, RuleRepository, resident_account,
@@ -46,14 +47,13 @@ _COUNTERPART_KEYS = ("requester_id",)
 _REF_KEYS = ("ref", "ticket", "booking_id", "booking", "request_id", "report_id", "id")
 
 
-class PointsError(Exception):
+class PointsError(DomainError):
     """A refusal with a Chinese message for residents and an English detail."""
 
     status = 409
 
     def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.code, self.zh, self.en = code, zh, en
+        super().__init__(code, zh, en)
 
 
 class NotFound(PointsError):

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.errors import DomainError
 from services import events
 from services.content_check import ContentChecker, Verdict
 from services.share_synonyms import related
@@ -47,14 +48,11 @@ _QUERY_NOISE = re.compile(
 _PUNCT = re.compile(r"[\s\W_]+")
 
 
-class SharingError(Exception):
+class SharingError(DomainError):
     status = 409
 
     def __init__(self, code: str, zh: str, en: str, status: int | None = None) -> None:
-        super().__init__(en)
-        self.code, self.zh, self.en = code, zh, en
-        if status is not None:
-            self.status = status
+        super().__init__(code, zh, en, status)
 
 
 class ContentRejected(SharingError):

@@ -17,16 +17,20 @@ from typing import Any
 
 from bson import ObjectId
 
+from domain.errors import DomainError
 from storage.sharing import ACCEPTED, HANDED_OVER, TAKEN, SharingRepository
 
 PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 MAX_MESSAGE = 200
 
 
-class ContactError(Exception):
+class ContactError(DomainError):
+    code = "contact_refused"
+    status = 409
+
     def __init__(self, zh: str) -> None:
-        super().__init__(zh)
-        self.zh = zh
+        super().__init__(None, zh, "contact through the platform refused")
+        self.args = (zh,)
 
 
 @dataclass

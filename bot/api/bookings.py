@@ -35,17 +35,10 @@ routes = web.RouteTableDef()
 _ID = re.compile(r"[0-9a-f]{24}")
 _CODE = re.compile(r"\d{6}")
 RELATIONS = ("family", "volunteer")
-# Refusal codes -> HTTP status (the rest are 409: the request was fine, the state says no).
-_STATUS = {"not_found": 404, "not_linked": 403, "too_young": 403, "too_old": 403, "age_unknown": 403,
-           "self_link": 400, "bad_code": 400, "pickup_required": 400}
 
 
 def _svc(request: web.Request) -> BookingService:
     return request.app[keys.BOOKINGS]
-
-
-def refused(exc: BookingRefused) -> ApiError:
-    return ApiError(_STATUS.get(exc.code, 409), exc.code, exc.text, exc.detail)
 
 
 def _path_id(request: web.Request, name: str) -> str:
@@ -184,11 +177,8 @@ async def create_booking(request: web.Request) -> web.Response:
     except ValueError:
         raise invalid("pickup_date", "日期格式应为 2026-01-31", "pickup_date must be YYYY-MM-DD between 2000 and 2100") from None
     user_key = next((k for k in me.user_keys if k.startswith("mp:")), None)
-    try:
-        result = await _svc(request).book(slot_id, who, booker=me, user_key=user_key, channel="mp",
-                                          join_waitlist=waitlist, pickup=pickup)
-    except BookingRefused as exc:
-        raise refused(exc) from None
+    result = await _svc(request).book(slot_id, who, booker=me, user_key=user_key, channel="mp",
+                                      join_waitlist=waitlist, pickup=pickup)
     if result.status == "waitlisted":
         return json_response({"status": "waitlisted", "waitlist": entry_json(result.entry, result.position)},
                              status=202)
@@ -213,30 +203,21 @@ async def cancel_booking(request: web.Request) -> web.Response:
     body = await read_object(request) if request.can_read_body else {}
     reject_unknown(body, {"reason"})
     reason = get_field(body, "reason", str, required=False, max_len=100)
-    try:
-        booking = await _svc(request).cancel(booking_id, actor=me, reason=reason)
-    except BookingRefused as exc:
-        raise refused(exc) from None
+    booking = await _svc(request).cancel(booking_id, actor=me, reason=reason)
     return json_response({"booking": booking_json(booking, me)})
 
 
 @routes.post(f"{PREFIX}/waitlist/{{entry_id}}/accept")
 async def accept_offer(request: web.Request) -> web.Response:
     me = current_resident(request)
-    try:
-        booking = await _svc(request).accept_offer(_path_id(request, "entry_id"), me)
-    except BookingRefused as exc:
-        raise refused(exc) from None
+    booking = await _svc(request).accept_offer(_path_id(request, "entry_id"), me)
     return json_response({"status": "booked", "booking": booking_json(booking, me)}, status=201)
 
 
 @routes.post(f"{PREFIX}/waitlist/{{entry_id}}/decline")
 async def decline_offer(request: web.Request) -> web.Response:
     me = current_resident(request)
-    try:
-        entry = await _svc(request).decline_offer(_path_id(request, "entry_id"), me)
-    except BookingRefused as exc:
-        raise refused(exc) from None
+    entry = await _svc(request).decline_offer(_path_id(request, "entry_id"), me)
     return json_response({"waitlist": entry_json(entry)})
 
 
@@ -303,7 +284,7 @@ async def confirm_link(request: web.Request) -> web.Response:
     except BookingRefused as exc:
         if exc.code == "bad_code":
             await guard.failed(me.id)
-        raise refused(exc) from None
+        raise
     await guard.succeeded(me.id)
     return json_response({"link": link_json(link, me, await _names(request, [link]))})
 

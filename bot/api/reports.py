@@ -27,8 +27,7 @@ from bot.api.spec import COMMON, error, json_body
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from services.reports import (
-    ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS, IllegalTransition, InvalidReport, NewReport,
-    NotFound, ReportError, Reporter, ReportService,
+    ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS, NewReport, Reporter, ReportService,
 )
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import STATUS_LABELS, Report, find_ticket
@@ -44,14 +43,6 @@ MULTIPART_SLACK = 64 * 1024
 
 def _service(request: web.Request) -> ReportService:
     return request.app[keys.REPORTS]
-
-
-def _error(exc: ReportError) -> ApiError:
-    if isinstance(exc, NotFound):
-        return ApiError(404, "report_not_found", "没有找到这个工单", "no such ticket among yours")
-    if isinstance(exc, IllegalTransition):
-        return ApiError(409, exc.code, str(exc), f"not allowed now: {exc.code}")
-    return ApiError(400, exc.code, str(exc), f"invalid report: {exc.code}")
 
 
 def _ticket(request: web.Request) -> str:
@@ -232,10 +223,7 @@ async def create_report(request: web.Request) -> web.Response:
     now = service.clock()
     new.photos = [await store.put(data, uploaded_by=resident.id, now=now) for data in photos]
     user_key = next((k for k in resident.user_keys if k.startswith("mp:")), f"mp:{resident.id}")
-    try:
-        created = await service.create(Reporter(resident.id, user_key, resident.community), new)
-    except ReportError as exc:
-        raise _error(exc) from None
+    created = await service.create(Reporter(resident.id, user_key, resident.community), new)
     return json_response({
         "report": report_json(created.report, resident.id, detail=True),
         "duplicate": created.duplicate,
@@ -258,10 +246,7 @@ async def list_reports(request: web.Request) -> web.Response:
 
 async def _mine(request: web.Request) -> tuple[Any, Report]:
     resident = current_resident(request)
-    try:
-        return resident, await _service(request).get_for_resident(_ticket(request), resident.id)
-    except ReportError as exc:
-        raise _error(exc) from None
+    return resident, await _service(request).get_for_resident(_ticket(request), resident.id)
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")
@@ -295,10 +280,7 @@ async def rate_report(request: web.Request) -> web.Response:
     reject_unknown(body, {"stars", "comment"})
     stars = get_field(body, "stars", int, min_value=1, max_value=5)
     comment = get_field(body, "comment", str, required=False, max_len=200)
-    try:
-        report = await _service(request).rate(ticket, resident.id, stars, comment)
-    except ReportError as exc:
-        raise _error(exc) from None
+    report = await _service(request).rate(ticket, resident.id, stars, comment)
     return json_response(report_json(report, resident.id, detail=True))
 
 
@@ -309,10 +291,7 @@ async def reopen_report(request: web.Request) -> web.Response:
     ticket = _ticket(request)
     reject_unknown(body, {"note"})
     note = get_field(body, "note", str, required=False, max_len=200)
-    try:
-        report = await _service(request).reopen(ticket, resident.id, note)
-    except ReportError as exc:
-        raise _error(exc) from None
+    report = await _service(request).reopen(ticket, resident.id, note)
     return json_response(report_json(report, resident.id, detail=True))
 
 

@@ -26,7 +26,9 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bot import keys
+from bot.errors import domain_headers
 from bot.privacy import Public, can_see_contact
+from domain.errors import DomainError
 from storage.audit import AuditLog
 from storage.login_lock import StaffLoginLock
 from storage.sessions import SessionStore
@@ -165,6 +167,8 @@ async def console_middleware(request: web.Request, handler: Handler) -> web.Stre
                 response = await handler(request)
         else:
             response = await handler(request)
+    except DomainError as exc:  # a refusal no page handled itself: the error page says why
+        response = render_error(request, exc.status, exc.zh or None, domain_headers(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
