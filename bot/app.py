@@ -17,7 +17,6 @@ from bot.channels.wechat import WeChatChannel
 from bot.chat import ChatService
 from bot.config import Settings
 from bot.console import setup_console
-from bot.console.reports import photo_upload_middleware
 from bot.errors import error_middleware
 from bot.periodic import PeriodicTask
 from bot.remote import trusted_proxy_middleware
@@ -69,9 +68,8 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     app.add_routes(health.routes)
     app.add_routes(RestChannel().routes())
     app.add_routes(privacy_chat.routes)  # one-time export links given in chat
-    setup_api(app)  # /api/v1: after _storage (uses Redis)
-    app.middlewares.append(photo_upload_middleware)  # before the console's CSRF check reads the form
-    setup_console(app)  # /console (also sets up the templates /chat renders)
+    setup_api(app)  # /api/v1 sub-app: after _storage (uses Redis)
+    setup_console(app)  # /console sub-app (also sets up the templates /chat renders)
     webchat.setup_webchat(app)  # /chat: the web chat, same pipeline as the REST channel
     app.router.add_static("/static", STATIC, append_version=False)
     if settings.wechat_token:

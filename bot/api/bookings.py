@@ -38,7 +38,7 @@ RELATIONS = ("family", "volunteer")
 
 
 def _svc(request: web.Request) -> BookingService:
-    return request.app[keys.BOOKINGS]
+    return request.config_dict[keys.BOOKINGS]
 
 
 def _path_id(request: web.Request, name: str) -> str:
@@ -274,7 +274,7 @@ async def confirm_link(request: web.Request) -> web.Response:
     code = get_field(body, "code", str, max_len=6)
     if not _CODE.fullmatch(code):
         raise invalid("code", "请填写6位数字验证码", "code must be 6 digits")
-    guard = request.app[keys.LINK_CODE_GUARD]
+    guard = request.config_dict[keys.LINK_CODE_GUARD]
     wait = await guard.locked_for(me.id)
     if wait:
         raise ApiError(429, "too_many_tries", "验证码输错次数太多，请一小时后再试", "too many wrong link codes",

@@ -15,7 +15,7 @@ routes = web.RouteTableDef()
 @routes.get(f"{PREFIX}/communities")
 @public
 async def communities(request: web.Request) -> web.Response:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     streets = {doc["_id"]: doc.get("name") async for doc in db["streets"].find({}, {"name": 1})}
     items = [
         {"id": doc["_id"], "name": doc.get("name"), "street": doc.get("street"),

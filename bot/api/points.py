@@ -33,7 +33,7 @@ _MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 def _service(request: web.Request) -> PointsService:
-    return request.app[keys.POINTS]
+    return request.config_dict[keys.POINTS]
 
 
 def entry_json(entry: Entry, account: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ MULTIPART_SLACK = 64 * 1024
 
 
 def _service(request: web.Request) -> ReportService:
-    return request.app[keys.REPORTS]
+    return request.config_dict[keys.REPORTS]
 
 
 def _ticket(request: web.Request) -> str:
@@ -188,9 +188,9 @@ def _new_report(body: dict[str, Any]) -> NewReport:
 
 async def _photo_quota(request: web.Request, resident_id: str, count: int) -> None:
     """At most `upload_photos_per_day` photos per resident per day (checked before any is stored)."""
-    per_day = request.app[keys.SETTINGS].upload_photos_per_day
+    per_day = request.config_dict[keys.SETTINGS].upload_photos_per_day
     for _ in range(count):
-        decision = await request.app[keys.RATE_LIMITER].hit(f"photos:{resident_id}", per_day, 86400)
+        decision = await request.config_dict[keys.RATE_LIMITER].hit(f"photos:{resident_id}", per_day, 86400)
         if not decision.allowed:
             raise ApiError(429, "photo_quota", f"今天上传的照片已达{per_day}张上限，请明天再传，或先不带照片提交",
                            f"more than {per_day} photos per day", headers={"Retry-After": str(decision.retry_after)})
@@ -199,7 +199,7 @@ async def _photo_quota(request: web.Request, resident_id: str, count: int) -> No
 @routes.post(f"{PREFIX}/reports")
 async def create_report(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    store: PhotoStore = request.app[keys.PHOTOS]
+    store: PhotoStore = request.config_dict[keys.PHOTOS]
     photos: list[bytes] = []
     if request.content_type == "multipart/form-data":
         body, photos = await _read_multipart(request, store.max_bytes)
@@ -262,7 +262,7 @@ async def get_photo(request: web.Request) -> web.Response:
     index = int(raw) if raw.isdigit() and len(raw) < 3 else -1
     if not 0 <= index < len(report.photos) or report.photos[index].get("source") != "upload":
         raise ApiError(404, "photo_not_found", "没有这张照片", "no uploaded photo at this index")
-    photo = await request.app[keys.PHOTOS].get(report.photos[index]["id"])
+    photo = await request.config_dict[keys.PHOTOS].get(report.photos[index]["id"])
     if photo is None:
         raise ApiError(404, "photo_not_found", "没有这张照片", "photo file missing")
     return web.Response(body=photo.data, content_type=photo.content_type,
@@ -304,7 +304,7 @@ async def list_notices(request: web.Request) -> web.Response:
     unread = request.query.get("unread", "0")
     if unread not in ("0", "1", "true", "false"):
         raise invalid("unread", "只能是 1 或 0", "must be 1 or 0")
-    notices = await request.app[keys.NOTIFIER].for_resident(resident.id, unread_only=unread in ("1", "true"))
+    notices = await request.config_dict[keys.NOTIFIER].for_resident(resident.id, unread_only=unread in ("1", "true"))
     return json_response({"notices": [n.as_json() for n in notices]})
 
 
@@ -314,7 +314,7 @@ async def read_notices(request: web.Request) -> web.Response:
     body = await read_object(request)
     reject_unknown(body, {"ids"})
     ids = get_field(body, "ids", list, required=False, max_len=64, max_items=200)
-    changed = await request.app[keys.NOTIFIER].mark_read(resident.id, ids)
+    changed = await request.config_dict[keys.NOTIFIER].mark_read(resident.id, ids)
     return json_response({"marked": changed})
 
 

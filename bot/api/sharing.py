@@ -43,7 +43,7 @@ HELP_ACTIONS = ("take", "complete", "cancel", "report")
 
 
 def _service(request: web.Request) -> SharingService:
-    return request.app[keys.SHARING]
+    return request.config_dict[keys.SHARING]
 
 
 def _path_id(request: web.Request, name: str = "id") -> str:

@@ -25,7 +25,7 @@ MAX_LIMIT = 20
 
 
 def _service(request: web.Request) -> StationService:
-    return request.app[keys.STATIONS]
+    return request.config_dict[keys.STATIONS]
 
 
 def _single(request: web.Request, name: str) -> str | None:

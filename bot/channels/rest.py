@@ -36,7 +36,7 @@ async def answer_once(
 ) -> list[dict[str, Any]]:
     """Run the dialogue for `message`, once per `message.message_id` when it has one: a
     retry gets the first answer (409 while the first is still running)."""
-    dedup = request.app[keys.DEDUP]
+    dedup = request.config_dict[keys.DEDUP]
     dedup_id = f"{message.sender}:{message.message_id}"
     if message.message_id:
         claim = await dedup.claim(scope, dedup_id)
@@ -45,7 +45,7 @@ async def answer_once(
             if replies is None:
                 raise ApiError(409, "in_progress", "这条消息正在处理，请稍候", "message is still being processed")
             return replies
-    chat: ChatService = request.app[keys.CHAT]
+    chat: ChatService = request.config_dict[keys.CHAT]
     try:
         replies = await chat.handle(message)
     except BaseException:

@@ -39,21 +39,21 @@ _CODE = re.compile(r"\d{6}")
 
 
 def _svc(request: web.Request) -> BookingService:
-    return request.app[keys.BOOKINGS]
+    return request.config_dict[keys.BOOKINGS]
 
 
 async def _scope(request: web.Request) -> dict[str, Any]:
-    return await staff_scope(request.app[keys.MONGO], request[STAFF])
+    return await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
 
 
 def _audit(request: web.Request) -> AuditLog:
-    return AuditLog(request.app[keys.MONGO])
+    return AuditLog(request.config_dict[keys.MONGO])
 
 
 async def _community_names(request: web.Request) -> dict[str, str]:
     scope = await _scope(request)
     return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in
-            request.app[keys.MONGO]["communities"].find({}).sort("_id", 1) if in_scope(scope, doc["_id"])}
+            request.config_dict[keys.MONGO]["communities"].find({}).sort("_id", 1) if in_scope(scope, doc["_id"])}
 
 
 def _day(raw: str | None, today: date) -> date:
@@ -291,7 +291,7 @@ async def _resident_by_phone(request: web.Request, phone: str) -> Resident | Non
     if not _PHONE.fullmatch(phone):
         return None
     scope = await _scope(request)
-    doc = await request.app[keys.MONGO]["residents"].find_one({"phone": phone, **scope, "deleted_at": None})
+    doc = await request.config_dict[keys.MONGO]["residents"].find_one({"phone": phone, **scope, "deleted_at": None})
     return Resident.from_doc(doc) if doc else None
 
 

@@ -31,7 +31,7 @@ RULE_ROLES = (STREET_ADMIN, SYSADMIN)
 
 
 def _service(request: web.Request) -> PointsService:
-    return request.app[keys.POINTS]
+    return request.config_dict[keys.POINTS]
 
 
 def _text(form: Any, name: str, max_len: int = 100) -> str:
@@ -48,7 +48,7 @@ def _int(form: Any, name: str, low: int, high: int) -> int | None:
 
 
 async def _communities(request: web.Request) -> list[tuple[str, str]]:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])  # a filter on "community": the id of a community
     query = {"_id": scope["community"]} if scope else {}
     return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find(query).sort("_id", 1)]
@@ -58,7 +58,7 @@ async def _index(request: web.Request, message: str | None = None, error: str | 
                  status: int = 200) -> web.Response:
     staff = request[STAFF]
     service = _service(request)
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     communities = await _communities(request)
     community = request.query.get("community") or (communities[0][0] if communities else "")
     if community and not in_scope(scope, community):
@@ -92,7 +92,7 @@ async def points_index(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_reservation(request: web.Request, reservation_id: str):
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     reservation = await _service(request).shop.get_reservation(reservation_id)
     if reservation is None or not in_scope(scope, reservation.community):
         raise web.HTTPNotFound()
@@ -105,7 +105,7 @@ async def pickup_by_code(request: web.Request) -> web.StreamResponse:
     """Hand over the goods of a pickup code (the resident shows it at the desk)."""
     form = await request.post()
     code = _text(form, "code", 12).upper()
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     reservation = await _service(request).shop.find_by_code(code, scope) if code else None
     if reservation is None:
         return await _index(request, error=f"没有找到领取码“{code}”的兑换", status=404)
@@ -125,7 +125,7 @@ async def _confirm(request: web.Request, reservation_id: str) -> web.StreamRespo
         after = await _service(request).confirm(before.id, staff_id=staff.id)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.redemption.confirm", "shop_reservations", before.id,
         {"state": before.state, "community": before.community}, {"state": after.state, "community": after.community},
         resident_id=before.resident_id,
@@ -143,7 +143,7 @@ async def void_reservation(request: web.Request) -> web.StreamResponse:
         after = await _service(request).void(before.id, staff_id=staff.id, reason=reason)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.redemption.void", "shop_reservations", before.id,
         {"state": before.state, "community": before.community},
         {"state": after.state, "reason": reason, "community": after.community}, resident_id=before.resident_id,
@@ -160,7 +160,7 @@ async def decide_review(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
     review = await service.limits.get_review(request.match_info["review_id"])
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if review is None or not in_scope(scope, review.community):
         raise web.HTTPNotFound()
     approve = request.match_info["decision"] == "approve"
@@ -168,7 +168,7 @@ async def decide_review(request: web.Request) -> web.StreamResponse:
         after = await service.decide_review(review.id, approve=approve, staff_id=staff.id)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.review.approve" if approve else "points.review.reject", "points_reviews", review.id,
         {"state": review.state, "points": review.points, "community": review.community},
         {"state": after.state, "points": after.points, "community": after.community}, resident_id=review.resident_id,
@@ -187,13 +187,13 @@ async def add_item(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     community, name = _text(form, "community", 64), _text(form, "name", 30)
     price, stock = _int(form, "points", 1, 100000), _int(form, "stock", 0, 100000)
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if not community or not in_scope(scope, community):
         return await _index(request, error="请选择您管理的社区", status=400)
     if not name or price is None or stock is None:
         return await _index(request, error="请填写名称、所需积分（1-100000）和库存（0-100000）", status=400)
     item = await _service(request).shop.add_item(community, name, price, stock, _text(form, "description", 60))
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.item.create", "shop_items", item.id, None,
         {"name": name, "points": price, "stock": stock, "community": community},
     )
@@ -205,7 +205,7 @@ async def add_item(request: web.Request) -> web.StreamResponse:
 async def update_item(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     shop = _service(request).shop
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     before = await shop.get_item(request.match_info["item_id"])
     if before is None or not in_scope(scope, before.community):
         raise web.HTTPNotFound()
@@ -219,7 +219,7 @@ async def update_item(request: web.Request) -> web.StreamResponse:
         after = await shop.add_stock(before.id, restock)
         if after is None:
             return await _index(request, error=f"库存不够减：现有{before.stock}件", status=400)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.item.update", "shop_items", before.id,
         {"points": before.points, "stock": before.stock, "active": before.active, "community": before.community},
         {"points": after.points, "stock": after.stock, "active": after.active, "community": after.community},
@@ -243,7 +243,7 @@ async def update_rule(request: web.Request) -> web.StreamResponse:
     if value is None:
         return await _index(request, error="积分必须是0-1000的整数", status=400)
     after = await rules.update(before.id, points=value, active=form.get("active") == "on")
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.rule.update", "points_rules", before.id,
         {"points": before.points, "active": before.active}, {"points": after.points, "active": after.active},
         community=None,
@@ -255,7 +255,7 @@ async def update_rule(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_resident(request: web.Request, resident_id: str) -> dict[str, Any]:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     doc = await db["residents"].find_one(scoped({"_id": resident_id, "deleted_at": None}, scope))
     if doc is None:
@@ -270,7 +270,7 @@ async def find_resident(request: web.Request) -> web.StreamResponse:
     (a grid worker could otherwise confirm whose a full number is: they get the same
     answer for every number)."""
     query = request.query.get("q", "").strip()[:40]
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     if not can_see_contact(request[STAFF]) and _PHONE_LIKE.fullmatch(query):
         return await _index(request, error="请用居民ID查找（网格员不能按手机号查找）", status=400)
@@ -314,7 +314,7 @@ async def award(request: web.Request) -> web.StreamResponse:
     except PointsError as exc:
         return await _resident_page(request, resident, error=exc.zh, status=exc.status)
     if not entry.replayed:
-        await AuditLog(request.app[keys.MONGO]).record(
+        await AuditLog(request.config_dict[keys.MONGO]).record(
             staff, "points.award", "ledger_entries", entry.id, None,
             {"points": amount, "reason": reason, "community": resident["community"]}, resident_id=resident["_id"],
         )
@@ -327,7 +327,7 @@ async def reverse(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
     entry = await service.ledger.get(request.match_info["entry_id"])
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if entry is None or not entry.account.startswith("resident:") or not in_scope(scope, entry.community):
         raise web.HTTPNotFound()
     resident = await _scoped_resident(request, entry.account.split(":", 1)[1])
@@ -337,7 +337,7 @@ async def reverse(request: web.Request) -> web.StreamResponse:
     except PointsError as exc:
         return await _resident_page(request, resident, error=exc.zh, status=exc.status)
     if not reversal.replayed:
-        await AuditLog(request.app[keys.MONGO]).record(
+        await AuditLog(request.config_dict[keys.MONGO]).record(
             staff, "points.reverse", "ledger_entries", reversal.id, {"entry": entry.id, "amount": entry.amount},
             {"amount": reversal.amount, "reason": reason, "community": entry.community}, resident_id=resident["_id"],
         )

@@ -27,11 +27,11 @@ AUDITED = ("name", "kind", "address", "location", "amenities", "hours", "phone",
 
 
 def _service(request: web.Request) -> StationService:
-    return request.app[keys.STATIONS]
+    return request.config_dict[keys.STATIONS]
 
 
 async def _communities(request: web.Request) -> list[tuple[str, str]]:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find({}).sort("_id", 1)
             if in_scope(scope, doc["_id"])]
@@ -87,7 +87,7 @@ async def _edit_page(request: web.Request, station: Station | None, values: dict
 @staff_required()
 async def stations_list(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     stations = await service.repo.list(scope)
     now = service.now()
     names = dict(await _communities(request))
@@ -120,15 +120,15 @@ async def station_create(request: web.Request) -> web.StreamResponse:
             raise ValueError("本社区已有同名站点")
     except ValueError as exc:
         return await _edit_page(request, None, _values_of(form), str(exc), status=400)
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     await service.repo.upsert(doc, scope=scope)
-    await AuditLog(request.app[keys.MONGO]).record(request[STAFF], "station.create", "stations", doc["_id"], None,
+    await AuditLog(request.config_dict[keys.MONGO]).record(request[STAFF], "station.create", "stations", doc["_id"], None,
                                                   _snapshot(doc))
     raise web.HTTPFound(f"{PREFIX}/stations/{doc['_id']}")
 
 
 async def _scoped_station(request: web.Request) -> tuple[Station, dict[str, Any], dict[str, Any]]:
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     doc = await _service(request).repo.get_doc(request.match_info["station_id"][:64], scope)
     if doc is None:  # missing or outside the scope: the same answer
         raise web.HTTPNotFound()
@@ -165,7 +165,7 @@ async def station_update(request: web.Request) -> web.StreamResponse:
     after = await service.repo.update(station.id, scope, changes)
     if after is None:
         raise web.HTTPNotFound()
-    await AuditLog(request.app[keys.MONGO]).record(request[STAFF], "station.update", "stations", station.id,
+    await AuditLog(request.config_dict[keys.MONGO]).record(request[STAFF], "station.update", "stations", station.id,
                                                   _snapshot(before), _snapshot(after))
     raise web.HTTPFound(f"{PREFIX}/stations/{station.id}")
 
@@ -175,7 +175,7 @@ async def station_update(request: web.Request) -> web.StreamResponse:
 async def station_import(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     upload = form.get("file")
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     communities: dict[str, str] = {}
     for cid, name in await _communities(request):
