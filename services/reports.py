@@ -198,6 +198,22 @@ class ReportService:
 
     # -- creating ----------------------------------------------------------------
 
+    # -- what the console reads (the repositories stay behind the service) ----------------
+    async def find(self, ticket: str, scope: dict[str, Any] | None = None) -> Report | None:
+        """The ticket, or None (`get` raises NotFound instead)."""
+        return await self.repo.get(ticket, scope)
+
+    async def board(self, *args: Any, **kwargs: Any) -> Any:
+        """The console's board: storage.reports.ReportRepository.board's filters."""
+        return await self.repo.board(*args, **kwargs)
+
+    async def stats(self, scope: dict[str, Any], since: datetime | None = None) -> list[Any]:
+        return await self.repo.stats(scope, since)
+
+    async def departments(self) -> list[Any]:
+        return await self.routing.all()
+
+
     async def create(self, reporter: Reporter, new: NewReport) -> Created:
         """Validate and save a report, or link it to the open ticket it duplicates. Reports
         of one category in one community are created one at a time: twelve people

@@ -102,9 +102,9 @@ async def _beneficiary(request: web.Request, me: Resident, elder_id: str | None)
     """The resident a booking is for: me, or a confirmed linked elder."""
     if not elder_id or elder_id == me.id:
         return me
-    if not _ID.fullmatch(elder_id) or not await _svc(request).links.is_linked(me.id, elder_id):
+    if not _ID.fullmatch(elder_id) or not await _svc(request).is_linked(me.id, elder_id):
         raise ApiError(403, "not_linked", "您还没有和这位老人绑定，不能替他预约", "no confirmed link to this resident")
-    elder = await _svc(request).residents.get(elder_id)
+    elder = await _svc(request).resident(elder_id)
     if elder is None or elder.deleted_at is not None:
         raise ApiError(404, "not_found", "没有找到这位老人", "linked resident not found")
     return elder
@@ -237,12 +237,12 @@ def link_json(link: dict[str, Any], me: Resident, names: dict[str, str | None]) 
 
 
 async def _names(request: web.Request, links: list[dict[str, Any]]) -> dict[str, str | None]:
-    residents = _svc(request).residents
+    svc = _svc(request)
     names: dict[str, str | None] = {}
     for link in links:
         for rid in (link.get("helper_id"), link.get("elder_id")):
             if rid and rid not in names:
-                person = await residents.get(rid)
+                person = await svc.resident(rid)
                 names[rid] = person.name if person else None
     return names
 
@@ -250,7 +250,7 @@ async def _names(request: web.Request, links: list[dict[str, Any]]) -> dict[str,
 @routes.get(f"{PREFIX}/resident-links")
 async def list_links(request: web.Request) -> web.Response:
     me = current_resident(request)
-    links = await _svc(request).links.for_resident(me.id)
+    links = await _svc(request).links_of(me.id)
     names = await _names(request, links)
     return json_response({"links": [link_json(link, me, names) for link in links]})
 
@@ -294,7 +294,7 @@ async def revoke_link(request: web.Request) -> web.Response:
     me = current_resident(request)
     svc = _svc(request)
     side = {"$or": [{"helper_id": me.id}, {"elder_id": me.id}]}
-    done = await svc.links.revoke(_path_id(request, "link_id"), svc.clock(), side)
+    done = await svc.revoke_link(_path_id(request, "link_id"), side)
     if done is None:
         raise ApiError(404, "not_found", "没有找到这条绑定", "no such link")
     return web.Response(status=204)

@@ -124,7 +124,7 @@ async def create_post(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/sharing/posts/mine")
 async def my_posts(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    posts = await _service(request).repo.posts_of(resident.id, 50)
+    posts = await _service(request).posts_of(resident.id, 50)
     return json_response({"posts": [post_json(p, resident.id) for p in posts]})
 
 
@@ -175,7 +175,7 @@ async def list_loans(request: web.Request) -> web.Response:
     role = request.query.get("role", "borrower")
     if role not in ("owner", "borrower"):
         raise invalid("role", "只能是 owner 或 borrower", "must be owner or borrower")
-    loans = await _service(request).repo.loans_for(resident.id, role, limit=50)
+    loans = await _service(request).loans_for(resident.id, role, limit=50)
     return json_response({"loans": [loan_json(loan, resident.id) for loan in loans]})
 
 
@@ -225,9 +225,9 @@ async def create_help(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/help-requests/mine")
 async def my_helps(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    repo = _service(request).repo
-    mine = await repo.helps_of(resident.id, "requester", limit=50)
-    taken = await repo.helps_of(resident.id, "volunteer", limit=50)
+    sharing = _service(request)
+    mine = await sharing.helps_of(resident.id, "requester", limit=50)
+    taken = await sharing.helps_of(resident.id, "volunteer", limit=50)
     return json_response({"help_requests": [help_json(h, resident.id) for h in mine + taken]})
 
 

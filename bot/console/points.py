@@ -71,10 +71,10 @@ async def _index(request: web.Request, message: str | None = None, error: str | 
             error, status = error or "月份格式应为 YYYY-MM", 400
             month, board = await service.leaderboard(community)
     return aiohttp_jinja2.render_template("points/index.html", request, {
-        "reservations": await service.shop.list_reservations(scope, [RESERVED], 100),
-        "recent": await service.shop.list_reservations(scope, None, 30),
-        "items": await service.shop.list_items(scope, active_only=False),
-        "rules": await service.rules.all(), "can_edit_rules": staff.role in RULE_ROLES,
+        "reservations": await service.reservations(scope, [RESERVED], 100),
+        "recent": await service.reservations(scope, None, 30),
+        "items": await service.shop_items(scope, active_only=False),
+        "rules": await service.earning_rules(), "can_edit_rules": staff.role in RULE_ROLES,
         "reviews": await service.pending_reviews(scope), "can_review": staff.role in ADMIN_ROLES,
         "can_manage_shop": staff.role in ADMIN_ROLES,
         "communities": communities, "community": community, "month": month, "board": board,
@@ -93,7 +93,7 @@ async def points_index(request: web.Request) -> web.StreamResponse:
 
 async def _scoped_reservation(request: web.Request, reservation_id: str):
     scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
-    reservation = await _service(request).shop.get_reservation(reservation_id)
+    reservation = await _service(request).reservation(reservation_id)
     if reservation is None or not in_scope(scope, reservation.community):
         raise web.HTTPNotFound()
     return reservation
@@ -106,7 +106,7 @@ async def pickup_by_code(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     code = _text(form, "code", 12).upper()
     scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
-    reservation = await _service(request).shop.find_by_code(code, scope) if code else None
+    reservation = await _service(request).reservation_by_code(code, scope) if code else None
     if reservation is None:
         return await _index(request, error=f"没有找到领取码“{code}”的兑换", status=404)
     return await _confirm(request, reservation.id)
@@ -159,7 +159,7 @@ async def void_reservation(request: web.Request) -> web.StreamResponse:
 async def decide_review(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
-    review = await service.limits.get_review(request.match_info["review_id"])
+    review = await service.review(request.match_info["review_id"])
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if review is None or not in_scope(scope, review.community):
         raise web.HTTPNotFound()
@@ -192,7 +192,7 @@ async def add_item(request: web.Request) -> web.StreamResponse:
         return await _index(request, error="请选择您管理的社区", status=400)
     if not name or price is None or stock is None:
         return await _index(request, error="请填写名称、所需积分（1-100000）和库存（0-100000）", status=400)
-    item = await _service(request).shop.add_item(community, name, price, stock, _text(form, "description", 60))
+    item = await _service(request).add_shop_item(community, name, price, stock, _text(form, "description", 60))
     await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.item.create", "shop_items", item.id, None,
         {"name": name, "points": price, "stock": stock, "community": community},
@@ -204,9 +204,9 @@ async def add_item(request: web.Request) -> web.StreamResponse:
 @staff_required(*ADMIN_ROLES)
 async def update_item(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
-    shop = _service(request).shop
+    points = _service(request)
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
-    before = await shop.get_item(request.match_info["item_id"])
+    before = await points.shop_item(request.match_info["item_id"])
     if before is None or not in_scope(scope, before.community):
         raise web.HTTPNotFound()
     form = await request.post()
@@ -214,9 +214,9 @@ async def update_item(request: web.Request) -> web.StreamResponse:
     price = _int(form, "points", 1, 100000)
     if restock is None or price is None:
         return await _index(request, error="积分必须是1-100000，补货数量必须是整数", status=400)
-    after = await shop.update_item(before.id, points=price, active=form.get("active") == "on")
+    after = await points.update_shop_item(before.id, points=price, active=form.get("active") == "on")
     if restock:
-        after = await shop.add_stock(before.id, restock)
+        after = await points.restock(before.id, restock)
         if after is None:
             return await _index(request, error=f"库存不够减：现有{before.stock}件", status=400)
     await AuditLog(request.config_dict[keys.MONGO]).record(
@@ -234,15 +234,15 @@ async def update_item(request: web.Request) -> web.StreamResponse:
 @staff_required(*RULE_ROLES)
 async def update_rule(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
-    rules = _service(request).rules
-    before = await rules.get(request.match_info["rule_id"])
+    points = _service(request)
+    before = await points.earning_rule(request.match_info["rule_id"])
     if before is None:
         raise web.HTTPNotFound()
     form = await request.post()
     value = _int(form, "points", 0, 1000)
     if value is None:
         return await _index(request, error="积分必须是0-1000的整数", status=400)
-    after = await rules.update(before.id, points=value, active=form.get("active") == "on")
+    after = await points.update_earning_rule(before.id, points=value, active=form.get("active") == "on")
     await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.rule.update", "points_rules", before.id,
         {"points": before.points, "active": before.active}, {"points": after.points, "active": after.active},
@@ -326,7 +326,7 @@ async def award(request: web.Request) -> web.StreamResponse:
 async def reverse(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
-    entry = await service.ledger.get(request.match_info["entry_id"])
+    entry = await service.entry(request.match_info["entry_id"])
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if entry is None or not entry.account.startswith("resident:") or not in_scope(scope, entry.community):
         raise web.HTTPNotFound()

@@ -163,7 +163,7 @@ async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
     service = _service(request)
     due = query.get("due") == "today"
     extra = board_filter(query.get("q", "").strip()[:40], due_today_before(service.clock()) if due else None)
-    reports, total = await service.repo.board(
+    reports, total = await service.board(
         scope, status=None if status in ("", "open") else status, open_only=status == "open" or due,
         category=category or None, overdue=True if query.get("overdue") == "1" else None,
         limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
@@ -192,7 +192,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     since = service.clock() - timedelta(days=days) if days else None
     scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
-    rows = await service.repo.stats(scope, since)
+    rows = await service.stats(scope, since)
     max_count = max((r.count for r in rows), default=0)
     max_hours = max((r.median_hours or 0 for r in rows), default=0)
     return aiohttp_jinja2.render_template("reports/stats.html", request, {
@@ -261,7 +261,7 @@ async def _scoped_report(request: web.Request) -> tuple[dict[str, Any], Report]:
     if ticket is None:
         raise web.HTTPNotFound()
     scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
-    report = await _service(request).repo.get(ticket, scope)
+    report = await _service(request).find(ticket, scope)
     if report is None:  # missing or outside the staff member's scope: the same answer
         raise web.HTTPNotFound()
     return scope, report
@@ -285,7 +285,7 @@ async def _ticket_page(request: web.Request, report: Report, error: str | None =
 
 async def _departments(request: web.Request, report: Report) -> list[str]:
     """The routing table's departments (and the ticket's own): the dispatch choice."""
-    return sorted({r.department for r in await _service(request).routing.all()} | {report.department})
+    return sorted({r.department for r in await _service(request).departments()} | {report.department})
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")
@@ -375,7 +375,7 @@ async def act(request: web.Request) -> web.StreamResponse:
             photo=photo_ref,
         )
     except ReportError as exc:
-        current = await _service(request).repo.get(report.ticket, scope) or report
+        current = await _service(request).find(report.ticket, scope) or report
         return await _ticket_page(request, current, str(exc), status=400 if isinstance(exc, InvalidReport) else 409)
     await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, f"report.{action}", "reports", report.ticket, _snapshot(report),

@@ -29,9 +29,9 @@ async def _page(request: web.Request, error: str | None = None, status: int = 20
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     show = request.query.get("show", "reported")
     reported = show == "reported"
-    posts = await sharing.repo.list_posts(scope, reported_only=reported)
-    helps = await sharing.repo.list_helps(scope, reported_only=reported)
-    loans = await sharing.repo.list_loans(scope, limit=50)
+    posts = await sharing.posts_in_scope(scope, reported_only=reported)
+    helps = await sharing.helps_in_scope(scope, reported_only=reported)
+    loans = await sharing.loans_in_scope(scope, limit=50)
     return aiohttp_jinja2.render_template("sharing/index.html", request, {
         "posts": posts, "helps": helps, "loans": loans, "show": show, "error": error,
         "can_edit_words": staff.role in WORD_ROLES,
@@ -55,7 +55,7 @@ async def moderate(request: web.Request) -> web.StreamResponse:
         return await _page(request, error="请填写隐藏原因（会记录在审计日志里）", status=400)
     sharing = request.config_dict[keys.SHARING]
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
-    before = await sharing.repo.set_hidden(kind, record_id, action == "hide", reason or None, staff.id, scope)
+    before = await sharing.set_hidden(kind, record_id, action == "hide", reason or None, staff.id, scope)
     if before is None:  # missing or outside the scope
         raise web.HTTPNotFound()
     collection = "help_requests" if kind == "help" else "share_posts"
