@@ -138,7 +138,8 @@ class PointsService:
     async def reservation_by_code(self, code: str, scope: dict[str, Any]) -> Reservation | None:
         return await self.shop.find_by_code(code, scope)
 
-    async def reservations(self, scope: dict[str, Any], states: list[str] | None, limit: int) -> list[Reservation]:
+    async def reservations_in_scope(self, scope: dict[str, Any], states: list[str] | None,
+                                    limit: int) -> list[Reservation]:
         return await self.shop.list_reservations(scope, states, limit)
 
     async def shop_items(self, scope: dict[str, Any], *, active_only: bool = True) -> list[ShopItem]:

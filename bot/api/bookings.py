@@ -26,9 +26,10 @@ from bot.api.auth import current_resident
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from bot.safe_input import parse_day
+from domain.time import TZ
 from services import eligibility
 from services.bookings import BookingRefused, BookingService, rules_of
-from storage.booking_catalog import SERVICE_CODES, TZ
+from storage.booking_catalog import SERVICE_CODES
 from storage.residents import Resident
 
 routes = web.RouteTableDef()

@@ -9,7 +9,6 @@ DELETE /api/v1/me         delete the account: conversations deleted, personal fi
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,11 +20,11 @@ from bot.api.auth import current_resident
 from bot.api.spec import COMMON, json_body
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
+from domain.phone import is_mobile
 from storage.personal_data import erase_resident, export_resident
 from storage.residents import Resident, ResidentRepository
 
 routes = web.RouteTableDef()
-PHONE = re.compile(r"1[3-9]\d{9}")
 EDITABLE = ("name", "phone", "building", "birth_year", "community", "disability")
 MIN_BIRTH_YEAR = 1900
 
@@ -59,7 +58,7 @@ async def _changes(request: web.Request, body: dict[str, Any]) -> dict[str, Any]
         changes["name"] = get_field(body, "name", str, max_len=32, nullable=True, required=False)
     if "phone" in body:
         phone = get_field(body, "phone", str, max_len=20, nullable=True, required=False)
-        if phone is not None and not PHONE.fullmatch(phone):
+        if phone is not None and not is_mobile(phone):
             raise invalid("phone", "请填写11位手机号", "must be an 11-digit mainland mobile number")
         changes["phone"] = phone
     if "building" in body:

@@ -20,10 +20,11 @@ from aiohttp import web
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.safe_input import parse_day
+from domain.phone import is_mobile
+from domain.time import TZ
 from services.booking_times import day_label, local
 from services.bookings import BookingRefused, BookingService
 from storage.audit import AuditLog
-from storage.booking_catalog import TZ
 from storage.residents import Resident
 from storage.scope import in_scope, staff_scope
 from storage.staff import ADMIN_ROLES
@@ -33,7 +34,6 @@ NAV = [{"href": f"{PREFIX}/bookings", "title": "预约", "roles": ()}]
 ATTENDANCE_NAMES = {"attended": "已到场", "no_show": "爽约"}
 STATUS_NAMES = {"booked": "有效", "cancelled": "已取消", "returned": "已归还"}
 WAIT_NAMES = {"waiting": "排队中", "offered": "已通知，待确认"}
-_PHONE = re.compile(r"1[3-9]\d{9}")
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _CODE = re.compile(r"\d{6}")
 
@@ -288,7 +288,7 @@ async def links(request: web.Request) -> web.StreamResponse:
 
 async def _resident_by_phone(request: web.Request, phone: str) -> Resident | None:
     """A resident of the staff member's scope by phone (staff verify people in person)."""
-    if not _PHONE.fullmatch(phone):
+    if not is_mobile(phone):
         return None
     scope = await _scope(request)
     doc = await request.config_dict[keys.MONGO]["residents"].find_one({"phone": phone, **scope, "deleted_at": None})

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Mapping
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from domain.time import TZ as CHINA
+from domain.time import local as to_china
+
 DEFAULT_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def to_china(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA)
 
 
 def cst(value: Any, fmt: str = DEFAULT_FORMAT) -> str:

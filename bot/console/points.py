@@ -71,8 +71,8 @@ async def _index(request: web.Request, message: str | None = None, error: str | 
             error, status = error or "月份格式应为 YYYY-MM", 400
             month, board = await service.leaderboard(community)
     return aiohttp_jinja2.render_template("points/index.html", request, {
-        "reservations": await service.reservations(scope, [RESERVED], 100),
-        "recent": await service.reservations(scope, None, 30),
+        "reservations": await service.reservations_in_scope(scope, [RESERVED], 100),
+        "recent": await service.reservations_in_scope(scope, None, 30),
         "items": await service.shop_items(scope, active_only=False),
         "rules": await service.earning_rules(), "can_edit_rules": staff.role in RULE_ROLES,
         "reviews": await service.pending_reviews(scope), "can_review": staff.role in ADMIN_ROLES,

@@ -29,11 +29,12 @@ from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, board_filter, due_today_before
 from bot.console.common import Page
 from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
+from domain.time import TZ
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
 from services.wechat_media import media_of
 from storage.photos import BadPhoto, PhotoStore
-from storage.reports import CHINA_TZ, STATUS_LABELS, STATUSES, Actor, Report, find_ticket
+from storage.reports import STATUS_LABELS, STATUSES, Actor, Report, find_ticket
 from storage.residents import ResidentRepository
 from storage.routing import CATEGORIES, RoutingRepository
 from storage.scope import staff_scope
@@ -64,7 +65,7 @@ def _text(form: MultiDictProxy, name: str, max_len: int) -> str:
 
 
 def _local(value: Any) -> str:
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 async def _community_names(request: web.Request) -> dict[str, str]:
@@ -173,7 +174,7 @@ async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
         staff, "report.export", "reports", None, None,
         {"rows": len(reports), "format": fmt, "filters": dict(query)}, ip=request.remote,
     )
-    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.{fmt}"
+    name = f"tickets-{service.clock().astimezone(TZ).strftime('%Y%m%d-%H%M')}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     if fmt == "xlsx":
         return web.Response(body=to_xlsx(rows), content_type=XLSX_TYPE, headers=headers)
