@@ -5,6 +5,7 @@ Seeded by `storage/seed.py`; a record without the service-centre fields gets `DE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
@@ -40,3 +41,23 @@ class CommunityRepository:
             address=centre.get("address"),
             hours=centre.get("hours") or DEFAULT_CENTRE_HOURS,
         )
+
+    # -- reads for the web layer (bot/api, bot/console) -------------------------------------
+    async def names(self, query: dict[str, Any] | None = None) -> dict[str, str]:
+        """id -> name (the id where a community has no name), in id order."""
+        cursor = self._col.find(query or {}, {"name": 1}).sort("_id", 1)
+        return {d["_id"]: d.get("name", d["_id"]) async for d in cursor}
+
+    async def choices(self, query: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        """(id, name) pairs in id order, for a form's select."""
+        return list((await self.names(query)).items())
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every community document, in id order."""
+        return await self._col.find({}).sort("_id", 1).to_list(None)
+
+    async def get(self, community: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": community})
+
+    async def exists(self, community: str) -> bool:
+        return await self._col.find_one({"_id": community}, {"_id": 1}) is not None

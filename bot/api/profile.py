@@ -23,6 +23,7 @@ from bot.errors import ApiError
 from domain.phone import is_mobile
 from storage.personal_data import erase_resident, export_resident
 from storage.residents import Resident, ResidentRepository
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 EDITABLE = ("name", "phone", "building", "birth_year", "community", "disability")
@@ -30,7 +31,7 @@ MIN_BIRTH_YEAR = 1900
 
 
 async def profile_of(request: web.Request, resident: Resident) -> dict[str, Any]:
-    community = await request.config_dict[keys.MONGO]["communities"].find_one({"_id": resident.community}, {"name": 1})
+    community = await CommunityRepository(request.config_dict[keys.MONGO]).get(resident.community)
     return {
         "id": resident.id,
         "community": resident.community,
@@ -70,7 +71,7 @@ async def _changes(request: web.Request, body: dict[str, Any]) -> dict[str, Any]
         )
     if "community" in body:
         community = get_field(body, "community", str, max_len=64)
-        if not await request.config_dict[keys.MONGO]["communities"].find_one({"_id": community}, {"_id": 1}):
+        if not await CommunityRepository(request.config_dict[keys.MONGO]).exists(community):
             raise invalid("community", "没有这个社区", "unknown community id")
         changes["community"] = community
     if "disability" in body:

@@ -22,6 +22,7 @@ from storage.staff import (
     ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, StaffRepository,
     can_manage,
 )
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [
@@ -35,7 +36,7 @@ RESIDENTS_PAGE_SIZE = 20
 
 
 async def _community_names(db: Any) -> dict[str, str]:
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+    return await CommunityRepository(db).names()
 
 
 def _form_value(form: Any, name: str, max_len: int = 64) -> str:

@@ -28,6 +28,7 @@ from storage.audit import AuditLog
 from storage.residents import Resident
 from storage.scope import in_scope, staff_scope
 from storage.staff import ADMIN_ROLES
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/bookings", "title": "预约", "roles": ()}]
@@ -52,8 +53,8 @@ def _audit(request: web.Request) -> AuditLog:
 
 async def _community_names(request: web.Request) -> dict[str, str]:
     scope = await _scope(request)
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in
-            request.config_dict[keys.MONGO]["communities"].find({}).sort("_id", 1) if in_scope(scope, doc["_id"])}
+    names = await CommunityRepository(request.config_dict[keys.MONGO]).names()
+    return {cid: name for cid, name in names.items() if in_scope(scope, cid)}
 
 
 def _day(raw: str | None, today: date) -> date:

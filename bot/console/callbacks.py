@@ -18,6 +18,7 @@ from bot.console.auth import PREFIX, STAFF, staff_required
 from storage.audit import AuditLog
 from storage.callbacks import DONE, OPEN, REASON_NAMES, STATUS_NAMES, CallbackRepository
 from storage.scope import staff_scope
+from storage.communities import CommunityRepository
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -27,7 +28,7 @@ MAX_NOTE = 500
 
 async def _names(request: web.Request) -> dict[str, str]:
     db = request.config_dict[keys.MONGO]
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+    return await CommunityRepository(db).names()
 
 
 @routes.get(f"{PREFIX}/callbacks")

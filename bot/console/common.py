@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from domain.time import TZ as CHINA
 from domain.time import local as to_china
+from storage.communities import CommunityRepository
 
 DEFAULT_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -31,7 +32,7 @@ def cst(value: Any, fmt: str = DEFAULT_FORMAT) -> str:
 
 
 async def place_names(db: Any) -> tuple[dict[str, str], dict[str, str]]:
-    communities = {d["_id"]: d.get("name", d["_id"]) async for d in db["communities"].find({}, {"name": 1})}
+    communities = await CommunityRepository(db).names()
     streets = {d["_id"]: d.get("name", d["_id"]) async for d in db["streets"].find({}, {"name": 1})}
     return communities, streets
 

@@ -25,6 +25,7 @@ from storage.audit import AuditLog
 from storage.faq import COLLECTION, MAX_ANSWER, MAX_QUESTION, FaqEntry, FaqRepository, snapshot
 from storage.scope import OutOfScope, in_scope, staff_scope
 from storage.staff import COMMUNITY_ADMIN, SYSADMIN, Staff
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/faq", "title": "社区问答", "roles": ()}]
@@ -44,8 +45,7 @@ async def _communities(request: web.Request) -> list[tuple[str, str]]:
     """(id, name) of the communities within the staff member's scope."""
     db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
-    return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find({}).sort("_id", 1)
-            if in_scope(scope, doc["_id"])]
+    return [(cid, name) for cid, name in await CommunityRepository(db).choices() if in_scope(scope, cid)]
 
 
 def _form(form: Any) -> dict[str, str]:

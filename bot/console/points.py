@@ -23,6 +23,7 @@ from storage.ledger import resident_account
 from storage.scope import in_scope, scoped, staff_scope
 from storage.shop import RESERVED
 from storage.staff import ADMIN_ROLES, STREET_ADMIN, SYSADMIN
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 _PHONE_LIKE = re.compile(r"\+?[\d\s\-]{7,20}")
@@ -51,7 +52,7 @@ async def _communities(request: web.Request) -> list[tuple[str, str]]:
     db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])  # a filter on "community": the id of a community
     query = {"_id": scope["community"]} if scope else {}
-    return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find(query).sort("_id", 1)]
+    return await CommunityRepository(db).choices(query)
 
 
 async def _index(request: web.Request, message: str | None = None, error: str | None = None,

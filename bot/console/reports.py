@@ -39,6 +39,7 @@ from storage.residents import ResidentRepository
 from storage.routing import CATEGORIES, RoutingRepository
 from storage.scope import staff_scope
 from storage.staff import STREET_ADMIN, SYSADMIN, Staff
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [
@@ -70,7 +71,7 @@ def _local(value: Any) -> str:
 
 async def _community_names(request: web.Request) -> dict[str, str]:
     db = request.config_dict[keys.MONGO]
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+    return await CommunityRepository(db).names()
 
 
 def _common() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from storage.audit import AuditLog
 from storage.scope import in_scope, staff_scope
 from storage.stations import AMENITIES, KINDS, Station
 from storage.staff import ADMIN_ROLES
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/stations", "title": "驿站", "roles": ()}]
@@ -33,8 +34,7 @@ def _service(request: web.Request) -> StationService:
 async def _communities(request: web.Request) -> list[tuple[str, str]]:
     db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
-    return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find({}).sort("_id", 1)
-            if in_scope(scope, doc["_id"])]
+    return [(cid, name) for cid, name in await CommunityRepository(db).choices() if in_scope(scope, cid)]
 
 
 def _snapshot(doc: dict[str, Any] | None) -> dict[str, Any] | None:
