@@ -166,7 +166,8 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 "history": {"type": "array", "items": {"type": "object", "properties": {
                     "action": {"type": "string"}, "action_name": {"type": "string"},
                     "status": {"type": "string", "nullable": True}, "at": _DT,
-                    "by": {"type": "string", "enum": ["resident", "staff", "system"]},
+                    "by": {"type": "string", "nullable": True, "enum": ["resident", "staff", "system", None],
+                           "description": "null: who acted is no longer recorded (the report was anonymised)"},
                     "note": {"type": "string", "nullable": True}, "reason": {"type": "string", "nullable": True}}}},
             },
         },
