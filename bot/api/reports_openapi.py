@@ -167,7 +167,7 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                     "action": {"type": "string"}, "action_name": {"type": "string"},
                     "status": {"type": "string", "nullable": True}, "at": _DT,
                     "by": {"type": "string", "nullable": True, "enum": ["resident", "staff", "system", None],
-                           "description": "null: who acted is no longer recorded (the report was anonymised)"},
+                           "description": "null in the view a follower of the ticket gets (who acted is not shown)"},
                     "note": {"type": "string", "nullable": True}, "reason": {"type": "string", "nullable": True}}}},
             },
         },
