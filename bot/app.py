@@ -13,7 +13,6 @@ from bot.channels.rest import RestChannel
 from bot.channels.wechat import WeChatChannel
 from bot.config import Settings
 from bot.console import setup_console
-from bot.console.reports import photo_upload_middleware
 from bot.errors import error_middleware
 from bot.remote import trusted_proxy_middleware
 from nlu.service import NLUService
@@ -37,9 +36,8 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     rest = RestChannel(house.on_message, settings, dedup=house.dedup, limiter=house.rate_limiter)
     app.add_routes(rest.routes())
     app.add_routes(privacy_export.routes)  # one-time export links given in chat
-    setup_api(app)  # /api/v1: after _storage (uses Redis)
-    app.middlewares.append(photo_upload_middleware)  # before the console's CSRF check reads the form
-    setup_console(app)  # /console (also sets up the templates /chat renders)
+    setup_api(app)  # /api/v1 sub-app
+    setup_console(app)  # /console sub-app (also sets up the templates /chat renders)
     webchat.setup_webchat(  # /chat: the web chat, same pipeline as the REST channel
         app, on_message=house.on_message, settings=settings, limiter=house.rate_limiter, redis=house.redis)
     app.router.add_static("/static", STATIC, append_version=False)

@@ -9,6 +9,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bot.chat import NLUNotReady
+from domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,20 @@ class ApiError(web.HTTPException):
         )
 
 
+def domain_headers(exc: DomainError) -> dict[str, str] | None:
+    """HTTP headers a refusal carries (Retry-After from `data["retry_after"]`)."""
+    retry = exc.data.get("retry_after")
+    return {"Retry-After": str(retry)} if retry is not None else None
+
+
+def domain_response(exc: DomainError) -> web.Response:
+    """The one mapping of a service's refusal to HTTP: its status, its code, zh and en."""
+    return web.json_response(
+        error_body(exc.code, exc.zh, exc.en), status=exc.status, headers=domain_headers(exc),
+        dumps=lambda data: json.dumps(data, ensure_ascii=False),
+    )
+
+
 def _as_json(exc: web.HTTPException) -> web.Response:
     code, zh, en = _BY_STATUS.get(exc.status, ("http_error", "请求无法处理", exc.reason or "error"))
     return web.json_response(
@@ -62,6 +77,8 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError:
         raise
+    except DomainError as exc:
+        return domain_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

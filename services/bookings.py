@@ -20,6 +20,7 @@ from typing import Any, Callable
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
+from domain.errors import DomainError
 from services import eligibility, events
 from services.booking_times import Wanted, booking_when, minutes_text, rank_slots, slot_label
 from storage.booking_catalog import TZ, new_slot
@@ -44,12 +45,17 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class BookingRefused(Exception):
-    """A booking action that the rules do not allow; `text` is for the resident."""
+# Refusal codes -> HTTP status (the rest are 409: the request was fine, the state says no).
+REFUSAL_STATUS = {"not_found": 404, "not_linked": 403, "too_young": 403, "too_old": 403, "age_unknown": 403,
+                  "self_link": 400, "bad_code": 400, "pickup_required": 400}
+
+
+class BookingRefused(DomainError):
+    """A booking action that the rules do not allow; `text` (= `zh`) is for the resident."""
 
     def __init__(self, code: str, text: str, detail: str, **data: Any) -> None:
-        super().__init__(detail)
-        self.code, self.text, self.detail, self.data = code, text, detail, data
+        super().__init__(code, text, detail, REFUSAL_STATUS.get(code, 409), **data)
+        self.text, self.detail = text, detail
 
 
 def already_booked() -> BookingRefused:
@@ -85,6 +91,54 @@ class BookingService:
         self.clock = clock
 
     # ---- catalog and slots -------------------------------------------------------------
+
+    # -- what the web layer reads (the repositories stay behind the service) --------------
+    async def slot(self, slot_id: str) -> dict[str, Any] | None:
+        return await self.slots.get(slot_id)
+
+    async def roster(self, scope: dict[str, Any], start: datetime, end: datetime,
+                     service_id: str | None = None) -> list[dict[str, Any]]:
+        return await self.slots.roster(scope, start, end, service_id)
+
+    async def rental_pools(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self.slots.pools(scope)
+
+    async def booking(self, booking_id: str) -> dict[str, Any] | None:
+        return await self.bookings.get(booking_id)
+
+    async def slot_bookings(self, slot_id: str) -> list[dict[str, Any]]:
+        return await self.bookings.for_slot(slot_id)
+
+    async def slot_queue(self, slot_id: str) -> list[dict[str, Any]]:
+        return await self.waitlist.for_slot(slot_id)
+
+    async def service(self, service_id: str) -> dict[str, Any] | None:
+        return await self.catalog.get(service_id)
+
+    async def services_in_scope(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self.catalog.in_scope(scope)
+
+    async def resident(self, resident_id: str) -> Resident | None:
+        return await self.residents.get(resident_id)
+
+    async def links_of(self, resident_id: str) -> list[dict[str, Any]]:
+        return await self.links.for_resident(resident_id)
+
+    async def links_in_scope(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self.links.in_scope(scope)
+
+    async def is_linked(self, helper_id: str, elder_id: str) -> bool:
+        return await self.links.is_linked(helper_id, elder_id)
+
+    async def revoke_link(self, link_id: str, scope: dict[str, Any]) -> dict[str, Any] | None:
+        return await self.links.revoke(link_id, self.clock(), scope)
+
+    async def link_confirmed(self, helper_id: str, elder_id: str, relation: str, label: str | None,
+                             community: str, **extra: Any) -> dict[str, Any]:
+        """A link staff confirmed in person (no code)."""
+        return await self.links.create_confirmed(helper_id, elder_id, relation, label, community, self.clock(),
+                                                 **extra)
+
 
     async def services_for(self, community: str) -> list[dict[str, Any]]:
         return await self.catalog.for_community(community)

@@ -17,9 +17,10 @@ from bson import ObjectId
 
 from domain.time import TZ
 from storage.communities import CommunityRepository
+from domain.errors import DomainError
 from storage.ledger import (
     EARNING_KINDS, ESCROW, ISSUER, SHOP, Entry, IdempotencyConflict, InsufficientPoints, LedgerError,
-    LedgerRepository, PostingInProgress, RuleRepository, resident_account,
+    LedgerRepository, PostingInProgress, Rule, RuleRepository, resident_account,
 )
 from storage.points_limits import APPROVED, REJECTED, PointsLimits, Review
 from storage.shop import (
@@ -46,14 +47,13 @@ _COUNTERPART_KEYS = ("requester_id",)
 _REF_KEYS = ("ref", "ticket", "booking_id", "booking", "request_id", "report_id", "id")
 
 
-class PointsError(Exception):
+class PointsError(DomainError):
     """A refusal with a Chinese message for residents and an English detail."""
 
     status = 409
 
     def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.code, self.zh, self.en = code, zh, en
+        super().__init__(code, zh, en)
 
 
 class NotFound(PointsError):
@@ -124,6 +124,49 @@ class PointsService:
         self.notifier = notifier
         self.hold_days = hold_days
         self.limits = PointsLimits(db)
+
+    # -- what the console reads and staff change (the repositories stay behind) -----------
+    async def entry(self, entry_id: str) -> Entry | None:
+        return await self.ledger.get(entry_id)
+
+    async def review(self, review_id: str) -> Review | None:
+        return await self.limits.get_review(review_id)
+
+    async def reservation(self, reservation_id: str) -> Reservation | None:
+        return await self.shop.get_reservation(reservation_id)
+
+    async def reservation_by_code(self, code: str, scope: dict[str, Any]) -> Reservation | None:
+        return await self.shop.find_by_code(code, scope)
+
+    async def reservations_in_scope(self, scope: dict[str, Any], states: list[str] | None,
+                                    limit: int) -> list[Reservation]:
+        return await self.shop.list_reservations(scope, states, limit)
+
+    async def shop_items(self, scope: dict[str, Any], *, active_only: bool = True) -> list[ShopItem]:
+        return await self.shop.list_items(scope, active_only=active_only)
+
+    async def shop_item(self, item_id: str) -> ShopItem | None:
+        return await self.shop.get_item(item_id)
+
+    async def add_shop_item(self, community: str, name: str, points: int, stock: int, description: str) -> ShopItem:
+        return await self.shop.add_item(community, name, points, stock, description)
+
+    async def update_shop_item(self, item_id: str, **changes: Any) -> ShopItem | None:
+        return await self.shop.update_item(item_id, **changes)
+
+    async def restock(self, item_id: str, count: int) -> ShopItem | None:
+        """Add (or take away) stock; None when there is not that much to take away."""
+        return await self.shop.add_stock(item_id, count)
+
+    async def earning_rules(self) -> list[Rule]:
+        return await self.rules.all()
+
+    async def earning_rule(self, rule_id: str) -> Rule | None:
+        return await self.rules.get(rule_id)
+
+    async def update_earning_rule(self, rule_id: str, *, points: int, active: bool) -> Rule | None:
+        return await self.rules.update(rule_id, points=points, active=active)
+
 
     async def ensure_indexes(self) -> None:
         await self.ledger.ensure_indexes()

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from pymongo.errors import DuplicateKeyError
 
 from services.texts import render
+from domain.errors import DomainError
 from services import events
 from services.events import EventBus
 from services.notify import Notifier
@@ -44,23 +45,41 @@ MAX_PHOTOS = 3
 MAX_NOTE = 500
 
 
-class ReportError(Exception):
-    """A request the rules refuse; `code` for APIs, the message in Chinese for people."""
+class ReportError(DomainError):
+    """A request the rules refuse; `code` for APIs, the message (`str(exc)`) in Chinese for people."""
 
     code = "report_error"
+    status = 400
 
     def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        if code:
-            self.code = code
+        super().__init__(code, message)
+        self.args = (message,)  # str(exc): the Chinese message chat and console show
+        self.en = self._detail()
+
+    def _detail(self) -> str:
+        return f"invalid report: {self.code}"
 
 
 class NotFound(ReportError):
+    """Also for someone else's ticket: the API does not say which (one message for both)."""
+
     code = "report_not_found"
+    status = 404
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.zh = "没有找到这个工单"
+
+    def _detail(self) -> str:
+        return "no such ticket among yours"
 
 
 class IllegalTransition(ReportError):
     code = "illegal_transition"
+    status = 409
+
+    def _detail(self) -> str:
+        return f"not allowed now: {self.code}"
 
 
 class InvalidReport(ReportError):
@@ -178,6 +197,22 @@ class ReportService:
         self.bus = bus if bus is not None else events.bus
 
     # -- creating ----------------------------------------------------------------
+
+    # -- what the console reads (the repositories stay behind the service) ----------------
+    async def find(self, ticket: str, scope: dict[str, Any] | None = None) -> Report | None:
+        """The ticket, or None (`get` raises NotFound instead)."""
+        return await self.repo.get(ticket, scope)
+
+    async def board(self, *args: Any, **kwargs: Any) -> Any:
+        """The console's board: storage.reports.ReportRepository.board's filters."""
+        return await self.repo.board(*args, **kwargs)
+
+    async def stats(self, scope: dict[str, Any], since: datetime | None = None) -> list[Any]:
+        return await self.repo.stats(scope, since)
+
+    async def departments(self) -> list[Any]:
+        return await self.routing.all()
+
 
     async def create(self, reporter: Reporter, new: NewReport) -> Created:
         """Validate and save a report, or link it to the open ticket it duplicates. Reports

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from domain.time import TZ
+from domain.errors import DomainError
 from services import events
 from services.content_check import ContentChecker, Verdict
 from services.share_synonyms import related
@@ -46,14 +47,11 @@ _QUERY_NOISE = re.compile(
 _PUNCT = re.compile(r"[\s\W_]+")
 
 
-class SharingError(Exception):
+class SharingError(DomainError):
     status = 409
 
     def __init__(self, code: str, zh: str, en: str, status: int | None = None) -> None:
-        super().__init__(en)
-        self.code, self.zh, self.en = code, zh, en
-        if status is not None:
-            self.status = status
+        super().__init__(code, zh, en, status)
 
 
 class ContentRejected(SharingError):
@@ -117,6 +115,31 @@ class SharingService:
         self.checker = checker or ContentChecker(db)
         self.bus = bus if bus is not None else events.bus
         self.contact = ContactRelay(db, self.repo, residents, self._tell, self.checker)
+
+    # -- what the web layer reads (the repository stays behind the service) ---------------
+    async def posts_of(self, owner_id: str, limit: int = 20) -> list[Post]:
+        return await self.repo.posts_of(owner_id, limit)
+
+    async def loans_for(self, resident_id: str, role: str, limit: int = 20) -> list[Loan]:
+        return await self.repo.loans_for(resident_id, role, limit=limit)
+
+    async def helps_of(self, resident_id: str, role: str, limit: int = 20) -> list[HelpRequest]:
+        return await self.repo.helps_of(resident_id, role, limit=limit)
+
+    async def posts_in_scope(self, scope: dict[str, Any], *, reported_only: bool = False) -> list[Post]:
+        return await self.repo.list_posts(scope, reported_only=reported_only)
+
+    async def helps_in_scope(self, scope: dict[str, Any], *, reported_only: bool = False) -> list[HelpRequest]:
+        return await self.repo.list_helps(scope, reported_only=reported_only)
+
+    async def loans_in_scope(self, scope: dict[str, Any], limit: int = 100) -> list[Loan]:
+        return await self.repo.list_loans(scope, limit=limit)
+
+    async def set_hidden(self, kind: str, record_id: str, hidden: bool, reason: str | None, staff_id: str,
+                         scope: dict[str, Any]) -> Any:
+        """Staff hide (or show again) a post or help request; returns the record before."""
+        return await self.repo.set_hidden(kind, record_id, hidden, reason, staff_id, scope)
+
 
     async def ensure_indexes(self) -> None:
         await self.repo.ensure_indexes()

@@ -19,16 +19,20 @@ from bson import ObjectId
 
 from domain.phone import MOBILE
 
+from domain.errors import DomainError
 from storage.sharing import ACCEPTED, HANDED_OVER, TAKEN, SharingRepository
 
 PHONE = MOBILE  # a mainland mobile number (domain/phone.py)
 MAX_MESSAGE = 200
 
 
-class ContactError(Exception):
+class ContactError(DomainError):
+    code = "contact_refused"
+    status = 409
+
     def __init__(self, zh: str) -> None:
-        super().__init__(zh)
-        self.zh = zh
+        super().__init__(None, zh, "contact through the platform refused")
+        self.args = (zh,)
 
 
 @dataclass

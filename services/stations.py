@@ -162,6 +162,36 @@ class StationService:
         self.bus = bus if bus is not None else events.bus
         self.clock: Clock = clock or (lambda: datetime.now(timezone.utc))
 
+    # -- what the web layer reads and staff change (the repositories stay behind) ---------
+    async def station(self, station_id: str, scope: dict[str, Any] | None = None) -> Station | None:
+        return await self.repo.get(station_id, scope)
+
+    async def station_doc(self, station_id: str, scope: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        return await self.repo.get_doc(station_id, scope)
+
+    async def stations_in_scope(self, scope: dict[str, Any]) -> list[Station]:
+        return await self.repo.list(scope)
+
+    async def station_id_for(self, community: str, name: str) -> str | None:
+        return await self.repo.id_for(community, name)
+
+    async def add_station(self, doc: dict[str, Any], scope: dict[str, Any]) -> Any:
+        return await self.repo.upsert(doc, scope=scope)
+
+    async def update_station(self, station_id: str, scope: dict[str, Any],
+                             changes: dict[str, Any]) -> dict[str, Any] | None:
+        return await self.repo.update(station_id, scope, changes)
+
+    async def courier(self, resident_id: str) -> dict[str, Any] | None:
+        return await self.couriers.get(resident_id)
+
+    async def register_courier(self, resident_id: str, community: str, company: str = "") -> dict[str, Any]:
+        return await self.couriers.register(resident_id, community, company)
+
+    async def unregister_courier(self, resident_id: str) -> bool:
+        return await self.couriers.unregister(resident_id)
+
+
     def now(self) -> datetime:
         return self.clock()
 

@@ -5,6 +5,7 @@ Seeded by `storage/seed.py`; a record without the service-centre fields gets `DE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
@@ -41,12 +42,26 @@ class CommunityRepository:
             hours=centre.get("hours") or DEFAULT_CENTRE_HOURS,
         )
 
-    # -- lookups for services and handlers (they never query `communities` themselves) ------
+    # -- reads for the web layer (bot/api, bot/console) -------------------------------------
+    async def names(self, query: dict[str, Any] | None = None) -> dict[str, str]:
+        """id -> name (the id where a community has no name), in id order."""
+        cursor = self._col.find(query or {}, {"name": 1}).sort("_id", 1)
+        return {d["_id"]: d.get("name", d["_id"]) async for d in cursor}
+
+    async def choices(self, query: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        """(id, name) pairs in id order, for a form's select."""
+        return list((await self.names(query)).items())
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every community document, in id order."""
+        return await self._col.find({}).sort("_id", 1).to_list(None)
+
+    async def get(self, community: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": community})
+
+    async def exists(self, community: str) -> bool:
+        return await self._col.find_one({"_id": community}, {"_id": 1}) is not None
 
     async def ids(self) -> list[str]:
         """Every community id, in id order."""
         return sorted([doc["_id"] async for doc in self._col.find({}, {"_id": 1})])
-
-    async def names(self) -> dict[str, str]:
-        """Community id -> name ("" when it has none)."""
-        return {doc["_id"]: doc.get("name") or "" async for doc in self._col.find({}, {"name": 1})}

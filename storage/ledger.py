@@ -36,6 +36,8 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from domain.errors import DomainError
+
 ISSUER = "system:issuer"  # where earned and awarded points come from
 SHOP = "system:shop"  # where points spent in the 积分超市 end up
 ESCROW = "escrow:shop"  # points held for redemptions not yet handed over
@@ -51,22 +53,36 @@ def resident_account(resident_id: str) -> str:
     return f"resident:{resident_id}"
 
 
-class LedgerError(Exception):
-    """Base of the ledger's refusals."""
+class LedgerError(DomainError):
+    """Base of the ledger's refusals (`str(exc)`: the English detail)."""
+
+    code = "ledger_error"
+    status = 409
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(None, "积分操作没有完成，请稍后再试", message)
+        self.args = (message,)
 
 
 class InsufficientPoints(LedgerError):
+    code = "insufficient_points"
+
     def __init__(self, account: str, needed: int, balance: int) -> None:
         super().__init__(f"{account} has {balance} points, needs {needed}")
+        self.zh = f"积分不够：需要{needed}分，现有{balance}分"
         self.account, self.needed, self.balance = account, needed, balance
 
 
 class IdempotencyConflict(LedgerError):
     """The key was already used for a different movement."""
 
+    code = "idempotency_conflict"
+
 
 class PostingInProgress(LedgerError):
     """Another worker is posting this key right now."""
+
+    code = "posting_in_progress"
 
 
 @dataclass

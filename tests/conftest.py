@@ -85,10 +85,15 @@ async def db(settings):
 @pytest_asyncio.fixture
 async def make_client(settings, nlu_service, redis, db):
     """Factory for a test client of a fresh app (optionally with other settings)."""
+    from tests.test_openapi_responses import ResponseChecker
+
     clients: list[TestClient] = []
+    checkers: list[ResponseChecker] = []
 
     async def make(**overrides) -> TestClient:
         app = create_app(settings.with_(**overrides), nlu=nlu_service)
+        checkers.append(ResponseChecker())
+        checkers[-1].install(app)  # every /api/v1 answer is checked against the OpenAPI document
         client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
@@ -97,6 +102,8 @@ async def make_client(settings, nlu_service, redis, db):
     yield make
     for client in clients:
         await client.close()
+    for checker in checkers:
+        checker.check()
 
 
 @pytest_asyncio.fixture

@@ -16,10 +16,12 @@ from __future__ import annotations
 import importlib
 import json
 from datetime import date, datetime
+from functools import partial
 from types import ModuleType
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import PrefixedSubAppResource
 
 PREFIX = "/api/v1"
 
@@ -41,15 +43,53 @@ def api_modules() -> list[ModuleType]:
     return [importlib.import_module(name) for name in API_MODULES]
 
 
-def setup_api(app: web.Application) -> None:
-    """Add the API routes, the token middleware and the session store to `app`
-    (call after the storage context is registered)."""
-    from bot.api.auth import api_context, api_middleware, private_responses
+class _SubAppResource(PrefixedSubAppResource):
+    """aiohttp's sub-app resource matched on `request.url`, which this aiohttp (3.9) cannot
+    build with the installed yarl when the Host header carries a port; the path is enough."""
 
+    async def resolve(self, request: web.Request):  # type: ignore[override]
+        path = request.rel_url.raw_path
+        if not path.startswith(self._prefix2) and path != self._prefix:
+            return None, set()
+        match_info = await self._app.router.resolve(request)
+        match_info.add_app(self._app)
+        if isinstance(match_info.http_exception, web.HTTPMethodNotAllowed):
+            return match_info, match_info.http_exception.allowed_methods
+        return match_info, set()
+
+
+def mount(app: web.Application, prefix: str, subapp: web.Application) -> None:
+    """`app.add_subapp(prefix, subapp)`, with the resource above."""
+    app._add_subapp(partial(_SubAppResource, prefix, subapp), subapp)
+
+
+def relative_routes(routes: web.RouteTableDef, prefix: str) -> list[web.RouteDef]:
+    """`routes` (full paths, as modules declare them) without `prefix`, for a sub-app mounted there."""
+    out = []
+    for route in routes:
+        assert isinstance(route, web.RouteDef) and (route.path + "/").startswith(prefix + "/"), route
+        out.append(web.RouteDef(route.method, route.path[len(prefix):], route.handler, route.kwargs))
+    return out
+
+
+def create_api() -> web.Application:
+    """The /api/v1 sub-app: its routes and its token / rate-limit middleware. Shared state
+    (settings, storage, services) is read from the parent through `request.config_dict`."""
+    from bot.api.auth import api_middleware, private_responses
+
+    api = web.Application(middlewares=[api_middleware])
     for module in api_modules():
-        app.add_routes(module.routes)
-    app.middlewares.append(api_middleware)
-    app.on_response_prepare.append(private_responses)
+        api.add_routes(relative_routes(module.routes, PREFIX))
+    api.on_response_prepare.append(private_responses)
+    return api
+
+
+def setup_api(app: web.Application) -> None:
+    """Mount the API under /api/v1 and add its session store to `app`
+    (call after the storage context is registered)."""
+    from bot.api.auth import api_context
+
+    mount(app, PREFIX, create_api())
     app.cleanup_ctx.append(api_context)
 
 

@@ -54,11 +54,10 @@ def login_route(handler: H) -> H:
 
 
 async def private_responses(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: API answers (profiles, exports, tickets, ...) are never
-    stored by browsers or proxies on the way, unless a handler chose otherwise."""
-    if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("Pragma", "no-cache")
+    """on_response_prepare of the API sub-app: its answers (profiles, exports, tickets, ...)
+    are never stored by browsers or proxies on the way, unless a handler chose otherwise."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Pragma", "no-cache")
 
 
 def current_resident(request: web.Request) -> Resident:
@@ -80,7 +79,7 @@ def _unauthorized(en: str) -> ApiError:
 
 async def rate_limit(request: web.Request, key: str, limit: int) -> None:
     """429 with Retry-After once `key` made more than `limit` requests this minute."""
-    decision = await request.app[keys.RATE_LIMITER].hit(key, limit, 60)
+    decision = await request.config_dict[keys.RATE_LIMITER].hit(key, limit, 60)
     if not decision.allowed:
         raise ApiError(
             429, "rate_limited", "操作太频繁了，请稍后再试", f"more than {limit} requests per minute",
@@ -90,12 +89,11 @@ async def rate_limit(request: web.Request, key: str, limit: int) -> None:
 
 @web.middleware
 async def api_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
-    if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
-        return await handler(request)
+    """Middleware of the /api/v1 sub-app (every request it sees is an API request)."""
     match = request.match_info
     if match.http_exception is not None:  # no such route / method: 404 / 405 as usual
         return await handler(request)
-    settings = request.app[keys.SETTINGS]
+    settings = request.config_dict[keys.SETTINGS]
     if getattr(match.handler, "__linli_login__", False):
         await rate_limit(request, f"login-ip:{request.remote}", settings.rate_login_per_minute)
         return await handler(request)
@@ -105,12 +103,12 @@ async def api_middleware(request: web.Request, handler: Callable) -> web.StreamR
     token = bearer_token(request)
     if not token:
         raise _unauthorized("missing Authorization: Bearer token")
-    session = await request.app[keys.API_SESSIONS].get(token)
+    session = await request.config_dict[keys.API_SESSIONS].get(token)
     if not session or not isinstance(session.get("resident_id"), str):
         raise _unauthorized("invalid or expired session token")
-    resident = await ResidentRepository(request.app[keys.MONGO]).get(session["resident_id"])
+    resident = await ResidentRepository(request.config_dict[keys.MONGO]).get(session["resident_id"])
     if resident is None or resident.deleted_at is not None:
-        await request.app[keys.API_SESSIONS].delete(token)
+        await request.config_dict[keys.API_SESSIONS].delete(token)
         raise _unauthorized("the account of this token no longer exists")
     await rate_limit(request, f"api:{resident.id}", settings.rate_api_per_minute)
     request[RESIDENT] = resident
@@ -155,24 +153,24 @@ async def login(request: web.Request) -> web.Response:
     body = await read_object(request)
     reject_unknown(body, {"code"})
     code = get_field(body, "code", str, max_len=128)
-    client = request.app.get(keys.MP_CLIENT)
+    client = request.config_dict.get(keys.MP_CLIENT)
     if client is None:
         raise ApiError(503, "login_unavailable", "小程序登录暂未开通", "MP_APP_ID / MP_APP_SECRET not configured")
     try:
         identity = await client.code2session(code)
     except MiniProgramError as exc:
         raise _login_error(exc) from None
-    settings = request.app[keys.SETTINGS]
+    settings = request.config_dict[keys.SETTINGS]
     user_key = MP_USER_KEY.format(openid=identity.openid)
-    resident = await ResidentRepository(request.app[keys.MONGO]).for_user_key(user_key, settings.default_community)
-    sessions: SessionStore = request.app[keys.API_SESSIONS]
+    resident = await ResidentRepository(request.config_dict[keys.MONGO]).for_user_key(user_key, settings.default_community)
+    sessions: SessionStore = request.config_dict[keys.API_SESSIONS]
     token = await sessions.create({"resident_id": resident.id, "user_key": user_key}, owner=resident.id)
     return json_response({"token": token, "token_type": "Bearer", "expires_in": sessions.ttl_seconds})
 
 
 @routes.post(f"{PREFIX}/auth/logout")
 async def logout(request: web.Request) -> web.Response:
-    await request.app[keys.API_SESSIONS].delete(request[TOKEN])
+    await request.config_dict[keys.API_SESSIONS].delete(request[TOKEN])
     return web.Response(status=204)
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import public
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 
@@ -15,12 +16,12 @@ routes = web.RouteTableDef()
 @routes.get(f"{PREFIX}/communities")
 @public
 async def communities(request: web.Request) -> web.Response:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     streets = {doc["_id"]: doc.get("name") async for doc in db["streets"].find({}, {"name": 1})}
     items = [
         {"id": doc["_id"], "name": doc.get("name"), "street": doc.get("street"),
          "street_name": streets.get(doc.get("street"))}
-        async for doc in db["communities"].find({}).sort("_id", 1)
+        for doc in await CommunityRepository(db).all()
     ]
     return json_response({"communities": items})
 

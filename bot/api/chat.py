@@ -33,7 +33,7 @@ def _render(replies: list[Reply]) -> list[dict[str, Any]]:
 
 async def _sender(request: web.Request) -> str:
     """The openid of the session's `mp:<openid>` user key."""
-    session = await request.app[keys.API_SESSIONS].get(request[TOKEN]) or {}
+    session = await request.config_dict[keys.API_SESSIONS].get(request[TOKEN]) or {}
     user_key = session.get("user_key")
     if not isinstance(user_key, str) or not user_key.startswith(f"{CHANNEL}:"):
         raise ApiError(401, "unauthorized", "请先登录", "session has no mini-program identity")
@@ -43,7 +43,7 @@ async def _sender(request: web.Request) -> str:
 @routes.post(f"{PREFIX}/chat")
 async def chat(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    settings = request.app[keys.SETTINGS]
+    settings = request.config_dict[keys.SETTINGS]
     body = await read_object(request)
     reject_unknown(body, {"message", "message_id"})
     text = get_field(body, "message", str, max_len=None)

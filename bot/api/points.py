@@ -22,7 +22,7 @@ from bot.api.auth import current_resident
 from bot.api.spec import BAD_REQUEST, COMMON, error, ok
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
-from services.points import PointsError, PointsService
+from services.points import PointsService
 from storage.ledger import Entry, resident_account
 from storage.shop import Reservation, ShopItem
 
@@ -33,11 +33,7 @@ _MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 def _service(request: web.Request) -> PointsService:
-    return request.app[keys.POINTS]
-
-
-def _fail(exc: PointsError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.zh, exc.en)
+    return request.config_dict[keys.POINTS]
 
 
 def entry_json(entry: Entry, account: str) -> dict[str, Any]:
@@ -93,10 +89,7 @@ async def redeem(request: web.Request) -> web.Response:
     key = get_field(body, "idempotency_key", str, max_len=64)
     if not _KEY.fullmatch(key):
         raise invalid("idempotency_key", "应为8到64位字母、数字或 -_:.", "must be 8-64 of letters, digits, -_:.")
-    try:
-        reservation = await _service(request).redeem(resident, item_id, key=f"mp:{key}")
-    except PointsError as exc:
-        raise _fail(exc) from None
+    reservation = await _service(request).redeem(resident, item_id, key=f"mp:{key}")
     return json_response(reservation_json(reservation), status=201)
 
 
@@ -113,11 +106,8 @@ async def cancel_redemption(request: web.Request) -> web.Response:
     reservation_id = request.match_info["id"]
     if not _ID.fullmatch(reservation_id):
         raise ApiError(404, "not_found", "找不到这条兑换记录", "not a valid id")
-    try:
-        reservation = await _service(request).void(reservation_id, staff_id=None, reason="居民取消",
-                                                   resident_id=resident.id)
-    except PointsError as exc:
-        raise _fail(exc) from None
+    reservation = await _service(request).void(reservation_id, staff_id=None, reason="居民取消",
+                                               resident_id=resident.id)
     return json_response(reservation_json(reservation))
 
 

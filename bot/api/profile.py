@@ -9,7 +9,6 @@ DELETE /api/v1/me         delete the account: conversations deleted, personal fi
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,17 +20,18 @@ from bot.api.auth import current_resident
 from bot.api.spec import COMMON, json_body
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
+from domain.phone import is_mobile
 from storage.personal_data import erase_resident, export_resident
 from storage.residents import Resident, ResidentRepository
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
-PHONE = re.compile(r"1[3-9]\d{9}")
 EDITABLE = ("name", "phone", "building", "birth_year", "community", "disability")
 MIN_BIRTH_YEAR = 1900
 
 
 async def profile_of(request: web.Request, resident: Resident) -> dict[str, Any]:
-    community = await request.app[keys.MONGO]["communities"].find_one({"_id": resident.community}, {"name": 1})
+    community = await CommunityRepository(request.config_dict[keys.MONGO]).get(resident.community)
     return {
         "id": resident.id,
         "community": resident.community,
@@ -59,7 +59,7 @@ async def _changes(request: web.Request, body: dict[str, Any]) -> dict[str, Any]
         changes["name"] = get_field(body, "name", str, max_len=32, nullable=True, required=False)
     if "phone" in body:
         phone = get_field(body, "phone", str, max_len=20, nullable=True, required=False)
-        if phone is not None and not PHONE.fullmatch(phone):
+        if phone is not None and not is_mobile(phone):
             raise invalid("phone", "请填写11位手机号", "must be an 11-digit mainland mobile number")
         changes["phone"] = phone
     if "building" in body:
@@ -71,7 +71,7 @@ async def _changes(request: web.Request, body: dict[str, Any]) -> dict[str, Any]
         )
     if "community" in body:
         community = get_field(body, "community", str, max_len=64)
-        if not await request.app[keys.MONGO]["communities"].find_one({"_id": community}, {"_id": 1}):
+        if not await CommunityRepository(request.config_dict[keys.MONGO]).exists(community):
             raise invalid("community", "没有这个社区", "unknown community id")
         changes["community"] = community
     if "disability" in body:
@@ -83,7 +83,7 @@ async def _changes(request: web.Request, body: dict[str, Any]) -> dict[str, Any]
 async def patch_me(request: web.Request) -> web.Response:
     resident = current_resident(request)
     changes = await _changes(request, await read_object(request))
-    updated = await ResidentRepository(request.app[keys.MONGO]).update_profile(resident.id, **changes)
+    updated = await ResidentRepository(request.config_dict[keys.MONGO]).update_profile(resident.id, **changes)
     if updated is None:  # deleted meanwhile
         raise ApiError(401, "unauthorized", "请先登录", "the account no longer exists")
     return json_response(await profile_of(request, updated))
@@ -91,7 +91,7 @@ async def patch_me(request: web.Request) -> web.Response:
 
 @routes.get(f"{PREFIX}/me/export")
 async def export_me(request: web.Request) -> web.Response:
-    data = await export_resident(request.app[keys.MONGO], current_resident(request))
+    data = await export_resident(request.config_dict[keys.MONGO], current_resident(request))
     return web.Response(
         text=dumps(data),
         content_type="application/json",
@@ -102,10 +102,10 @@ async def export_me(request: web.Request) -> web.Response:
 @routes.delete(f"{PREFIX}/me")
 async def delete_me(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    bookings = request.app[keys.BOOKINGS]
-    await erase_resident(request.app[keys.MONGO], request.app[keys.REDIS], resident,
+    bookings = request.config_dict[keys.BOOKINGS]
+    await erase_resident(request.config_dict[keys.MONGO], request.config_dict[keys.REDIS], resident,
                          before_erase=lambda r: bookings.release_for_erasure(r.id))
-    await request.app[keys.API_SESSIONS].revoke_owner(resident.id)
+    await request.config_dict[keys.API_SESSIONS].revoke_owner(resident.id)
     return web.Response(status=204)
 
 

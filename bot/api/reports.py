@@ -23,12 +23,11 @@ from aiohttp import BodyPartReader, web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
-from bot.api.spec import COMMON, error, json_body
+from bot.api.reports_openapi import OPENAPI, OPENAPI_COMPONENTS  # noqa: F401  (this module's document)
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from services.reports import (
-    ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS, IllegalTransition, InvalidReport, NewReport,
-    NotFound, ReportError, Reporter, ReportService,
+    ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS, NewReport, Reporter, ReportService,
 )
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import STATUS_LABELS, Report, find_ticket
@@ -43,15 +42,7 @@ MULTIPART_SLACK = 64 * 1024
 
 
 def _service(request: web.Request) -> ReportService:
-    return request.app[keys.REPORTS]
-
-
-def _error(exc: ReportError) -> ApiError:
-    if isinstance(exc, NotFound):
-        return ApiError(404, "report_not_found", "没有找到这个工单", "no such ticket among yours")
-    if isinstance(exc, IllegalTransition):
-        return ApiError(409, exc.code, str(exc), f"not allowed now: {exc.code}")
-    return ApiError(400, exc.code, str(exc), f"invalid report: {exc.code}")
+    return request.config_dict[keys.REPORTS]
 
 
 def _ticket(request: web.Request) -> str:
@@ -197,9 +188,9 @@ def _new_report(body: dict[str, Any]) -> NewReport:
 
 async def _photo_quota(request: web.Request, resident_id: str, count: int) -> None:
     """At most `upload_photos_per_day` photos per resident per day (checked before any is stored)."""
-    per_day = request.app[keys.SETTINGS].upload_photos_per_day
+    per_day = request.config_dict[keys.SETTINGS].upload_photos_per_day
     for _ in range(count):
-        decision = await request.app[keys.RATE_LIMITER].hit(f"photos:{resident_id}", per_day, 86400)
+        decision = await request.config_dict[keys.RATE_LIMITER].hit(f"photos:{resident_id}", per_day, 86400)
         if not decision.allowed:
             raise ApiError(429, "photo_quota", f"今天上传的照片已达{per_day}张上限，请明天再传，或先不带照片提交",
                            f"more than {per_day} photos per day", headers={"Retry-After": str(decision.retry_after)})
@@ -208,7 +199,7 @@ async def _photo_quota(request: web.Request, resident_id: str, count: int) -> No
 @routes.post(f"{PREFIX}/reports")
 async def create_report(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    store: PhotoStore = request.app[keys.PHOTOS]
+    store: PhotoStore = request.config_dict[keys.PHOTOS]
     photos: list[bytes] = []
     if request.content_type == "multipart/form-data":
         body, photos = await _read_multipart(request, store.max_bytes)
@@ -232,10 +223,7 @@ async def create_report(request: web.Request) -> web.Response:
     now = service.clock()
     new.photos = [await store.put(data, uploaded_by=resident.id, now=now) for data in photos]
     user_key = next((k for k in resident.user_keys if k.startswith("mp:")), f"mp:{resident.id}")
-    try:
-        created = await service.create(Reporter(resident.id, user_key, resident.community), new)
-    except ReportError as exc:
-        raise _error(exc) from None
+    created = await service.create(Reporter(resident.id, user_key, resident.community), new)
     return json_response({
         "report": report_json(created.report, resident.id, detail=True),
         "duplicate": created.duplicate,
@@ -258,10 +246,7 @@ async def list_reports(request: web.Request) -> web.Response:
 
 async def _mine(request: web.Request) -> tuple[Any, Report]:
     resident = current_resident(request)
-    try:
-        return resident, await _service(request).get_for_resident(_ticket(request), resident.id)
-    except ReportError as exc:
-        raise _error(exc) from None
+    return resident, await _service(request).get_for_resident(_ticket(request), resident.id)
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")
@@ -277,7 +262,7 @@ async def get_photo(request: web.Request) -> web.Response:
     index = int(raw) if raw.isdigit() and len(raw) < 3 else -1
     if not 0 <= index < len(report.photos) or report.photos[index].get("source") != "upload":
         raise ApiError(404, "photo_not_found", "没有这张照片", "no uploaded photo at this index")
-    photo = await request.app[keys.PHOTOS].get(report.photos[index]["id"])
+    photo = await request.config_dict[keys.PHOTOS].get(report.photos[index]["id"])
     if photo is None:
         raise ApiError(404, "photo_not_found", "没有这张照片", "photo file missing")
     return web.Response(body=photo.data, content_type=photo.content_type,
@@ -295,10 +280,7 @@ async def rate_report(request: web.Request) -> web.Response:
     reject_unknown(body, {"stars", "comment"})
     stars = get_field(body, "stars", int, min_value=1, max_value=5)
     comment = get_field(body, "comment", str, required=False, max_len=200)
-    try:
-        report = await _service(request).rate(ticket, resident.id, stars, comment)
-    except ReportError as exc:
-        raise _error(exc) from None
+    report = await _service(request).rate(ticket, resident.id, stars, comment)
     return json_response(report_json(report, resident.id, detail=True))
 
 
@@ -309,10 +291,7 @@ async def reopen_report(request: web.Request) -> web.Response:
     ticket = _ticket(request)
     reject_unknown(body, {"note"})
     note = get_field(body, "note", str, required=False, max_len=200)
-    try:
-        report = await _service(request).reopen(ticket, resident.id, note)
-    except ReportError as exc:
-        raise _error(exc) from None
+    report = await _service(request).reopen(ticket, resident.id, note)
     return json_response(report_json(report, resident.id, detail=True))
 
 
@@ -325,7 +304,7 @@ async def list_notices(request: web.Request) -> web.Response:
     unread = request.query.get("unread", "0")
     if unread not in ("0", "1", "true", "false"):
         raise invalid("unread", "只能是 1 或 0", "must be 1 or 0")
-    notices = await request.app[keys.NOTIFIER].for_resident(resident.id, unread_only=unread in ("1", "true"))
+    notices = await request.config_dict[keys.NOTIFIER].for_resident(resident.id, unread_only=unread in ("1", "true"))
     return json_response({"notices": [n.as_json() for n in notices]})
 
 
@@ -335,190 +314,5 @@ async def read_notices(request: web.Request) -> web.Response:
     body = await read_object(request)
     reject_unknown(body, {"ids"})
     ids = get_field(body, "ids", list, required=False, max_len=64, max_items=200)
-    changed = await request.app[keys.NOTIFIER].mark_read(resident.id, ids)
+    changed = await request.config_dict[keys.NOTIFIER].mark_read(resident.id, ids)
     return json_response({"marked": changed})
-
-
-# -- OpenAPI ---------------------------------------------------------------------------------
-
-_TICKET_PARAM = {"name": "ticket", "in": "path", "required": True,
-                 "schema": {"type": "string", "example": "R20261122-0001"}}
-
-
-_CREATE_PROPS = {
-    "category": {"type": "string", "enum": list(CATEGORIES), "description": "问题类别"},
-    "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "description": "情况描述"},
-    "location_text": {"type": "string", "maxLength": MAX_LOCATION_TEXT, "example": "3栋门口"},
-    "lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "纬度（与 lng 一起填）"},
-    "lng": {"type": "number", "minimum": -180, "maximum": 180, "description": "经度"},
-}
-
-OPENAPI: dict[str, Any] = {
-    f"{PREFIX}/reports": {
-        "post": {
-            "tags": ["reports"], "summary": "报事：提交一个问题（可带现场照片）", "operationId": "createReport",
-            "description": "同类问题在附近（或同一地点描述）已有在办工单时，不新开工单，而是关联到已有工单"
-                           "（duplicate=true，report 为已有工单，own_ticket 为本次记录号）。",
-            "requestBody": {"required": True, "content": {
-                "multipart/form-data": {
-                    "schema": {"type": "object", "required": ["category", "description"], "properties": {
-                        **_CREATE_PROPS,
-                        "photo": {"type": "string", "format": "binary",
-                                  "description": f"JPG 或 PNG，单张不超过配置上限（默认 2MB），最多 {MAX_PHOTOS} 张"},
-                    }},
-                    "encoding": {"photo": {"contentType": "image/jpeg, image/png"}},
-                },
-                "application/json": {"schema": {"type": "object", "required": ["category", "description"],
-                                                "additionalProperties": False, "properties": _CREATE_PROPS}},
-            }},
-            "responses": {
-                "201": json_body("ReportCreated", "已提交"),
-                "400": error("字段不正确，或照片不是 JPG/PNG（bad_photo_type）、是空的（empty_photo）、太多（too_many_photos）"),
-                "413": error("照片太大（photo_too_large）或请求太大"),
-                "415": error("请求类型不支持"),
-                **COMMON,
-            },
-        },
-        "get": {
-            "tags": ["reports"], "summary": "我的报事（我提交的和我关注的），最新的在前", "operationId": "listReports",
-            "parameters": [{"name": "status", "in": "query", "required": False,
-                            "schema": {"type": "string", "enum": ["active", "all"], "default": "active"},
-                            "description": "active：在办和待确认；all：全部"}],
-            "responses": {"200": {"description": "列表", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"reports": {"type": "array", "items": {
-                    "$ref": "#/components/schemas/Report"}}}}}}},
-                "400": {"$ref": "#/components/responses/BadRequest"}, **COMMON},
-        },
-    },
-    f"{PREFIX}/reports/{{ticket}}": {
-        "get": {
-            "tags": ["reports"], "summary": "查看我的一个工单（含办理记录）", "operationId": "getReport",
-            "parameters": [_TICKET_PARAM],
-            "responses": {"200": json_body("Report", "工单详情"), "404": {"$ref": "#/components/responses/NotFound"},
-                          **COMMON},
-        }
-    },
-    f"{PREFIX}/reports/{{ticket}}/photos/{{index}}": {
-        "get": {
-            "tags": ["reports"], "summary": "工单的现场照片（仅报事人和关注人可看）", "operationId": "getReportPhoto",
-            "parameters": [_TICKET_PARAM, {"name": "index", "in": "path", "required": True,
-                                           "schema": {"type": "integer", "minimum": 0}}],
-            "responses": {
-                "200": {"description": "照片", "content": {"image/jpeg": {"schema": {"type": "string",
-                                                                                  "format": "binary"}},
-                                                           "image/png": {"schema": {"type": "string",
-                                                                                 "format": "binary"}}}},
-                "404": {"$ref": "#/components/responses/NotFound"}, **COMMON,
-            },
-        }
-    },
-    f"{PREFIX}/reports/{{ticket}}/rating": {
-        "post": {
-            "tags": ["reports"], "summary": "确认问题已解决并评价（1-5 星），待确认的工单随之办结",
-            "operationId": "rateReport", "parameters": [_TICKET_PARAM],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "$ref": "#/components/schemas/RatingRequest"}}}},
-            "responses": {
-                "200": json_body("Report", "评价后的工单"),
-                "400": {"$ref": "#/components/responses/BadRequest"},
-                "404": {"$ref": "#/components/responses/NotFound"},
-                "409": error("还没处理完（not_resolved）或已经评价过（already_rated）"),
-                **COMMON,
-            },
-        }
-    },
-    f"{PREFIX}/reports/{{ticket}}/reopen": {
-        "post": {
-            "tags": ["reports"], "summary": "问题没有解决：退回承办部门重新处理", "operationId": "reopenReport",
-            "parameters": [_TICKET_PARAM],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "additionalProperties": False,
-                "properties": {"note": {"type": "string", "maxLength": 200}}}}}},
-            "responses": {
-                "200": json_body("Report", "重新处理中的工单"),
-                "400": {"$ref": "#/components/responses/BadRequest"},
-                "404": {"$ref": "#/components/responses/NotFound"},
-                "409": error("工单不是待确认状态"),
-                **COMMON,
-            },
-        }
-    },
-    f"{PREFIX}/notices": {
-        "get": {
-            "tags": ["notices"], "summary": "我的消息通知（工单进度等），最新的在前", "operationId": "listNotices",
-            "parameters": [{"name": "unread", "in": "query", "required": False,
-                            "schema": {"type": "string", "enum": ["0", "1"], "default": "0"}}],
-            "responses": {"200": {"description": "通知", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"notices": {"type": "array", "items": {
-                    "$ref": "#/components/schemas/Notice"}}}}}}},
-                "400": {"$ref": "#/components/responses/BadRequest"}, **COMMON},
-        }
-    },
-    f"{PREFIX}/notices/read": {
-        "post": {
-            "tags": ["notices"], "summary": "标记通知已读（不传 ids 表示全部）", "operationId": "markNoticesRead",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "additionalProperties": False,
-                "properties": {"ids": {"type": "array", "items": {"type": "string"}, "maxItems": 200}}}}}},
-            "responses": {"200": {"description": "标记了几条", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"marked": {"type": "integer"}}}}}},
-                "400": {"$ref": "#/components/responses/BadRequest"}, **COMMON},
-        }
-    },
-}
-
-_DT = {"type": "string", "format": "date-time"}
-OPENAPI_COMPONENTS: dict[str, Any] = {
-    "schemas": {
-        "Report": {
-            "type": "object",
-            "properties": {
-                "ticket": {"type": "string", "example": "R20261122-0001"},
-                "category": {"type": "string", "enum": list(CATEGORIES)},
-                "category_name": {"type": "string", "example": "路灯不亮"},
-                "status": {"type": "string", "enum": list(STATUS_LABELS)},
-                "status_name": {"type": "string", "example": "处理中"},
-                "department": {"type": "string"},
-                "location_text": {"type": "string", "nullable": True},
-                "latitude": {"type": "number", "nullable": True},
-                "longitude": {"type": "number", "nullable": True},
-                "description": {"type": "string"},
-                "created_at": _DT,
-                "due_at": {**_DT, "description": "办理时限"},
-                "overdue": {"type": "boolean"},
-                "duplicate_of": {"type": "string", "nullable": True},
-                "mine": {"type": "boolean", "description": "true：我提交的；false：我关注的（重复反映）"},
-                "rating": {"type": "object", "nullable": True, "properties": {
-                    "stars": {"type": "integer"}, "comment": {"type": "string", "nullable": True}}},
-                "can_rate": {"type": "boolean"},
-                "photos": {"type": "array", "items": {"type": "object", "properties": {
-                    "index": {"type": "integer"}, "source": {"type": "string", "enum": ["upload", "wechat"]},
-                    "url": {"type": "string", "nullable": True}}}},
-                "history": {"type": "array", "items": {"type": "object", "properties": {
-                    "action": {"type": "string"}, "action_name": {"type": "string"},
-                    "status": {"type": "string", "nullable": True}, "at": _DT,
-                    "by": {"type": "string", "enum": ["resident", "staff", "system"]},
-                    "note": {"type": "string", "nullable": True}, "reason": {"type": "string", "nullable": True}}}},
-            },
-        },
-        "ReportCreated": {
-            "type": "object",
-            "properties": {
-                "report": {"$ref": "#/components/schemas/Report"},
-                "duplicate": {"type": "boolean"},
-                "own_ticket": {"type": "string", "description": "本次提交的记录号"},
-            },
-        },
-        "RatingRequest": {
-            "type": "object", "required": ["stars"], "additionalProperties": False,
-            "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5},
-                           "comment": {"type": "string", "maxLength": 200}},
-        },
-        "Notice": {
-            "type": "object",
-            "properties": {"id": {"type": "string"}, "text": {"type": "string"},
-                           "ref": {"type": "string", "nullable": True, "description": "相关工单号等"},
-                           "created_at": _DT, "read": {"type": "boolean"}},
-        },
-    }
-}

@@ -32,7 +32,7 @@ from bot.api.spec import BAD_REQUEST, COMMON, error, ok
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
 from bot.safe_input import parse_day
-from services.sharing import HELP_KINDS, SharingError, SharingService
+from services.sharing import HELP_KINDS, SharingService
 from storage.sharing import GIVE, ITEM, LEND, SKILL, HelpRequest, Loan, Post
 
 routes = web.RouteTableDef()
@@ -43,7 +43,7 @@ HELP_ACTIONS = ("take", "complete", "cancel", "report")
 
 
 def _service(request: web.Request) -> SharingService:
-    return request.app[keys.SHARING]
+    return request.config_dict[keys.SHARING]
 
 
 def _path_id(request: web.Request, name: str = "id") -> str:
@@ -51,10 +51,6 @@ def _path_id(request: web.Request, name: str = "id") -> str:
     if not _ID.fullmatch(value):
         raise ApiError(404, "not_found", "找不到这条记录", f"{name} is not a valid id")
     return value
-
-
-def _fail(exc: SharingError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.zh, exc.en)
 
 
 def post_json(post: Post, resident_id: str) -> dict[str, Any]:
@@ -119,39 +115,30 @@ async def create_post(request: web.Request) -> web.Response:
     photo_url = get_field(body, "photo_url", str, required=False, max_len=500)
     if photo_url is not None and not _PHOTO.fullmatch(photo_url):
         raise invalid("photo_url", "必须是 https:// 或 cloud:// 地址", "must be an https:// or cloud:// URL")
-    try:
-        post = await _service(request).share(
-            resident, kind=kind, mode=mode, title=title, condition=condition, availability=availability,
-            description=description, photo={"source": "mp", "url": photo_url} if photo_url else None)
-    except SharingError as exc:
-        raise _fail(exc) from None
+    post = await _service(request).share(
+        resident, kind=kind, mode=mode, title=title, condition=condition, availability=availability,
+        description=description, photo={"source": "mp", "url": photo_url} if photo_url else None)
     return json_response(post_json(post, resident.id), status=201)
 
 
 @routes.get(f"{PREFIX}/sharing/posts/mine")
 async def my_posts(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    posts = await _service(request).repo.posts_of(resident.id, 50)
+    posts = await _service(request).posts_of(resident.id, 50)
     return json_response({"posts": [post_json(p, resident.id) for p in posts]})
 
 
 @routes.get(r"/api/v1/sharing/posts/{id:[^/]+}")
 async def get_post(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    try:
-        post = await _service(request).visible_post(resident, _path_id(request))
-    except SharingError as exc:
-        raise _fail(exc) from None
+    post = await _service(request).visible_post(resident, _path_id(request))
     return json_response(post_json(post, resident.id))
 
 
 @routes.delete(r"/api/v1/sharing/posts/{id:[^/]+}")
 async def withdraw_post(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    try:
-        post = await _service(request).withdraw(resident, _path_id(request))
-    except SharingError as exc:
-        raise _fail(exc) from None
+    post = await _service(request).withdraw(resident, _path_id(request))
     return json_response(post_json(post, resident.id))
 
 
@@ -163,10 +150,7 @@ async def borrow(request: web.Request) -> web.Response:
     reject_unknown(body, {"start", "end", "note"})
     start, end = _date(body, "start"), _date(body, "end")
     note = get_field(body, "note", str, required=False, default="", max_len=100)
-    try:
-        result = await _service(request).request_borrow(resident, post_id, start, end, note)
-    except SharingError as exc:
-        raise _fail(exc) from None
+    result = await _service(request).request_borrow(resident, post_id, start, end, note)
     return json_response({**loan_json(result.loan, resident.id), "waiting_position": result.waiting_position},
                          status=201)
 
@@ -178,10 +162,7 @@ async def report_post(request: web.Request) -> web.Response:
     body = await read_object(request)
     reject_unknown(body, {"reason"})
     reason = get_field(body, "reason", str, max_len=200)
-    try:
-        new = await _service(request).report(resident, "post", post_id, reason)
-    except SharingError as exc:
-        raise _fail(exc) from None
+    new = await _service(request).report(resident, "post", post_id, reason)
     return json_response({"reported": True, "new": new})
 
 
@@ -194,7 +175,7 @@ async def list_loans(request: web.Request) -> web.Response:
     role = request.query.get("role", "borrower")
     if role not in ("owner", "borrower"):
         raise invalid("role", "只能是 owner 或 borrower", "must be owner or borrower")
-    loans = await _service(request).repo.loans_for(resident.id, role, limit=50)
+    loans = await _service(request).loans_for(resident.id, role, limit=50)
     return json_response({"loans": [loan_json(loan, resident.id) for loan in loans]})
 
 
@@ -205,19 +186,16 @@ async def loan_action(request: web.Request) -> web.Response:
     if action not in LOAN_ACTIONS:
         raise ApiError(404, "not_found", "不支持这个操作", f"unknown action {action}")
     service = _service(request)
-    try:
-        if action == "accept":
-            loan = await service.accept(resident, loan_id)
-        elif action == "decline":
-            loan = await service.decline(resident, loan_id)
-        elif action == "hand-over":
-            loan = await service.hand_over(resident, loan_id)
-        elif action == "return":
-            loan, _ = await service.mark_returned(resident, loan_id)
-        else:
-            loan = await service.cancel(resident, loan_id)
-    except SharingError as exc:
-        raise _fail(exc) from None
+    if action == "accept":
+        loan = await service.accept(resident, loan_id)
+    elif action == "decline":
+        loan = await service.decline(resident, loan_id)
+    elif action == "hand-over":
+        loan = await service.hand_over(resident, loan_id)
+    elif action == "return":
+        loan, _ = await service.mark_returned(resident, loan_id)
+    else:
+        loan = await service.cancel(resident, loan_id)
     return json_response(loan_json(loan, resident.id))
 
 
@@ -240,19 +218,16 @@ async def create_help(request: web.Request) -> web.Response:
     details = get_field(body, "details", str, max_len=200)
     when = get_field(body, "when", str, max_len=40)
     place = get_field(body, "place", str, required=False, default="", max_len=60)
-    try:
-        found = await _service(request).ask_help(resident, kind=kind, details=details, when=when, place=place)
-    except SharingError as exc:
-        raise _fail(exc) from None
+    found = await _service(request).ask_help(resident, kind=kind, details=details, when=when, place=place)
     return json_response(help_json(found, resident.id), status=201)
 
 
 @routes.get(f"{PREFIX}/help-requests/mine")
 async def my_helps(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    repo = _service(request).repo
-    mine = await repo.helps_of(resident.id, "requester", limit=50)
-    taken = await repo.helps_of(resident.id, "volunteer", limit=50)
+    sharing = _service(request)
+    mine = await sharing.helps_of(resident.id, "requester", limit=50)
+    taken = await sharing.helps_of(resident.id, "volunteer", limit=50)
     return json_response({"help_requests": [help_json(h, resident.id) for h in mine + taken]})
 
 
@@ -263,20 +238,17 @@ async def help_action(request: web.Request) -> web.Response:
     if action not in HELP_ACTIONS:
         raise ApiError(404, "not_found", "不支持这个操作", f"unknown action {action}")
     service = _service(request)
-    try:
-        if action == "report":
-            body = await read_object(request)
-            reject_unknown(body, {"reason"})
-            new = await service.report(resident, "help", help_id, get_field(body, "reason", str, max_len=200))
-            return json_response({"reported": True, "new": new})
-        if action == "take":
-            found = await service.take_help(resident, help_id)
-        elif action == "complete":
-            found = await service.complete_help(resident, help_id)
-        else:
-            found = await service.cancel_help(resident, help_id)
-    except SharingError as exc:
-        raise _fail(exc) from None
+    if action == "report":
+        body = await read_object(request)
+        reject_unknown(body, {"reason"})
+        new = await service.report(resident, "help", help_id, get_field(body, "reason", str, max_len=200))
+        return json_response({"reported": True, "new": new})
+    if action == "take":
+        found = await service.take_help(resident, help_id)
+    elif action == "complete":
+        found = await service.complete_help(resident, help_id)
+    else:
+        found = await service.cancel_help(resident, help_id)
     return json_response(help_json(found, resident.id))
 
 

@@ -25,7 +25,7 @@ MAX_LIMIT = 20
 
 
 def _service(request: web.Request) -> StationService:
-    return request.app[keys.STATIONS]
+    return request.config_dict[keys.STATIONS]
 
 
 def _single(request: web.Request, name: str) -> str | None:
@@ -104,7 +104,7 @@ async def station(request: web.Request) -> web.Response:
     if (lat is None) != (lng is None):
         raise invalid("lat", "lat 和 lng 要一起填写", "lat and lng go together")
     service = _service(request)
-    found = await service.repo.get(station_id) if len(station_id) <= 64 else None
+    found = await service.station(station_id) if len(station_id) <= 64 else None
     if found is None or not found.active:
         raise ApiError(404, "station_not_found", "找不到这个驿站", "no such station")
     if lat is not None:
@@ -123,7 +123,7 @@ async def _courier_body(request: web.Request, doc: dict[str, Any] | None) -> dic
 @routes.get(f"{PREFIX}/couriers/me")
 async def courier_get(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    return json_response(await _courier_body(request, await _service(request).couriers.get(resident.id)))
+    return json_response(await _courier_body(request, await _service(request).courier(resident.id)))
 
 
 @routes.put(f"{PREFIX}/couriers/me")
@@ -132,13 +132,13 @@ async def courier_put(request: web.Request) -> web.Response:
     body = await read_object(request)
     reject_unknown(body, {"company"})
     company = get_field(body, "company", str, required=False, max_len=20, default="")
-    doc = await _service(request).couriers.register(resident.id, resident.community, company)
+    doc = await _service(request).register_courier(resident.id, resident.community, company)
     return json_response(await _courier_body(request, doc))
 
 
 @routes.delete(f"{PREFIX}/couriers/me")
 async def courier_delete(request: web.Request) -> web.Response:
-    await _service(request).couriers.unregister(current_resident(request).id)
+    await _service(request).unregister_courier(current_resident(request).id)
     return web.Response(status=204)
 
 

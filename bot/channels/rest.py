@@ -43,7 +43,7 @@ async def answer_once(
     request: web.Request, scope: str, message: InboundMessage, render: Callable[[list[Reply]], list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
     """`reply_once` with the app's de-duplicator and chat (for handlers of the app's own routes)."""
-    return await reply_once(request.app[keys.DEDUP], request.app[keys.CHAT].handle, scope, message, render)
+    return await reply_once(request.config_dict[keys.DEDUP], request.config_dict[keys.CHAT].handle, scope, message, render)
 
 
 async def reply_once(

@@ -10,7 +10,7 @@ A console page:
     @staff_required()                       # or staff_required(*ADMIN_ROLES)
     async def things(request):
         staff = request[STAFF]
-        col = await Scoped.for_staff(request.app[keys.MONGO], staff, "things")
+        col = await Scoped.for_staff(request.config_dict[keys.MONGO], staff, "things")
         items = await col.find({}).to_list(100)  # only the staff member's scope
         return aiohttp_jinja2.render_template("things.html", request, {"items": items})
 Templates extend "base.html" (blocks `title` and `content`), get `staff`, `csrf_token`
@@ -32,9 +32,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bot.api import mount, relative_routes
 from bot.console.common import cst
 from bot.privacy import console_finalize, register_filters
 
+PREFIX = "/console"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 CONSOLE_MODULES: list[str] = [
@@ -59,26 +61,46 @@ def console_modules() -> list[ModuleType]:
     return [importlib.import_module(name) for name in CONSOLE_MODULES]
 
 
-def setup_console(app: web.Application) -> None:
-    """Templates, console routes, session/CSRF middleware (call after the storage context)."""
-    from bot.console.auth import NAV_KEY, console_context, console_middleware, console_storage
-
-    nav = []
-    for module in console_modules():
-        app.add_routes(module.routes)
-        for item in getattr(module, "NAV", []):
-            nav.append({"href": item["href"], "title": item["title"], "roles": tuple(item.get("roles", ()))})
-    app[NAV_KEY] = nav
-    # Our middleware first: it loads the session the context processor reads.
-    app.middlewares.append(console_middleware)
+def setup_templates(app: web.Application) -> jinja2.Environment:
+    """The one template environment, on `app` so that /chat renders with it too
+    (sub-apps find it through `request.config_dict`)."""
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        context_processors=[console_context],
         autoescape=True,
         finalize=console_finalize,  # free text masked for staff without the right (bot/privacy.py)
     )
     register_filters(env)
     env.filters["pretty_json"] = _pretty_json
     env.filters["cst"] = cst  # times in Asia/Shanghai
+    return env
+
+
+def create_console() -> web.Application:
+    """The /console sub-app: its routes, navigation and middlewares, in this order:
+    the photo form's body limit (before anything reads the form), session + CSRF + the
+    HTML error pages, then the templates' context processor (it reads the session)."""
+    from bot.console.auth import NAV_KEY, console_context, console_middleware
+    from bot.console.reports import photo_upload_middleware
+
+    console = web.Application(middlewares=[
+        photo_upload_middleware, console_middleware, aiohttp_jinja2.context_processors_middleware,
+    ])
+    console[aiohttp_jinja2.APP_CONTEXT_PROCESSORS_KEY] = [console_context]
+    nav = []
+    for module in console_modules():
+        console.add_routes(relative_routes(module.routes, PREFIX))
+        for item in getattr(module, "NAV", []):
+            nav.append({"href": item["href"], "title": item["title"], "roles": tuple(item.get("roles", ()))})
+    console[NAV_KEY] = nav
+    return console
+
+
+def setup_console(app: web.Application) -> None:
+    """Templates (also for /chat), the /console sub-app and its session stores
+    (call after the storage context)."""
+    from bot.console.auth import console_storage
+
+    setup_templates(app)
+    mount(app, PREFIX, create_console())
     app.cleanup_ctx.append(console_storage)

@@ -22,6 +22,7 @@ from storage.staff import (
     ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, StaffRepository,
     can_manage,
 )
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [
@@ -35,7 +36,7 @@ RESIDENTS_PAGE_SIZE = 20
 
 
 async def _community_names(db: Any) -> dict[str, str]:
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+    return await CommunityRepository(db).names()
 
 
 def _form_value(form: Any, name: str, max_len: int = 64) -> str:
@@ -53,12 +54,12 @@ async def console_root(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def home(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     residents = await Scoped.for_staff(db, staff, "residents")
     count = await residents.count_documents({"deleted_at": None})
     names = await _community_names(db)
     scope = await staff_scope(db, staff)
-    todo = await todo_items(db, scope, request.app[keys.REPORTS].clock())
+    todo = await todo_items(db, scope, request.config_dict[keys.REPORTS].clock())
     return aiohttp_jinja2.render_template("index.html", request, {
         "resident_count": count, "community_name": names.get(staff.community or ""), "todo": todo,
     })
@@ -69,7 +70,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{PREFIX}/residents")
 @staff_required()
 async def residents_list(request: web.Request) -> web.StreamResponse:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     staff: Staff = request[STAFF]
     residents = await Scoped.for_staff(db, staff, "residents")
     words = request.query.get("q", "").strip()[:40]
@@ -96,7 +97,7 @@ def resident_search(words: str, contact: bool) -> dict[str, Any]:
 
 
 async def _scoped_resident(request: web.Request) -> tuple[Scoped, dict[str, Any]]:
-    residents = await Scoped.for_staff(request.app[keys.MONGO], request[STAFF], "residents")
+    residents = await Scoped.for_staff(request.config_dict[keys.MONGO], request[STAFF], "residents")
     doc = await residents.find_one({"_id": request.match_info["resident_id"], "deleted_at": None})
     if doc is None:  # missing or outside the staff member's scope: the same answer
         raise web.HTTPNotFound()
@@ -107,7 +108,7 @@ async def _scoped_resident(request: web.Request) -> tuple[Scoped, dict[str, Any]
 @staff_required()
 async def resident_detail(request: web.Request) -> web.StreamResponse:
     _, doc = await _scoped_resident(request)
-    names = await _community_names(request.app[keys.MONGO])
+    names = await _community_names(request.config_dict[keys.MONGO])
     return aiohttp_jinja2.render_template(
         "resident.html", request,
         {"resident": doc, "communities": names, "error": None, "verified": Resident.from_doc(doc).facts_verified},
@@ -120,7 +121,7 @@ async def resident_verify(request: web.Request) -> web.StreamResponse:
     """Staff checked the documents (ID card for the birth year, 残疾证): the facts that gate
     services like 老年助餐 are verified, and the resident's bookings lose their 待核实 mark."""
     _, doc = await _scoped_resident(request)
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     staff: Staff = request[STAFF]
     after = await ResidentRepository(db).verify_facts(doc["_id"], staff.id, datetime.now(timezone.utc))
     if after is None:  # changed meanwhile: look again
@@ -146,7 +147,7 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     phone, building = _form_value(form, "phone", 20), _form_value(form, "building")
     if phone and not (len(phone) == 11 and phone.isdigit() and phone[0] == "1"):
-        names = await _community_names(request.app[keys.MONGO])
+        names = await _community_names(request.config_dict[keys.MONGO])
         return aiohttp_jinja2.render_template(
             "resident.html", request, {"resident": doc, "communities": names, "error": "请填写11位手机号",
                                        "verified": Resident.from_doc(doc).facts_verified}, status=400
@@ -161,7 +162,7 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
     after = await residents.find_one_and_update({"_id": doc["_id"]}, update, return_document=ReturnDocument.AFTER)
     if after is None:
         raise web.HTTPNotFound()
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         request[STAFF], "resident.update", "residents", doc["_id"], _contact_snapshot(doc), _contact_snapshot(after),
         resident_id=doc["_id"],
     )
@@ -173,7 +174,7 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
 async def _staff_form_context(request: web.Request, error: str | None = None,
                               values: dict[str, str] | None = None) -> dict[str, Any]:
     staff: Staff = request[STAFF]
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, staff)
     names = await _community_names(db)
     communities = [(cid, name) for cid, name in sorted(names.items()) if in_scope(scope, cid)]
@@ -192,9 +193,9 @@ async def _staff_form_context(request: web.Request, error: str | None = None,
 @routes.get(f"{PREFIX}/staff")
 @staff_required(*ADMIN_ROLES)
 async def staff_list(request: web.Request) -> web.StreamResponse:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     members = await StaffRepository(db).list(await staff_scope(db, request[STAFF]))
-    guard = request.app[keys.LOGIN_GUARD]
+    guard = request.config_dict[keys.LOGIN_GUARD]
     locks = {m.id: await guard.locks_of(m.username) for m in members}
     return aiohttp_jinja2.render_template(
         "staff_list.html", request,
@@ -212,7 +213,7 @@ async def staff_new(request: web.Request) -> web.StreamResponse:
 @staff_required(*ADMIN_ROLES)
 async def staff_create(request: web.Request) -> web.StreamResponse:
     actor: Staff = request[STAFF]
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     form = await request.post()
     values = {k: _form_value(form, k) for k in ("username", "name", "role", "community", "street")}
     password = str(form.get("password", ""))[:256]
@@ -246,7 +247,7 @@ async def staff_create(request: web.Request) -> web.StreamResponse:
 @staff_required(*ADMIN_ROLES)
 async def staff_set_active(request: web.Request) -> web.StreamResponse:
     actor: Staff = request[STAFF]
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     accounts = await Scoped.for_staff(db, actor, "staff")
     doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
     if doc is None:
@@ -258,7 +259,7 @@ async def staff_set_active(request: web.Request) -> web.StreamResponse:
     repo = StaffRepository(db)
     after = await repo.set_active(target.id, active)
     if not active:
-        await request.app[keys.CONSOLE_SESSIONS].revoke_owner(target.id)
+        await request.config_dict[keys.CONSOLE_SESSIONS].revoke_owner(target.id)
     await AuditLog(db).record(
         actor, "staff.activate" if active else "staff.deactivate", "staff", target.id,
         target.public(), after.public() if after else None,
@@ -271,7 +272,7 @@ async def staff_set_active(request: web.Request) -> web.StreamResponse:
 async def staff_unlock(request: web.Request) -> web.StreamResponse:
     """Lift the login locks on an account (after checking with its owner)."""
     actor: Staff = request[STAFF]
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     accounts = await Scoped.for_staff(db, actor, "staff")
     doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
     if doc is None:
@@ -279,7 +280,7 @@ async def staff_unlock(request: web.Request) -> web.StreamResponse:
     target = Staff.from_doc(doc)
     if not (actor.role == SYSADMIN or can_manage(actor, target.role)):
         raise web.HTTPForbidden()
-    guard = request.app[keys.LOGIN_GUARD]
+    guard = request.config_dict[keys.LOGIN_GUARD]
     before = [lock.client for lock in await guard.locks_of(target.username)]
     lifted = await guard.unlock_user(target.username)
     await AuditLog(db).record(
@@ -297,7 +298,7 @@ AUDIT_FILTERS = ("action", "collection", "record_id")
 @routes.get(f"{PREFIX}/audit")
 @staff_required(*ADMIN_ROLES)
 async def audit_log(request: web.Request) -> web.StreamResponse:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     filters = {k: request.query[k].strip()[:64] for k in AUDIT_FILTERS if request.query.get(k, "").strip()}
     entries = await AuditLog(db).list(await staff_scope(db, request[STAFF]), limit=PAGE_SIZE, **filters)
     return aiohttp_jinja2.render_template(

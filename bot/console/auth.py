@@ -26,7 +26,9 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bot import keys
+from bot.errors import domain_headers
 from bot.privacy import Public, can_see_contact
+from domain.errors import DomainError
 from storage.audit import AuditLog
 from storage.login_lock import StaffLoginLock
 from storage.sessions import SessionStore
@@ -90,7 +92,7 @@ def _cookie_options(request: web.Request) -> dict[str, Any]:
         "path": PREFIX,
         "httponly": True,
         "samesite": "Strict",
-        "secure": request.app[keys.SETTINGS].console_cookie_secure,
+        "secure": request.config_dict[keys.SETTINGS].console_cookie_secure,
     }
 
 
@@ -99,11 +101,11 @@ async def _load_session(request: web.Request) -> None:
     token = request.cookies.get(COOKIE)
     if not token:
         return
-    sessions: SessionStore = request.app[keys.CONSOLE_SESSIONS]
+    sessions: SessionStore = request.config_dict[keys.CONSOLE_SESSIONS]
     session = await sessions.get(token)
     if not session:
         return
-    staff = await StaffRepository(request.app[keys.MONGO]).get(str(session.get("staff_id")))
+    staff = await StaffRepository(request.config_dict[keys.MONGO]).get(str(session.get("staff_id")))
     if staff is None or not staff.active:
         await sessions.delete(token)
         return
@@ -144,8 +146,7 @@ def render_error(request: web.Request, status: int, message: str | None = None,
 
 @web.middleware
 async def console_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not is_console(request):
-        return await handler(request)
+    """Middleware of the /console sub-app: session, CSRF, security headers, HTML error pages."""
     await _load_session(request)
     session = request[SESSION]
     anonymous_csrf = None
@@ -165,6 +166,8 @@ async def console_middleware(request: web.Request, handler: Handler) -> web.Stre
                 response = await handler(request)
         else:
             response = await handler(request)
+    except DomainError as exc:  # a refusal no page handled itself: the error page says why
+        response = render_error(request, exc.status, exc.zh or None, domain_headers(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -188,7 +191,7 @@ async def console_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def console_context_sync(request: web.Request) -> dict[str, Any]:
     staff: Staff | None = request.get(STAFF)
-    nav = [item for item in request.app.get(NAV_KEY, []) if staff and (not item["roles"] or staff.role in item["roles"])]
+    nav = [item for item in request.config_dict.get(NAV_KEY, []) if staff and (not item["roles"] or staff.role in item["roles"])]
     return {
         "csrf_token": Public(request.get(CSRF) or ""),
         "staff": staff,
@@ -208,7 +211,7 @@ async def console_context(request: web.Request) -> dict[str, Any]:
     if context["staff"] is not None:
         from bot.console.common import place_names
 
-        context["community_names"], context["street_names"] = await place_names(request.app[keys.MONGO])
+        context["community_names"], context["street_names"] = await place_names(request.config_dict[keys.MONGO])
     return context
 
 
@@ -245,7 +248,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:256]
     target = _safe_next(str(form.get("next", "")))
-    guard: StaffLoginLock = request.app[keys.LOGIN_GUARD]
+    guard: StaffLoginLock = request.config_dict[keys.LOGIN_GUARD]
     client = request.remote or "unknown"
 
     def page(error: str, status: int) -> web.Response:
@@ -253,8 +256,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             "login.html", request, {"next": target, "error": error, "username": username}, status=status
         )
 
-    decision = await request.app[keys.RATE_LIMITER].hit(
-        f"console-login-ip:{client}", request.app[keys.SETTINGS].rate_login_per_minute, 60
+    decision = await request.config_dict[keys.RATE_LIMITER].hit(
+        f"console-login-ip:{client}", request.config_dict[keys.SETTINGS].rate_login_per_minute, 60
     )
     if not decision.allowed:
         response = page("登录尝试太频繁了，请稍后再试", 429)
@@ -265,7 +268,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         response = page(_lock_message(locked), 429)
         response.headers["Retry-After"] = str(locked)
         return response
-    staff = await StaffRepository(request.app[keys.MONGO]).authenticate(username, password) if username else None
+    staff = await StaffRepository(request.config_dict[keys.MONGO]).authenticate(username, password) if username else None
     if staff is None:
         seconds = await guard.failed(username, client)
         if seconds:
@@ -275,14 +278,14 @@ async def login(request: web.Request) -> web.StreamResponse:
             return response
         return page("用户名或密码不正确", 401)
     await guard.succeeded(username, client)
-    sessions: SessionStore = request.app[keys.CONSOLE_SESSIONS]
+    sessions: SessionStore = request.config_dict[keys.CONSOLE_SESSIONS]
     await sessions.delete(request.get(SESSION_TOKEN))  # a new session at every login (no fixation)
     token = await sessions.create({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32)}, owner=staff.id)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "auth.login", "staff", staff.id, None, None, ip=request.remote
     )
     response = web.HTTPFound(target)
-    response.set_cookie(COOKIE, token, max_age=request.app[keys.SETTINGS].console_session_ttl, **_cookie_options(request))
+    response.set_cookie(COOKIE, token, max_age=request.config_dict[keys.SETTINGS].console_session_ttl, **_cookie_options(request))
     response.del_cookie(CSRF_COOKIE, path=PREFIX)
     raise response
 
@@ -291,8 +294,8 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     staff = request.get(STAFF)
     if staff is not None:
-        await request.app[keys.CONSOLE_SESSIONS].delete(request[SESSION_TOKEN])
-        await AuditLog(request.app[keys.MONGO]).record(
+        await request.config_dict[keys.CONSOLE_SESSIONS].delete(request[SESSION_TOKEN])
+        await AuditLog(request.config_dict[keys.MONGO]).record(
             staff, "auth.logout", "staff", staff.id, None, None, ip=request.remote
         )
     response = web.HTTPFound(f"{PREFIX}/login")

@@ -20,40 +20,41 @@ from aiohttp import web
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.safe_input import parse_day
+from domain.phone import is_mobile
+from domain.time import TZ
 from services.booking_times import day_label, local
 from services.bookings import BookingRefused, BookingService
 from storage.audit import AuditLog
-from storage.booking_catalog import TZ
 from storage.residents import Resident
 from storage.scope import in_scope, staff_scope
 from storage.staff import ADMIN_ROLES
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/bookings", "title": "预约", "roles": ()}]
 ATTENDANCE_NAMES = {"attended": "已到场", "no_show": "爽约"}
 STATUS_NAMES = {"booked": "有效", "cancelled": "已取消", "returned": "已归还"}
 WAIT_NAMES = {"waiting": "排队中", "offered": "已通知，待确认"}
-_PHONE = re.compile(r"1[3-9]\d{9}")
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _CODE = re.compile(r"\d{6}")
 
 
 def _svc(request: web.Request) -> BookingService:
-    return request.app[keys.BOOKINGS]
+    return request.config_dict[keys.BOOKINGS]
 
 
 async def _scope(request: web.Request) -> dict[str, Any]:
-    return await staff_scope(request.app[keys.MONGO], request[STAFF])
+    return await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
 
 
 def _audit(request: web.Request) -> AuditLog:
-    return AuditLog(request.app[keys.MONGO])
+    return AuditLog(request.config_dict[keys.MONGO])
 
 
 async def _community_names(request: web.Request) -> dict[str, str]:
     scope = await _scope(request)
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in
-            request.app[keys.MONGO]["communities"].find({}).sort("_id", 1) if in_scope(scope, doc["_id"])}
+    names = await CommunityRepository(request.config_dict[keys.MONGO]).names()
+    return {cid: name for cid, name in names.items() if in_scope(scope, cid)}
 
 
 def _day(raw: str | None, today: date) -> date:
@@ -64,10 +65,10 @@ def _day(raw: str | None, today: date) -> date:
 
 
 async def _people(request: web.Request, ids: set[str]) -> dict[str, Resident]:
-    residents = _svc(request).residents
+    svc = _svc(request)
     found = {}
     for rid in ids:
-        if rid and (person := await residents.get(rid)) is not None:
+        if rid and (person := await svc.resident(rid)) is not None:
             found[rid] = person
     return found
 
@@ -83,8 +84,8 @@ async def roster(request: web.Request) -> web.StreamResponse:
     day = _day(request.query.get("date"), now.astimezone(TZ).date())
     service = request.query.get("service") or None
     start = datetime.combine(day, time(0), tzinfo=TZ)
-    slots = await svc.slots.roster(scope, start, start + timedelta(days=1), service)
-    services = {s["_id"]: s for s in await svc.catalog.in_scope(scope)}
+    slots = await svc.roster(scope, start, start + timedelta(days=1), service)
+    services = {s["_id"]: s for s in await svc.services_in_scope(scope)}
     return aiohttp_jinja2.render_template("bookings/roster.html", request, {
         "day": day, "day_label": day_label(start, now), "prev": day - timedelta(days=1), "next": day + timedelta(days=1),
         "slots": slots, "services": services, "service": service, "local": local,
@@ -97,7 +98,7 @@ async def roster(request: web.Request) -> web.StreamResponse:
 
 async def _new_page(request: web.Request, values: dict[str, Any], error: str | None = None,
                     status: int = 200) -> web.Response:
-    services = [s for s in await _svc(request).catalog.in_scope(await _scope(request)) if s.get("kind") != "rental"]
+    services = [s for s in await _svc(request).services_in_scope(await _scope(request)) if s.get("kind") != "rental"]
     return aiohttp_jinja2.render_template("bookings/new.html", request, {
         "services": services, "values": values, "error": error, "communities": await _community_names(request),
     }, status=status)
@@ -116,7 +117,7 @@ async def slot_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = {k: str(form.get(k, "")).strip()[:60] for k in ("service_id", "date", "start", "end", "capacity", "title")}
     svc = _svc(request)
-    service = await svc.catalog.get(values["service_id"])
+    service = await svc.service(values["service_id"])
     if service is None or not in_scope(await _scope(request), service["community"]):
         return await _new_page(request, values, "请选择服务。", status=400)
     try:
@@ -140,7 +141,7 @@ async def slot_create(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_slot(request: web.Request) -> dict[str, Any]:
-    slot = await _svc(request).slots.get(request.match_info["slot_id"][:32])
+    slot = await _svc(request).slot(request.match_info["slot_id"][:32])
     if slot is None or not in_scope(await _scope(request), slot["community"]):
         raise web.HTTPNotFound()
     return slot
@@ -149,13 +150,13 @@ async def _scoped_slot(request: web.Request) -> dict[str, Any]:
 async def _slot_page(request: web.Request, slot: dict[str, Any], error: str | None = None,
                      status: int = 200) -> web.Response:
     svc = _svc(request)
-    bookings = await svc.bookings.for_slot(slot["_id"])
+    bookings = await svc.slot_bookings(slot["_id"])
     if slot.get("kind") == "rental":
         bookings = [b for b in bookings if b["status"] == "booked"]
-    queue = await svc.waitlist.for_slot(slot["_id"])
+    queue = await svc.slot_queue(slot["_id"])
     people = await _people(request, {b["resident_id"] for b in bookings} | {b.get("booked_by") for b in bookings}
                            | {e["resident_id"] for e in queue})
-    service = await svc.catalog.get(slot["service_id"]) or {}
+    service = await svc.service(slot["service_id"]) or {}
     return aiohttp_jinja2.render_template("bookings/slot.html", request, {
         "slot": slot, "service": service, "bookings": bookings, "queue": queue, "people": people,
         "local": local, "error": error, "attendance_names": ATTENDANCE_NAMES, "status_names": STATUS_NAMES,
@@ -195,7 +196,7 @@ async def slot_edit(request: web.Request) -> web.StreamResponse:
 # ---- one booking: attendance, cancellation, return ---------------------------------------------
 
 async def _scoped_booking(request: web.Request) -> dict[str, Any]:
-    booking = await _svc(request).bookings.get(request.match_info["booking_id"][:32])
+    booking = await _svc(request).booking(request.match_info["booking_id"][:32])
     if booking is None or not in_scope(await _scope(request), booking["community"]):
         raise web.HTTPNotFound()
     return booking
@@ -204,7 +205,7 @@ async def _scoped_booking(request: web.Request) -> dict[str, Any]:
 async def _after_action(request: web.Request, booking: dict[str, Any], error: str | None) -> web.StreamResponse:
     if error is None:
         raise web.HTTPFound(f"{PREFIX}/bookings/slots/{booking['slot_id']}")
-    slot = await _svc(request).slots.get(booking["slot_id"])
+    slot = await _svc(request).slot(booking["slot_id"])
     return await _slot_page(request, slot, error, status=400)
 
 
@@ -260,7 +261,7 @@ async def returned(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def rentals(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
-    pools = await svc.slots.pools(await _scope(request))
+    pools = await svc.rental_pools(await _scope(request))
     return aiohttp_jinja2.render_template("bookings/rentals.html", request, {
         "pools": pools, "communities": await _community_names(request),
     })
@@ -271,7 +272,7 @@ async def rentals(request: web.Request) -> web.StreamResponse:
 async def _links_page(request: web.Request, error: str | None = None, notice: str | None = None,
                       status: int = 200) -> web.Response:
     svc = _svc(request)
-    links = await svc.links.in_scope(await _scope(request))
+    links = await svc.links_in_scope(await _scope(request))
     links = [link for link in links if link["status"] in ("pending", "confirmed")]
     people = await _people(request, {link["helper_id"] for link in links} | {link.get("elder_id") for link in links})
     return aiohttp_jinja2.render_template("bookings/links.html", request, {
@@ -288,10 +289,10 @@ async def links(request: web.Request) -> web.StreamResponse:
 
 async def _resident_by_phone(request: web.Request, phone: str) -> Resident | None:
     """A resident of the staff member's scope by phone (staff verify people in person)."""
-    if not _PHONE.fullmatch(phone):
+    if not is_mobile(phone):
         return None
     scope = await _scope(request)
-    doc = await request.app[keys.MONGO]["residents"].find_one({"phone": phone, **scope, "deleted_at": None})
+    doc = await request.config_dict[keys.MONGO]["residents"].find_one({"phone": phone, **scope, "deleted_at": None})
     return Resident.from_doc(doc) if doc else None
 
 
@@ -311,8 +312,8 @@ async def link_create(request: web.Request) -> web.StreamResponse:
     if helper.id == elder.id:
         return await _links_page(request, "两个手机号是同一个人。", status=400)
     staff = request[STAFF]
-    link = await svc.links.create_confirmed(helper.id, elder.id, relation, label, elder.community, svc.clock(),
-                                            confirmed_by=f"staff:{staff.id}")
+    link = await svc.link_confirmed(helper.id, elder.id, relation, label, elder.community,
+                                  confirmed_by=f"staff:{staff.id}")
     await _audit(request).record(staff, "resident_link.create", "resident_links", link["_id"], None,
                                  {"helper_id": helper.id, "elder_id": elder.id, "relation": relation, "label": label},
                                  community=elder.community, resident_id=elder.id)
@@ -341,7 +342,7 @@ async def link_confirm(request: web.Request) -> web.StreamResponse:
 @staff_required(*ADMIN_ROLES)
 async def link_revoke(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
-    done = await svc.links.revoke(request.match_info["link_id"][:32], svc.clock(), await _scope(request))
+    done = await svc.revoke_link(request.match_info["link_id"][:32], await _scope(request))
     if done is None:
         raise web.HTTPNotFound()
     await _audit(request).record(request[STAFF], "resident_link.revoke", "resident_links", done["_id"],

@@ -18,6 +18,7 @@ from bot.console.auth import PREFIX, STAFF, staff_required
 from storage.audit import AuditLog
 from storage.callbacks import DONE, OPEN, REASON_NAMES, STATUS_NAMES, CallbackRepository
 from storage.scope import staff_scope
+from storage.communities import CommunityRepository
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -26,14 +27,14 @@ MAX_NOTE = 500
 
 
 async def _names(request: web.Request) -> dict[str, str]:
-    db = request.app[keys.MONGO]
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+    db = request.config_dict[keys.MONGO]
+    return await CommunityRepository(db).names()
 
 
 @routes.get(f"{PREFIX}/callbacks")
 @staff_required()
 async def callbacks_list(request: web.Request) -> web.StreamResponse:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     status = request.query.get("status", OPEN)
     if status not in (OPEN, DONE, "all"):
         raise web.HTTPBadRequest()
@@ -46,7 +47,7 @@ async def callbacks_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     item = await CallbackRepository(db).get(request.match_info["callback_id"][:64], scope)
     if item is None:  # missing or outside the scope: the same answer
@@ -66,7 +67,7 @@ async def callback_detail(request: web.Request) -> web.StreamResponse:
 @routes.post(f"{PREFIX}/callbacks/{{callback_id}}")
 @staff_required()
 async def callback_done(request: web.Request) -> web.StreamResponse:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     staff = request[STAFF]
     form = await request.post()
     note = str(form.get("note", "")).strip()
@@ -85,7 +86,7 @@ async def callback_done(request: web.Request) -> web.StreamResponse:
         return await _page(request, "这条请求已经处理过了", status=409)
     if reply:
         try:
-            await request.app[keys.NOTIFIER].notify(
+            await request.config_dict[keys.NOTIFIER].notify(
                 text=f"社区工作人员回复您（{after.code}）：{reply}", user_key=after.user_key,
                 resident_id=after.resident_id, ref=f"callback:{after.id}",
             )

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Mapping
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from domain.time import TZ as CHINA
+from domain.time import local as to_china
+from storage.communities import CommunityRepository
+
 DEFAULT_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def to_china(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA)
 
 
 def cst(value: Any, fmt: str = DEFAULT_FORMAT) -> str:
@@ -36,7 +32,7 @@ def cst(value: Any, fmt: str = DEFAULT_FORMAT) -> str:
 
 
 async def place_names(db: Any) -> tuple[dict[str, str], dict[str, str]]:
-    communities = {d["_id"]: d.get("name", d["_id"]) async for d in db["communities"].find({}, {"name": 1})}
+    communities = await CommunityRepository(db).names()
     streets = {d["_id"]: d.get("name", d["_id"]) async for d in db["streets"].find({}, {"name": 1})}
     return communities, streets
 

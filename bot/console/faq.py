@@ -25,6 +25,7 @@ from storage.audit import AuditLog
 from storage.faq import COLLECTION, MAX_ANSWER, MAX_QUESTION, FaqEntry, FaqRepository, snapshot
 from storage.scope import OutOfScope, in_scope, staff_scope
 from storage.staff import COMMUNITY_ADMIN, SYSADMIN, Staff
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/faq", "title": "社区问答", "roles": ()}]
@@ -33,7 +34,7 @@ TRY_SHOWN = 3
 
 
 def _repo(request: web.Request) -> FaqRepository:
-    return FaqRepository(request.app[keys.MONGO])
+    return FaqRepository(request.config_dict[keys.MONGO])
 
 
 def _can_edit(staff: Staff) -> bool:
@@ -42,10 +43,9 @@ def _can_edit(staff: Staff) -> bool:
 
 async def _communities(request: web.Request) -> list[tuple[str, str]]:
     """(id, name) of the communities within the staff member's scope."""
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
-    return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find({}).sort("_id", 1)
-            if in_scope(scope, doc["_id"])]
+    return [(cid, name) for cid, name in await CommunityRepository(db).choices() if in_scope(scope, cid)]
 
 
 def _form(form: Any) -> dict[str, str]:
@@ -55,7 +55,7 @@ def _form(form: Any) -> dict[str, str]:
 
 
 async def _scoped_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     doc = await _repo(request).get_doc(request.match_info["entry_id"][:80], scope)
     if doc is None:  # missing or outside the scope: the same answer
         raise web.HTTPNotFound()
@@ -76,7 +76,7 @@ async def _edit_page(request: web.Request, entry: FaqEntry | None, values: dict[
 @staff_required()
 async def faq_list(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     communities = await _communities(request)
     entries = await _repo(request).list(scope)
     asked = request.query.get("q", "").strip()[:100]
@@ -84,7 +84,7 @@ async def faq_list(request: web.Request) -> web.StreamResponse:
     if chosen not in dict(communities):
         chosen = staff.community if staff.community in dict(communities) else (communities[0][0] if communities else "")
     tried = []
-    service: FaqService = request.app[keys.FAQ]
+    service: FaqService = request.config_dict[keys.FAQ]
     if asked and chosen:
         tried = (await service.ranked(chosen, asked))[:TRY_SHOWN]
     return aiohttp_jinja2.render_template("faq/list.html", request, {
@@ -108,7 +108,7 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
         values["community"] = staff.community or ""
     if values["community"] not in dict(await _communities(request)):
         return await _edit_page(request, None, values, "请选择您管辖的社区", status=400)
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     try:
         doc = await _repo(request).create(scope, community=values["community"], question=values["question"],
                                           answer=values["answer"], keywords=values["keywords"],
@@ -117,7 +117,7 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden()
     except ValueError as exc:
         return await _edit_page(request, None, values, str(exc), status=400)
-    await AuditLog(request.app[keys.MONGO]).record(staff, "faq.create", COLLECTION, doc["_id"], None,
+    await AuditLog(request.config_dict[keys.MONGO]).record(staff, "faq.create", COLLECTION, doc["_id"], None,
                                                   snapshot(doc), ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq/{doc['_id']}")
 
@@ -145,7 +145,7 @@ async def faq_update(request: web.Request) -> web.StreamResponse:
         return await _edit_page(request, FaqEntry.from_doc(before), values, str(exc), status=400)
     if after is None:
         raise web.HTTPNotFound()
-    await AuditLog(request.app[keys.MONGO]).record(staff, "faq.update", COLLECTION, before["_id"],
+    await AuditLog(request.config_dict[keys.MONGO]).record(staff, "faq.update", COLLECTION, before["_id"],
                                                   snapshot(before), snapshot(after), ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq/{before['_id']}")
 
@@ -157,6 +157,6 @@ async def faq_delete(request: web.Request) -> web.StreamResponse:
     before, scope = await _scoped_doc(request)
     if not await _repo(request).delete(before["_id"], scope):
         raise web.HTTPNotFound()
-    await AuditLog(request.app[keys.MONGO]).record(staff, "faq.delete", COLLECTION, before["_id"],
+    await AuditLog(request.config_dict[keys.MONGO]).record(staff, "faq.delete", COLLECTION, before["_id"],
                                                   snapshot(before), None, ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq")

@@ -28,6 +28,7 @@ from storage.reports import OPEN_STATUSES, STATUS_LABELS, STATUSES
 from storage.routing import CATEGORIES
 from storage.scope import in_scope, scoped
 from storage.stations import KINDS, Station
+from storage.communities import CommunityRepository
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _add_bounds(shapes: dict[str, Any], points: list[list[float]]) -> None:
 async def map_data(db: Any, scope: dict[str, Any], now: datetime, station_now: datetime, *,
                    days: int = 30, geojson: Path | str = DEFAULT_GEOJSON,
                    tile_url: str | None = None) -> dict[str, Any]:
-    names = {d["_id"]: d.get("name", d["_id"]) async for d in db["communities"].find({}, {"name": 1})}
+    names = await CommunityRepository(db).names()
     since = now - timedelta(days=days)
     query = scoped({"location": {"$ne": None}, "$or": [
         {"status": {"$in": list(OPEN_STATUSES)}}, {"created_at": {"$gte": since}},
@@ -167,7 +168,7 @@ async def map_data(db: Any, scope: dict[str, Any], now: datetime, station_now: d
 async def screen_data(db: Any, scope: dict[str, Any], now: datetime, station_now: datetime, *,
                       geojson: Path | str = DEFAULT_GEOJSON, tile_url: str | None = None) -> dict[str, Any]:
     """The street screen: counts per community, today's reports, the map, two trends."""
-    names = {d["_id"]: d.get("name", d["_id"]) async for d in db["communities"].find({}, {"name": 1}).sort("_id", 1)}
+    names = await CommunityRepository(db).names()
     local = to_china(now)
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     since = today - timedelta(days=TREND_DAYS - 1)

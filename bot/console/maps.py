@@ -54,17 +54,17 @@ def page_csp(tile_url: str | None) -> str:
 
 
 def _geojson(request: web.Request) -> Path:
-    configured = request.app[keys.SETTINGS].map_geojson
+    configured = request.config_dict[keys.SETTINGS].map_geojson
     return Path(configured) if configured else DEFAULT_GEOJSON
 
 
 def _tile_url(request: web.Request) -> str | None:
-    url = request.app[keys.SETTINGS].map_tile_url
+    url = request.config_dict[keys.SETTINGS].map_tile_url
     return url if url and (tile_origin(url) or url.startswith("/")) else None
 
 
 def _clocks(request: web.Request):
-    return request.app[keys.REPORTS].clock(), request.app[keys.STATIONS].now()
+    return request.config_dict[keys.REPORTS].clock(), request.config_dict[keys.STATIONS].now()
 
 
 @routes.get(f"{PREFIX}/map")
@@ -84,7 +84,7 @@ async def map_page(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def map_json(request: web.Request) -> web.StreamResponse:
     days = MAP_DAYS.get(request.query.get("days", "30"), 30)
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     now, station_now = _clocks(request)
     data = await map_data(db, await staff_scope(db, request[STAFF]), now, station_now, days=days,
                           geojson=_geojson(request), tile_url=_tile_url(request))
@@ -106,7 +106,7 @@ async def screen_page(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{PREFIX}/screen.json")
 @staff_required(*SCREEN_ROLES)
 async def screen_json(request: web.Request) -> web.StreamResponse:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     now, station_now = _clocks(request)
     data = await screen_data(db, await staff_scope(db, request[STAFF]), now, station_now,
                              geojson=_geojson(request), tile_url=_tile_url(request))

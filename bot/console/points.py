@@ -23,6 +23,7 @@ from storage.ledger import resident_account
 from storage.scope import in_scope, scoped, staff_scope
 from storage.shop import RESERVED
 from storage.staff import ADMIN_ROLES, STREET_ADMIN, SYSADMIN
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 _PHONE_LIKE = re.compile(r"\+?[\d\s\-]{7,20}")
@@ -31,7 +32,7 @@ RULE_ROLES = (STREET_ADMIN, SYSADMIN)
 
 
 def _service(request: web.Request) -> PointsService:
-    return request.app[keys.POINTS]
+    return request.config_dict[keys.POINTS]
 
 
 def _text(form: Any, name: str, max_len: int = 100) -> str:
@@ -48,17 +49,17 @@ def _int(form: Any, name: str, low: int, high: int) -> int | None:
 
 
 async def _communities(request: web.Request) -> list[tuple[str, str]]:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])  # a filter on "community": the id of a community
     query = {"_id": scope["community"]} if scope else {}
-    return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find(query).sort("_id", 1)]
+    return await CommunityRepository(db).choices(query)
 
 
 async def _index(request: web.Request, message: str | None = None, error: str | None = None,
                  status: int = 200) -> web.Response:
     staff = request[STAFF]
     service = _service(request)
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     communities = await _communities(request)
     community = request.query.get("community") or (communities[0][0] if communities else "")
     if community and not in_scope(scope, community):
@@ -71,10 +72,10 @@ async def _index(request: web.Request, message: str | None = None, error: str | 
             error, status = error or "月份格式应为 YYYY-MM", 400
             month, board = await service.leaderboard(community)
     return aiohttp_jinja2.render_template("points/index.html", request, {
-        "reservations": await service.shop.list_reservations(scope, [RESERVED], 100),
-        "recent": await service.shop.list_reservations(scope, None, 30),
-        "items": await service.shop.list_items(scope, active_only=False),
-        "rules": await service.rules.all(), "can_edit_rules": staff.role in RULE_ROLES,
+        "reservations": await service.reservations_in_scope(scope, [RESERVED], 100),
+        "recent": await service.reservations_in_scope(scope, None, 30),
+        "items": await service.shop_items(scope, active_only=False),
+        "rules": await service.earning_rules(), "can_edit_rules": staff.role in RULE_ROLES,
         "reviews": await service.pending_reviews(scope), "can_review": staff.role in ADMIN_ROLES,
         "can_manage_shop": staff.role in ADMIN_ROLES,
         "communities": communities, "community": community, "month": month, "board": board,
@@ -92,8 +93,8 @@ async def points_index(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_reservation(request: web.Request, reservation_id: str):
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
-    reservation = await _service(request).shop.get_reservation(reservation_id)
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    reservation = await _service(request).reservation(reservation_id)
     if reservation is None or not in_scope(scope, reservation.community):
         raise web.HTTPNotFound()
     return reservation
@@ -105,8 +106,8 @@ async def pickup_by_code(request: web.Request) -> web.StreamResponse:
     """Hand over the goods of a pickup code (the resident shows it at the desk)."""
     form = await request.post()
     code = _text(form, "code", 12).upper()
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
-    reservation = await _service(request).shop.find_by_code(code, scope) if code else None
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    reservation = await _service(request).reservation_by_code(code, scope) if code else None
     if reservation is None:
         return await _index(request, error=f"没有找到领取码“{code}”的兑换", status=404)
     return await _confirm(request, reservation.id)
@@ -125,7 +126,7 @@ async def _confirm(request: web.Request, reservation_id: str) -> web.StreamRespo
         after = await _service(request).confirm(before.id, staff_id=staff.id)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.redemption.confirm", "shop_reservations", before.id,
         {"state": before.state, "community": before.community}, {"state": after.state, "community": after.community},
         resident_id=before.resident_id,
@@ -143,7 +144,7 @@ async def void_reservation(request: web.Request) -> web.StreamResponse:
         after = await _service(request).void(before.id, staff_id=staff.id, reason=reason)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.redemption.void", "shop_reservations", before.id,
         {"state": before.state, "community": before.community},
         {"state": after.state, "reason": reason, "community": after.community}, resident_id=before.resident_id,
@@ -159,8 +160,8 @@ async def void_reservation(request: web.Request) -> web.StreamResponse:
 async def decide_review(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
-    review = await service.limits.get_review(request.match_info["review_id"])
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    review = await service.review(request.match_info["review_id"])
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if review is None or not in_scope(scope, review.community):
         raise web.HTTPNotFound()
     approve = request.match_info["decision"] == "approve"
@@ -168,7 +169,7 @@ async def decide_review(request: web.Request) -> web.StreamResponse:
         after = await service.decide_review(review.id, approve=approve, staff_id=staff.id)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.review.approve" if approve else "points.review.reject", "points_reviews", review.id,
         {"state": review.state, "points": review.points, "community": review.community},
         {"state": after.state, "points": after.points, "community": after.community}, resident_id=review.resident_id,
@@ -187,13 +188,13 @@ async def add_item(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     community, name = _text(form, "community", 64), _text(form, "name", 30)
     price, stock = _int(form, "points", 1, 100000), _int(form, "stock", 0, 100000)
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if not community or not in_scope(scope, community):
         return await _index(request, error="请选择您管理的社区", status=400)
     if not name or price is None or stock is None:
         return await _index(request, error="请填写名称、所需积分（1-100000）和库存（0-100000）", status=400)
-    item = await _service(request).shop.add_item(community, name, price, stock, _text(form, "description", 60))
-    await AuditLog(request.app[keys.MONGO]).record(
+    item = await _service(request).add_shop_item(community, name, price, stock, _text(form, "description", 60))
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.item.create", "shop_items", item.id, None,
         {"name": name, "points": price, "stock": stock, "community": community},
     )
@@ -204,9 +205,9 @@ async def add_item(request: web.Request) -> web.StreamResponse:
 @staff_required(*ADMIN_ROLES)
 async def update_item(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
-    shop = _service(request).shop
-    scope = await staff_scope(request.app[keys.MONGO], staff)
-    before = await shop.get_item(request.match_info["item_id"])
+    points = _service(request)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    before = await points.shop_item(request.match_info["item_id"])
     if before is None or not in_scope(scope, before.community):
         raise web.HTTPNotFound()
     form = await request.post()
@@ -214,12 +215,12 @@ async def update_item(request: web.Request) -> web.StreamResponse:
     price = _int(form, "points", 1, 100000)
     if restock is None or price is None:
         return await _index(request, error="积分必须是1-100000，补货数量必须是整数", status=400)
-    after = await shop.update_item(before.id, points=price, active=form.get("active") == "on")
+    after = await points.update_shop_item(before.id, points=price, active=form.get("active") == "on")
     if restock:
-        after = await shop.add_stock(before.id, restock)
+        after = await points.restock(before.id, restock)
         if after is None:
             return await _index(request, error=f"库存不够减：现有{before.stock}件", status=400)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.item.update", "shop_items", before.id,
         {"points": before.points, "stock": before.stock, "active": before.active, "community": before.community},
         {"points": after.points, "stock": after.stock, "active": after.active, "community": after.community},
@@ -234,16 +235,16 @@ async def update_item(request: web.Request) -> web.StreamResponse:
 @staff_required(*RULE_ROLES)
 async def update_rule(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
-    rules = _service(request).rules
-    before = await rules.get(request.match_info["rule_id"])
+    points = _service(request)
+    before = await points.earning_rule(request.match_info["rule_id"])
     if before is None:
         raise web.HTTPNotFound()
     form = await request.post()
     value = _int(form, "points", 0, 1000)
     if value is None:
         return await _index(request, error="积分必须是0-1000的整数", status=400)
-    after = await rules.update(before.id, points=value, active=form.get("active") == "on")
-    await AuditLog(request.app[keys.MONGO]).record(
+    after = await points.update_earning_rule(before.id, points=value, active=form.get("active") == "on")
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "points.rule.update", "points_rules", before.id,
         {"points": before.points, "active": before.active}, {"points": after.points, "active": after.active},
         community=None,
@@ -255,7 +256,7 @@ async def update_rule(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_resident(request: web.Request, resident_id: str) -> dict[str, Any]:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     doc = await db["residents"].find_one(scoped({"_id": resident_id, "deleted_at": None}, scope))
     if doc is None:
@@ -270,7 +271,7 @@ async def find_resident(request: web.Request) -> web.StreamResponse:
     (a grid worker could otherwise confirm whose a full number is: they get the same
     answer for every number)."""
     query = request.query.get("q", "").strip()[:40]
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     if not can_see_contact(request[STAFF]) and _PHONE_LIKE.fullmatch(query):
         return await _index(request, error="请用居民ID查找（网格员不能按手机号查找）", status=400)
@@ -314,7 +315,7 @@ async def award(request: web.Request) -> web.StreamResponse:
     except PointsError as exc:
         return await _resident_page(request, resident, error=exc.zh, status=exc.status)
     if not entry.replayed:
-        await AuditLog(request.app[keys.MONGO]).record(
+        await AuditLog(request.config_dict[keys.MONGO]).record(
             staff, "points.award", "ledger_entries", entry.id, None,
             {"points": amount, "reason": reason, "community": resident["community"]}, resident_id=resident["_id"],
         )
@@ -326,8 +327,8 @@ async def award(request: web.Request) -> web.StreamResponse:
 async def reverse(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
-    entry = await service.ledger.get(request.match_info["entry_id"])
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    entry = await service.entry(request.match_info["entry_id"])
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     if entry is None or not entry.account.startswith("resident:") or not in_scope(scope, entry.community):
         raise web.HTTPNotFound()
     resident = await _scoped_resident(request, entry.account.split(":", 1)[1])
@@ -337,7 +338,7 @@ async def reverse(request: web.Request) -> web.StreamResponse:
     except PointsError as exc:
         return await _resident_page(request, resident, error=exc.zh, status=exc.status)
     if not reversal.replayed:
-        await AuditLog(request.app[keys.MONGO]).record(
+        await AuditLog(request.config_dict[keys.MONGO]).record(
             staff, "points.reverse", "ledger_entries", reversal.id, {"entry": entry.id, "amount": entry.amount},
             {"amount": reversal.amount, "reason": reason, "community": entry.community}, resident_id=resident["_id"],
         )

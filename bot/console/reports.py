@@ -29,15 +29,17 @@ from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, board_filter, due_today_before
 from bot.console.common import Page
 from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
+from domain.time import TZ
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
 from storage.audit import AuditLog
 from services.wechat_media import media_of
 from storage.photos import BadPhoto, PhotoStore
-from storage.reports import CHINA_TZ, STATUS_LABELS, STATUSES, Actor, Report, find_ticket
+from storage.reports import STATUS_LABELS, STATUSES, Actor, Report, find_ticket
 from storage.residents import ResidentRepository
 from storage.routing import CATEGORIES, RoutingRepository
 from storage.scope import staff_scope
 from storage.staff import STREET_ADMIN, SYSADMIN, Staff
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [
@@ -55,7 +57,7 @@ FLASH = {"dispatch": "已派单，居民会收到通知。", "start": "已开始
 
 
 def _service(request: web.Request) -> ReportService:
-    return request.app[keys.REPORTS]
+    return request.config_dict[keys.REPORTS]
 
 
 def _text(form: MultiDictProxy, name: str, max_len: int) -> str:
@@ -64,12 +66,12 @@ def _text(form: MultiDictProxy, name: str, max_len: int) -> str:
 
 
 def _local(value: Any) -> str:
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 async def _community_names(request: web.Request) -> dict[str, str]:
-    db = request.app[keys.MONGO]
-    return {doc["_id"]: doc.get("name", doc["_id"]) async for doc in db["communities"].find({}, {"name": 1})}
+    db = request.config_dict[keys.MONGO]
+    return await CommunityRepository(db).names()
 
 
 def _common() -> dict[str, Any]:
@@ -84,7 +86,7 @@ async def photo_upload_middleware(request: web.Request, handler: Any) -> web.Str
     which reads the form for its CSRF check."""
     if (request.method == "POST" and request.path.startswith(f"{PREFIX}/reports/")
             and request.path.endswith("/resolve") and request.content_type == "multipart/form-data"):
-        limit = request.app[keys.SETTINGS].upload_max_bytes + FORM_SLACK
+        limit = request.config_dict[keys.SETTINGS].upload_max_bytes + FORM_SLACK
         request = request.clone(client_max_size=limit)
     return await handler(request)
 
@@ -96,7 +98,7 @@ async def photo_upload_middleware(request: web.Request, handler: Any) -> web.Str
 @staff_required()
 async def board(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     query = request.query
     status = query.get("status", "")
     status = status if status in STATUSES or status == "open" else ""
@@ -152,7 +154,7 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
 
 async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
     staff: Staff = request[STAFF]
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     query = request.query
     status = query.get("status", "")
     status = status if status in STATUSES or status == "open" else ""
@@ -163,17 +165,17 @@ async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
     service = _service(request)
     due = query.get("due") == "today"
     extra = board_filter(query.get("q", "").strip()[:40], due_today_before(service.clock()) if due else None)
-    reports, total = await service.repo.board(
+    reports, total = await service.board(
         scope, status=None if status in ("", "open") else status, open_only=status == "open" or due,
         category=category or None, overdue=True if query.get("overdue") == "1" else None,
         limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
     )
     rows = report_rows(reports, staff, await _community_names(request))
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, "report.export", "reports", None, None,
         {"rows": len(reports), "format": fmt, "filters": dict(query)}, ip=request.remote,
     )
-    name = f"tickets-{service.clock().astimezone(CHINA_TZ).strftime('%Y%m%d-%H%M')}.{fmt}"
+    name = f"tickets-{service.clock().astimezone(TZ).strftime('%Y%m%d-%H%M')}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     if fmt == "xlsx":
         return web.Response(body=to_xlsx(rows), content_type=XLSX_TYPE, headers=headers)
@@ -191,8 +193,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
     days = PERIODS[period]
     service = _service(request)
     since = service.clock() - timedelta(days=days) if days else None
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
-    rows = await service.repo.stats(scope, since)
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    rows = await service.stats(scope, since)
     max_count = max((r.count for r in rows), default=0)
     max_hours = max((r.median_hours or 0 for r in rows), default=0)
     return aiohttp_jinja2.render_template("reports/stats.html", request, {
@@ -212,7 +214,7 @@ async def stats_json(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     now = service.clock()
     since = now - timedelta(days=days) if days else None
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     data = await chart_data(db, await staff_scope(db, request[STAFF]), since, now)
     return web.json_response(data, headers={"Cache-Control": "no-store"})
 
@@ -221,7 +223,7 @@ async def stats_json(request: web.Request) -> web.StreamResponse:
 
 
 async def _routing_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    routes_ = await RoutingRepository(request.app[keys.MONGO]).all()
+    routes_ = await RoutingRepository(request.config_dict[keys.MONGO]).all()
     return aiohttp_jinja2.render_template("reports/routing.html", request, {
         **_common(), "routes": routes_, "error": error,
         "can_edit": request[STAFF].role in ROUTING_ROLES,
@@ -242,10 +244,10 @@ async def routing_update(request: web.Request) -> web.StreamResponse:
     hours = _text(form, "sla_hours", 4)
     if category not in CATEGORIES or not department or not hours.isdigit() or not 1 <= int(hours) <= 720:
         return await _routing_page(request, "请填写承办部门和 1-720 之间的办理时限（小时）", status=400)
-    table = RoutingRepository(request.app[keys.MONGO])
+    table = RoutingRepository(request.config_dict[keys.MONGO])
     before = await table.get(category)
     after = await table.set(category, department, int(hours))
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         request[STAFF], "report_routing.update", "report_routing", category,
         {"department": before.department, "sla_hours": before.sla_hours},
         {"department": after.department, "sla_hours": after.sla_hours}, ip=request.remote,
@@ -260,8 +262,8 @@ async def _scoped_report(request: web.Request) -> tuple[dict[str, Any], Report]:
     ticket = find_ticket(request.match_info["ticket"])
     if ticket is None:
         raise web.HTTPNotFound()
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
-    report = await _service(request).repo.get(ticket, scope)
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    report = await _service(request).find(ticket, scope)
     if report is None:  # missing or outside the staff member's scope: the same answer
         raise web.HTTPNotFound()
     return scope, report
@@ -269,7 +271,7 @@ async def _scoped_report(request: web.Request) -> tuple[dict[str, Any], Report]:
 
 async def _ticket_page(request: web.Request, report: Report, error: str | None = None,
                        status: int = 200) -> web.Response:
-    resident = await ResidentRepository(request.app[keys.MONGO]).get(report.resident_id)
+    resident = await ResidentRepository(request.config_dict[keys.MONGO]).get(report.resident_id)
     service = _service(request)
     actions = allowed_actions(report.status)
     departments = await _departments(request, report)
@@ -285,7 +287,7 @@ async def _ticket_page(request: web.Request, report: Report, error: str | None =
 
 async def _departments(request: web.Request, report: Report) -> list[str]:
     """The routing table's departments (and the ticket's own): the dispatch choice."""
-    return sorted({r.department for r in await _service(request).routing.all()} | {report.department})
+    return sorted({r.department for r in await _service(request).departments()} | {report.department})
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")
@@ -298,8 +300,8 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
 async def _wechat_stored(request: web.Request, report: Report) -> set[str]:
     """MediaIds of the ticket's WeChat photos already kept in GridFS (or, with the WeChat
     client configured, still fetchable from WeChat: shown and fetched on demand)."""
-    store: PhotoStore = request.app[keys.PHOTOS]
-    media = request.app.get(keys.WECHAT_MEDIA)
+    store: PhotoStore = request.config_dict[keys.PHOTOS]
+    media = request.config_dict.get(keys.WECHAT_MEDIA)
     ids = {m for m in (media_of(p) for p in all_photos(report)) if m}
     return {m for m in ids if media is not None or await store.find_media(m)}
 
@@ -314,18 +316,18 @@ async def photo(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     media_id = media_of(photos[index])
     if media_id is not None:  # a WeChat photo: kept in GridFS when it arrived (or fetched now)
-        media = request.app.get(keys.WECHAT_MEDIA)
+        media = request.config_dict.get(keys.WECHAT_MEDIA)
         if media is not None:
             stored = await media.stored(media_id, report.resident_id, fetch=True)
         else:
-            found = await request.app[keys.PHOTOS].find_media(media_id)
-            stored = await request.app[keys.PHOTOS].get(found) if found else None
+            found = await request.config_dict[keys.PHOTOS].find_media(media_id)
+            stored = await request.config_dict[keys.PHOTOS].get(found) if found else None
         if stored is None:
             raise web.HTTPNotFound()
         return web.Response(body=stored.data, content_type=stored.content_type)
     if photos[index].get("source") != "upload":
         raise web.HTTPNotFound()
-    stored = await request.app[keys.PHOTOS].get(photos[index]["id"])
+    stored = await request.config_dict[keys.PHOTOS].get(photos[index]["id"])
     if stored is None:
         raise web.HTTPNotFound()
     return web.Response(body=stored.data, content_type=stored.content_type)
@@ -357,7 +359,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     if action == "resolve" and isinstance(upload, web.FileField):
         data = upload.file.read()
         if data:  # an empty file input means "no photo"
-            store: PhotoStore = request.app[keys.PHOTOS]
+            store: PhotoStore = request.config_dict[keys.PHOTOS]
             try:
                 photo_ref = await store.put(data, uploaded_by=f"staff:{staff.id}", now=_service(request).clock())
             except BadPhoto as exc:
@@ -375,9 +377,9 @@ async def act(request: web.Request) -> web.StreamResponse:
             photo=photo_ref,
         )
     except ReportError as exc:
-        current = await _service(request).repo.get(report.ticket, scope) or report
+        current = await _service(request).find(report.ticket, scope) or report
         return await _ticket_page(request, current, str(exc), status=400 if isinstance(exc, InvalidReport) else 409)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, f"report.{action}", "reports", report.ticket, _snapshot(report),
         {**_snapshot(after), "note": after.history[-1].get("note")},
         community=report.community, resident_id=report.resident_id, ip=request.remote,

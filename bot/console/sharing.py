@@ -25,13 +25,13 @@ def _text(form: Any, name: str, max_len: int) -> str:
 
 async def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     staff = request[STAFF]
-    sharing = request.app[keys.SHARING]
-    scope = await staff_scope(request.app[keys.MONGO], staff)
+    sharing = request.config_dict[keys.SHARING]
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     show = request.query.get("show", "reported")
     reported = show == "reported"
-    posts = await sharing.repo.list_posts(scope, reported_only=reported)
-    helps = await sharing.repo.list_helps(scope, reported_only=reported)
-    loans = await sharing.repo.list_loans(scope, limit=50)
+    posts = await sharing.posts_in_scope(scope, reported_only=reported)
+    helps = await sharing.helps_in_scope(scope, reported_only=reported)
+    loans = await sharing.loans_in_scope(scope, limit=50)
     return aiohttp_jinja2.render_template("sharing/index.html", request, {
         "posts": posts, "helps": helps, "loans": loans, "show": show, "error": error,
         "can_edit_words": staff.role in WORD_ROLES,
@@ -53,13 +53,13 @@ async def moderate(request: web.Request) -> web.StreamResponse:
     reason = _text(form, "reason", 100)
     if action == "hide" and not reason:
         return await _page(request, error="请填写隐藏原因（会记录在审计日志里）", status=400)
-    sharing = request.app[keys.SHARING]
-    scope = await staff_scope(request.app[keys.MONGO], staff)
-    before = await sharing.repo.set_hidden(kind, record_id, action == "hide", reason or None, staff.id, scope)
+    sharing = request.config_dict[keys.SHARING]
+    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    before = await sharing.set_hidden(kind, record_id, action == "hide", reason or None, staff.id, scope)
     if before is None:  # missing or outside the scope
         raise web.HTTPNotFound()
     collection = "help_requests" if kind == "help" else "share_posts"
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, f"sharing.{kind}.{action}", collection, record_id,
         {"hidden": before.get("hidden"), "community": before["community"]},
         {"hidden": action == "hide", "reason": reason, "community": before["community"]},
@@ -70,7 +70,7 @@ async def moderate(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{PREFIX}/sharing/words")
 @staff_required()
 async def words_page(request: web.Request, error: str | None = None, status: int = 200) -> web.StreamResponse:
-    checker = request.app[keys.SHARING].checker
+    checker = request.config_dict[keys.SHARING].checker
     return aiohttp_jinja2.render_template("sharing/words.html", request, {
         "words": await checker.all_words(), "can_edit": request[STAFF].role in WORD_ROLES, "error": error,
     }, status=status)
@@ -84,12 +84,12 @@ async def words_update(request: web.Request) -> web.StreamResponse:
     word, reason, action = _text(form, "word", 20), _text(form, "reason", 30), _text(form, "action", 10)
     if not word:
         return await words_page(request, error="请填写词语", status=400)
-    checker = request.app[keys.SHARING].checker
+    checker = request.config_dict[keys.SHARING].checker
     if action == "remove":
         await checker.remove_word(word)
     else:
         await checker.add_word(word, reason or "不适合发布", staff.id)
-    await AuditLog(request.app[keys.MONGO]).record(
+    await AuditLog(request.config_dict[keys.MONGO]).record(
         staff, f"content_words.{'remove' if action == 'remove' else 'add'}", "content_words", word, None,
         {"word": word, "reason": reason}, community=None,
     )

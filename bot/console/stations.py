@@ -20,6 +20,7 @@ from storage.audit import AuditLog
 from storage.scope import in_scope, staff_scope
 from storage.stations import AMENITIES, KINDS, Station
 from storage.staff import ADMIN_ROLES
+from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/stations", "title": "驿站", "roles": ()}]
@@ -27,14 +28,13 @@ AUDITED = ("name", "kind", "address", "location", "amenities", "hours", "phone",
 
 
 def _service(request: web.Request) -> StationService:
-    return request.app[keys.STATIONS]
+    return request.config_dict[keys.STATIONS]
 
 
 async def _communities(request: web.Request) -> list[tuple[str, str]]:
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
-    return [(doc["_id"], doc.get("name", doc["_id"])) async for doc in db["communities"].find({}).sort("_id", 1)
-            if in_scope(scope, doc["_id"])]
+    return [(cid, name) for cid, name in await CommunityRepository(db).choices() if in_scope(scope, cid)]
 
 
 def _snapshot(doc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -87,8 +87,8 @@ async def _edit_page(request: web.Request, station: Station | None, values: dict
 @staff_required()
 async def stations_list(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
-    stations = await service.repo.list(scope)
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    stations = await service.stations_in_scope(scope)
     now = service.now()
     names = dict(await _communities(request))
     rows = [{"s": s, "hours": format_hours(s.hours), "open": is_open(s.open_week, now)} for s in stations]
@@ -116,20 +116,20 @@ async def station_create(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     try:
         doc = await _build(request, form)
-        if await service.repo.id_for(doc["community"], doc["name"]) or await service.repo.get_doc(doc["_id"]):
+        if await service.station_id_for(doc["community"], doc["name"]) or await service.station_doc(doc["_id"]):
             raise ValueError("本社区已有同名站点")
     except ValueError as exc:
         return await _edit_page(request, None, _values_of(form), str(exc), status=400)
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
-    await service.repo.upsert(doc, scope=scope)
-    await AuditLog(request.app[keys.MONGO]).record(request[STAFF], "station.create", "stations", doc["_id"], None,
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    await service.add_station(doc, scope)
+    await AuditLog(request.config_dict[keys.MONGO]).record(request[STAFF], "station.create", "stations", doc["_id"], None,
                                                   _snapshot(doc))
     raise web.HTTPFound(f"{PREFIX}/stations/{doc['_id']}")
 
 
 async def _scoped_station(request: web.Request) -> tuple[Station, dict[str, Any], dict[str, Any]]:
-    scope = await staff_scope(request.app[keys.MONGO], request[STAFF])
-    doc = await _service(request).repo.get_doc(request.match_info["station_id"][:64], scope)
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    doc = await _service(request).station_doc(request.match_info["station_id"][:64], scope)
     if doc is None:  # missing or outside the scope: the same answer
         raise web.HTTPNotFound()
     return Station.from_doc(doc), doc, scope
@@ -156,16 +156,16 @@ async def station_update(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     try:
         doc = await _build(request, form)
-        other = await service.repo.id_for(doc["community"], doc["name"])
+        other = await service.station_id_for(doc["community"], doc["name"])
         if other is not None and other != station.id:
             raise ValueError("本社区已有同名站点")
     except ValueError as exc:
         return await _edit_page(request, station, _values_of(form), str(exc), status=400)
     changes = {k: v for k, v in doc.items() if k not in ("_id", "demo")}
-    after = await service.repo.update(station.id, scope, changes)
+    after = await service.update_station(station.id, scope, changes)
     if after is None:
         raise web.HTTPNotFound()
-    await AuditLog(request.app[keys.MONGO]).record(request[STAFF], "station.update", "stations", station.id,
+    await AuditLog(request.config_dict[keys.MONGO]).record(request[STAFF], "station.update", "stations", station.id,
                                                   _snapshot(before), _snapshot(after))
     raise web.HTTPFound(f"{PREFIX}/stations/{station.id}")
 
@@ -175,7 +175,7 @@ async def station_update(request: web.Request) -> web.StreamResponse:
 async def station_import(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     upload = form.get("file")
-    db = request.app[keys.MONGO]
+    db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     communities: dict[str, str] = {}
     for cid, name in await _communities(request):
@@ -196,7 +196,7 @@ async def station_import(request: web.Request) -> web.StreamResponse:
                                    _snapshot(change.before), _snapshot(change.after), ip=request.remote)
     service = _service(request)
     now = service.now()
-    stations = await service.repo.list(scope)
+    stations = await service.stations_in_scope(scope)
     rows_ = [{"s": s, "hours": format_hours(s.hours), "open": is_open(s.open_week, now)} for s in stations]
     return aiohttp_jinja2.render_template("stations/list.html", request, {
         "rows": rows_, "communities": dict(await _communities(request)), "can_edit": True,
