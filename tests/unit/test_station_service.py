@@ -7,7 +7,7 @@ import pytest
 
 from services import events
 from services.opening_hours import always_open, parse_hours, week_intervals
-from services.stations import COURIER_REPORT, StationService
+from services.stations import StationService
 from storage.stations import point
 from tests.fakes.services import Clock
 from tests.fakes.stations import FakeCourierRegistry, FakeStationRepository
@@ -79,18 +79,18 @@ async def test_place_names_prefer_the_name_then_the_centre(world):
 
 async def test_a_couriers_valid_report_publishes_the_courier_event(world):
     service, couriers, _ = world
-    seen: list[dict] = []
+    seen: list[events.CourierReport] = []
 
-    async def on_courier(payload: dict) -> None:
-        seen.append(payload)
+    async def on_courier(event: events.CourierReport) -> None:
+        seen.append(event)
 
-    events.subscribe(COURIER_REPORT, on_courier)
+    service.bus.subscribe(events.CourierReport, on_courier)
     try:
-        payload = {"ticket": "R20261122-0001", "resident_id": "r1", "community": "c1", "category": "road"}
-        await service.on_report_valid(payload)
+        report = events.ReportValid(ticket="R20261122-0001", resident_id="r1", community="c1", category="road")
+        await service.on_report_valid(report)
         assert seen == []  # not a courier
         await couriers.register("r1", "c1", "美团")
-        await service.on_report_valid(payload)
-        assert [(p["ref"], p["resident_id"]) for p in seen] == [("R20261122-0001", "r1")]
+        await service.on_report_valid(report)
+        assert [(e.ref, e.resident_id) for e in seen] == [("R20261122-0001", "r1")]
     finally:
-        events.unsubscribe(COURIER_REPORT, on_courier)
+        service.bus.unsubscribe(events.CourierReport, on_courier)
