@@ -58,6 +58,24 @@ class CatalogRepository:
         await self._col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
 
+def slot_query(service_id: str, start_from: datetime | None = None, start_to: datetime | None = None, *,
+               open_only: bool = True, free_only: bool = False) -> dict[str, Any]:
+    """The filter of `SlotRepository.for_service`: rental pools (no start) match any window."""
+    query: dict[str, Any] = {"service_id": str(service_id)}
+    if start_from is not None or start_to is not None:
+        window: dict[str, Any] = {}
+        if start_from is not None:
+            window["$gte"] = start_from
+        if start_to is not None:
+            window["$lte"] = start_to
+        query["$or"] = [{"start": window}, {"start": None}]
+    if open_only:
+        query["status"] = "open"
+    if free_only:
+        query["$expr"] = {"$lt": ["$booked", "$capacity"]}
+    return query
+
+
 class SlotRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._col = db["booking_slots"]
@@ -91,18 +109,7 @@ class SlotRepository:
                           start_to: datetime | None = None, *, open_only: bool = True,
                           free_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
         """Slots of a service in time order (rental pools have no start and are always listed)."""
-        query: dict[str, Any] = {"service_id": str(service_id)}
-        if start_from is not None or start_to is not None:
-            window: dict[str, Any] = {}
-            if start_from is not None:
-                window["$gte"] = start_from
-            if start_to is not None:
-                window["$lte"] = start_to
-            query["$or"] = [{"start": window}, {"start": None}]
-        if open_only:
-            query["status"] = "open"
-        if free_only:
-            query["$expr"] = {"$lt": ["$booked", "$capacity"]}
+        query = slot_query(service_id, start_from, start_to, open_only=open_only, free_only=free_only)
         return await self._col.find(query).sort([("start", ASCENDING), ("unit", ASCENDING)]).to_list(limit)
 
     async def roster(self, scope: dict[str, Any], start_from: datetime, start_to: datetime,

@@ -36,6 +36,24 @@ from storage.report_model import (  # noqa: F401  (re-exported)
 )
 
 
+def board_query(scope: dict[str, Any], *, status: str | None = None, open_only: bool = False,
+                category: str | None = None, overdue: bool | None = None,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The board's filter. `extra` adds conditions (search, due before); the scope always holds."""
+    query: dict[str, Any] = {**(extra or {}), **scope}
+    if extra and scope and set(extra) & set(scope):
+        query = {"$and": [extra, dict(scope)]}
+    if status:
+        query["status"] = status
+    elif open_only:
+        query["status"] = {"$in": list(OPEN_STATUSES)}
+    if category:
+        query["category"] = category
+    if overdue is not None:
+        query["overdue"] = True if overdue else {"$ne": True}
+    return query
+
+
 class ReportRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._col = db["reports"]
@@ -208,19 +226,9 @@ class ReportRepository:
         extra: dict[str, Any] | None = None,
         sort: list[tuple[str, int]] | None = None,
     ) -> tuple[list[Report], int]:
-        """Tickets in a staff member's scope, newest first (or `sort`), and how many match.
-        `extra` adds conditions (search, due before) to the query; the scope always holds."""
-        query: dict[str, Any] = {**(extra or {}), **scope}
-        if extra and scope and set(extra) & set(scope):
-            query = {"$and": [extra, dict(scope)]}
-        if status:
-            query["status"] = status
-        elif open_only:
-            query["status"] = {"$in": list(OPEN_STATUSES)}
-        if category:
-            query["category"] = category
-        if overdue is not None:
-            query["overdue"] = True if overdue else {"$ne": True}
+        """Tickets in a staff member's scope, newest first (or `sort`), and how many match."""
+        query = board_query(scope, status=status, open_only=open_only, category=category, overdue=overdue,
+                            extra=extra)
         total = await self._col.count_documents(query)
         order = sort or [("created_at", DESCENDING)]
         docs = await self._col.find(query).sort(order).skip(skip).limit(limit).to_list(limit)

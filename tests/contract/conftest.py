@@ -21,3 +21,13 @@ def make(impl, request):
     def build(real, fake):
         return real(db) if db is not None else fake()
     return build
+
+
+@pytest.fixture
+def indexed(make):
+    """await indexed(real_factory, fake_factory) -> the repository with its indexes ensured."""
+    async def build(real, fake):
+        repo = make(real, fake)
+        await repo.ensure_indexes()
+        return repo
+    return build

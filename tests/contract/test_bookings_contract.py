@@ -17,24 +17,18 @@ T0 = datetime(2026, 11, 23, 3, 30, tzinfo=timezone.utc)  # 11:30 in China
 
 
 @pytest.fixture
-async def slots(make):
-    repo = make(SlotRepository, FakeSlotRepository)
-    await repo.ensure_indexes()
-    return repo
+async def slots(indexed):
+    return await indexed(SlotRepository, FakeSlotRepository)
 
 
 @pytest.fixture
-async def bookings(make):
-    repo = make(BookingRepository, FakeBookingRepository)
-    await repo.ensure_indexes()
-    return repo
+async def bookings(indexed):
+    return await indexed(BookingRepository, FakeBookingRepository)
 
 
 @pytest.fixture
-async def waitlist(make):
-    repo = make(WaitlistRepository, FakeWaitlistRepository)
-    await repo.ensure_indexes()
-    return repo
+async def waitlist(indexed):
+    return await indexed(WaitlistRepository, FakeWaitlistRepository)
 
 
 def slot(start=T0, capacity=2, service_id="c1:elderly_meal", **fields) -> dict:

@@ -17,17 +17,13 @@ T0 = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-async def residents(make):
-    repo = make(ResidentRepository, FakeResidentRepository)
-    await repo.ensure_indexes()
-    return repo
+async def residents(indexed):
+    return await indexed(ResidentRepository, FakeResidentRepository)
 
 
 @pytest.fixture
-async def notices(make):
-    repo = make(NoticeRepository, FakeNoticeRepository)
-    await repo.ensure_indexes()
-    return repo
+async def notices(indexed):
+    return await indexed(NoticeRepository, FakeNoticeRepository)
 
 
 async def test_one_resident_per_channel_identity(residents):

@@ -18,10 +18,8 @@ NOW = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
 
 
 @pytest.fixture
-async def repo(make):
-    repo = make(ReportRepository, FakeReportRepository)
-    await repo.ensure_indexes()
-    return repo
+async def repo(indexed):
+    return await indexed(ReportRepository, FakeReportRepository)
 
 
 @pytest.fixture

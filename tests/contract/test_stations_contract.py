@@ -18,10 +18,8 @@ MONDAY_20 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)  # Monday 20:00 i
 
 
 @pytest.fixture
-async def repo(make):
-    repo = make(StationRepository, FakeStationRepository)
-    await repo.ensure_indexes()
-    return repo
+async def repo(indexed):
+    return await indexed(StationRepository, FakeStationRepository)
 
 
 @pytest.fixture

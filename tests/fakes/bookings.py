@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from storage.bookings import BOOKED, HOLDING, new_id
+from storage.bookings import BOOKED, HOLDING, new_id, slot_query
 from tests.fakes.query import FakeCollection
 
 
@@ -38,18 +38,7 @@ class FakeSlotRepository:
     async def for_service(self, service_id: str, start_from: datetime | None = None,
                           start_to: datetime | None = None, *, open_only: bool = True,
                           free_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"service_id": str(service_id)}
-        if start_from is not None or start_to is not None:
-            window: dict[str, Any] = {}
-            if start_from is not None:
-                window["$gte"] = start_from
-            if start_to is not None:
-                window["$lte"] = start_to
-            query["$or"] = [{"start": window}, {"start": None}]
-        if open_only:
-            query["status"] = "open"
-        if free_only:
-            query["$expr"] = {"$lt": ["$booked", "$capacity"]}
+        query = slot_query(service_id, start_from, start_to, open_only=open_only, free_only=free_only)
         return self.col.find(query, [("start", 1), ("unit", 1)], limit)
 
     async def roster(self, scope: dict[str, Any], start_from: datetime, start_to: datetime,

@@ -12,7 +12,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from storage.reports import (
-    CHINA_TZ, LEVEL_COMMUNITY, LEVEL_STREET, OPEN_STATUSES, RESOLVED, CategoryStats, Report,
+    CHINA_TZ, LEVEL_COMMUNITY, LEVEL_STREET, OPEN_STATUSES, RESOLVED, CategoryStats, Report, board_query,
 )
 from storage.routing import CATEGORIES, DEFAULT_ROUTES, Route
 from tests.fakes.query import apply_update, distance_m, matches, sort_docs, stored
@@ -125,17 +125,8 @@ class FakeReportRepository:
                     category: str | None = None, overdue: bool | None = None, limit: int = 50, skip: int = 0,
                     extra: dict[str, Any] | None = None,
                     sort: list[tuple[str, int]] | None = None) -> tuple[list[Report], int]:
-        query: dict[str, Any] = {**(extra or {}), **scope}
-        if extra and scope and set(extra) & set(scope):
-            query = {"$and": [extra, dict(scope)]}
-        if status:
-            query["status"] = status
-        elif open_only:
-            query["status"] = {"$in": list(OPEN_STATUSES)}
-        if category:
-            query["category"] = category
-        if overdue is not None:
-            query["overdue"] = True if overdue else {"$ne": True}
+        query = board_query(scope, status=status, open_only=open_only, category=category, overdue=overdue,
+                            extra=extra)
         found = self._find(query, sort or [("created_at", -1)])
         return [Report.from_doc(stored(d)) for d in found[skip:skip + limit]], len(found)
 
