@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import PrefixedSubAppResource
+from pydantic import BaseModel
 
 PREFIX = "/api/v1"
 
@@ -100,6 +101,8 @@ def _default(value: Any) -> Any:
 
 
 def dumps(data: Any) -> str:
+    if isinstance(data, BaseModel):
+        data = data.dict()
     return json.dumps(data, ensure_ascii=False, default=_default)
 
 

@@ -1,15 +1,18 @@
-"""GET /api/v1/openapi.json: the OpenAPI 3 document, merged from every API module's
-`OPENAPI` paths (and optional `OPENAPI_COMPONENTS`) with the shared components here."""
+"""GET /api/v1/openapi.json: the OpenAPI 3 document, written from the operations the API
+modules declare (`bot.api.spec`) and the pydantic models they name, with the shared
+components here."""
 from __future__ import annotations
 
 import copy
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
+from pydantic.schema import schema as pydantic_schema
 
 from bot.api import PREFIX, api_modules, json_response
-from bot.api.auth import public
-from bot.api.spec import error
+from bot.api.auth import is_public, public
+from bot.api.spec import error, operation_object, operation_of, operations, template
 
 routes = web.RouteTableDef()
 
@@ -53,39 +56,53 @@ COMPONENTS: dict[str, Any] = {
     },
 }
 
-OPENAPI: dict[str, Any] = {
-    f"{PREFIX}/openapi.json": {
-        "get": {
-            "tags": ["meta"],
-            "summary": "本接口文档（OpenAPI 3）",
-            "operationId": "openapi",
-            "security": [],
-            "responses": {
-                "200": {"description": "OpenAPI 文档", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "429": {"$ref": "#/components/responses/RateLimited"},
-            },
-        }
-    }
-}
+op = operations("meta")
+
+
+def _schemas(models: list[type[BaseModel]]) -> dict[str, Any]:
+    """The components' schemas of `models` and the models they hold, by class name."""
+    unique = list(dict.fromkeys(models))
+    definitions = pydantic_schema(unique, ref_prefix="#/components/schemas/").get("definitions", {})
+    names = [model.__name__ for model in unique]
+    if len(set(names)) != len(names) or any(name not in definitions for name in names):
+        raise ValueError(f"two API models share a name: {sorted(names)}")
+    return definitions
 
 
 def build_document() -> dict[str, Any]:
     """The whole document; a path+method documented twice is a programming error."""
     paths: dict[str, dict[str, Any]] = {}
     components = copy.deepcopy(COMPONENTS)
+    models: list[type[BaseModel]] = []
+
+    def add(path: str, method: str, operation: dict[str, Any], where: str) -> None:
+        target = paths.setdefault(path, {})
+        if method in target:
+            raise ValueError(f"{method.upper()} {path} documented twice ({where})")
+        target[method] = operation
+
     for module in api_modules():
-        for path, operations in getattr(module, "OPENAPI", {}).items():
-            target = paths.setdefault(path, {})
-            for method, operation in operations.items():
-                if method in target:
-                    raise ValueError(f"{method.upper()} {path} documented twice ({module.__name__})")
-                target[method] = operation
+        for route in module.routes:
+            declared = operation_of(route.handler) if isinstance(route, web.RouteDef) else None
+            if declared is None:
+                continue
+            path = template(route.path)
+            add(path, route.method.lower(), operation_object(declared, path, is_public(route.handler)), module.__name__)
+            models += declared.models()
+        for path, operations_ in getattr(module, "OPENAPI", {}).items():
+            for method, operation in operations_.items():
+                add(path, method, operation, module.__name__)
         for section, entries in getattr(module, "OPENAPI_COMPONENTS", {}).items():
             merged = components.setdefault(section, {})
             for name, value in entries.items():
                 if name in merged and merged[name] != value:
                     raise ValueError(f"component {section}/{name} defined twice ({module.__name__})")
                 merged[name] = value
+    generated = _schemas(models)
+    clash = set(generated) & set(components["schemas"])
+    if clash:
+        raise ValueError(f"schemas both generated and hand-written: {sorted(clash)}")
+    components["schemas"] = dict(sorted({**components["schemas"], **generated}.items()))
     return {
         "openapi": "3.0.3",
         "info": {
@@ -102,6 +119,8 @@ def build_document() -> dict[str, Any]:
 
 
 @routes.get(f"{PREFIX}/openapi.json")
+@op("openapi", "本接口文档（OpenAPI 3）", answers={
+    200: {"description": "OpenAPI 文档", "content": {"application/json": {"schema": {"type": "object"}}}}})
 @public
 async def openapi(request: web.Request) -> web.Response:
     return json_response(build_document())
