@@ -16,12 +16,10 @@ from __future__ import annotations
 import importlib
 import json
 from datetime import date, datetime
-from functools import partial
 from types import ModuleType
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_urldispatcher import PrefixedSubAppResource
 from pydantic import BaseModel
 
 PREFIX = "/api/v1"
@@ -42,26 +40,6 @@ API_MODULES: list[str] = [
 
 def api_modules() -> list[ModuleType]:
     return [importlib.import_module(name) for name in API_MODULES]
-
-
-class _SubAppResource(PrefixedSubAppResource):
-    """aiohttp's sub-app resource matched on `request.url`, which this aiohttp (3.9) cannot
-    build with the installed yarl when the Host header carries a port; the path is enough."""
-
-    async def resolve(self, request: web.Request):  # type: ignore[override]
-        path = request.rel_url.raw_path
-        if not path.startswith(self._prefix2) and path != self._prefix:
-            return None, set()
-        match_info = await self._app.router.resolve(request)
-        match_info.add_app(self._app)
-        if isinstance(match_info.http_exception, web.HTTPMethodNotAllowed):
-            return match_info, match_info.http_exception.allowed_methods
-        return match_info, set()
-
-
-def mount(app: web.Application, prefix: str, subapp: web.Application) -> None:
-    """`app.add_subapp(prefix, subapp)`, with the resource above."""
-    app._add_subapp(partial(_SubAppResource, prefix, subapp), subapp)
 
 
 def relative_routes(routes: web.RouteTableDef, prefix: str) -> list[web.RouteDef]:
@@ -90,7 +68,7 @@ def setup_api(app: web.Application) -> None:
     (call after the storage context is registered)."""
     from bot.api.auth import api_context
 
-    mount(app, PREFIX, create_api())
+    app.add_subapp(PREFIX, create_api())
     app.cleanup_ctx.append(api_context)
 
 

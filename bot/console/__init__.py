@@ -32,7 +32,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.api import mount, relative_routes
+from bot.api import relative_routes
 from bot.console.common import cst
 from bot.privacy import console_finalize, register_filters
 
@@ -102,5 +102,5 @@ def setup_console(app: web.Application) -> None:
     from bot.console.auth import console_storage
 
     setup_templates(app)
-    mount(app, PREFIX, create_console())
+    app.add_subapp(PREFIX, create_console())
     app.cleanup_ctx.append(console_storage)
