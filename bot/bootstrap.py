@@ -46,8 +46,10 @@ from services.sharing import SharingService
 from services.stations import StationService
 from services.wechat_media import WeChatMedia
 from storage import mongo, redis_client
+from storage.audit import AuditLog
 from storage.callbacks import CallbackRepository
 from storage.communities import CommunityRepository
+from storage.dashboards import Dashboards
 from storage.conversations import ConversationRepository
 from storage.elder_prefs import ElderPreferences
 from storage.dedup import Deduplicator
@@ -60,6 +62,7 @@ from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
 from storage.reports import ReportRepository
 from storage.residents import ResidentRepository
 from storage.routing import RoutingRepository
+from storage.staff import StaffRepository
 from storage.stations import CourierRegistry, StationRepository
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,13 @@ class Components:
     stations: StationService
     handoff: HandoffService
     chat: ChatService
+    audit: AuditLog
+    staff_accounts: StaffRepository
+    communities: CommunityRepository
+    callbacks: CallbackRepository
+    routing: RoutingRepository
+    faq_entries: FaqRepository
+    dashboards: Dashboards
     wechat: WeChatClient | None = None
     wechat_media: WeChatMedia | None = None
     tasks: list[PeriodicTask] = field(default_factory=list)
@@ -109,6 +119,8 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     bus = bus if bus is not None else events.bus
     residents = ResidentRepository(db)
     conversations = ConversationRepository(db)
+    communities, routing = CommunityRepository(db), RoutingRepository(db)
+    callbacks, faq_entries = CallbackRepository(db), FaqRepository(db)
     photos = PhotoStore(db, settings.upload_max_bytes)
 
     wechat = wechat_media = None
@@ -118,15 +130,15 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     notifier = Notifier(NoticeRepository(db), residents, wechat=wechat)
 
     reports = ReportService(
-        ReportRepository(db), RoutingRepository(db), notifier, ReportRules.from_settings(settings),
+        ReportRepository(db), routing, notifier, ReportRules.from_settings(settings),
         bus=bus, serialize=redis_serializer(redis),
     )
     bookings = BookingService(db, notifier=notifier, bus=bus)
     points = PointsService(db, residents, notifier)
     sharing = SharingService(db, residents, notifier, ContentChecker(db), bus=bus)
     stations = StationService(StationRepository(db), CourierRegistry(db), bus=bus)
-    handoff = HandoffService(CallbackRepository(db), conversations)
-    faq = FaqService(FaqRepository(db))  # chat answers and the console's try-out
+    handoff = HandoffService(callbacks, conversations)
+    faq = FaqService(faq_entries)  # chat answers and the console's try-out
 
     chat = ChatService(
         db=db,
@@ -138,7 +150,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         services=Services(
             settings=settings, conversations=conversations, residents=residents,
             reports=reports, bookings=bookings, sharing=sharing, points=points, stations=stations,
-            handoff=handoff, communities=CommunityRepository(db), notices=NoticeRepository(db),
+            handoff=handoff, communities=communities, notices=NoticeRepository(db),
             locations=RecentLocations(redis), faq=faq, resolve_times=resolve_times,
             elder_prefs=ElderPreferences(redis),
         ),
@@ -171,7 +183,9 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         link_code_guard=LoginGuard(redis, LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK, prefix=LINK_CODE_PREFIX),
         dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
-        stations=stations, handoff=handoff, chat=chat, wechat=wechat, wechat_media=wechat_media,
+        stations=stations, handoff=handoff, chat=chat, audit=AuditLog(db), staff_accounts=StaffRepository(db),
+        communities=communities, callbacks=callbacks, routing=routing, faq_entries=faq_entries,
+        dashboards=Dashboards(db), wechat=wechat, wechat_media=wechat_media,
         tasks=tasks, subscriptions=subscriptions,
     )
 
@@ -186,6 +200,9 @@ def publish(app: web.Application, parts: Components) -> None:
     app[keys.POINTS], app[keys.SHARING] = parts.points, parts.sharing
     app[keys.STATIONS], app[keys.HANDOFF] = parts.stations, parts.handoff
     app[keys.CHAT] = parts.chat
+    app[keys.AUDIT], app[keys.STAFF_ACCOUNTS], app[keys.RESIDENTS] = parts.audit, parts.staff_accounts, parts.residents
+    app[keys.COMMUNITIES], app[keys.CALLBACKS] = parts.communities, parts.callbacks
+    app[keys.ROUTING], app[keys.FAQ_ENTRIES], app[keys.DASHBOARDS] = parts.routing, parts.faq_entries, parts.dashboards
     if parts.wechat is not None and parts.wechat_media is not None:
         app[keys.WECHAT], app[keys.WECHAT_MEDIA] = parts.wechat, parts.wechat_media
 

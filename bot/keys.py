@@ -21,9 +21,17 @@ from services.sharing import SharingService
 from services.handoff import HandoffService
 from services.wechat_media import WeChatMedia
 from services.stations import StationService
+from storage.audit import AuditLog
+from storage.callbacks import CallbackRepository
+from storage.communities import CommunityRepository
+from storage.dashboards import Dashboards
 from storage.dedup import Deduplicator
+from storage.faq import FaqRepository
 from storage.login_lock import StaffLoginLock
 from storage.photos import PhotoStore
+from storage.residents import ResidentRepository
+from storage.routing import RoutingRepository
+from storage.staff import StaffRepository
 from storage.rate_limit import LoginGuard, RateLimiter
 from storage.sessions import SessionStore
 
@@ -51,3 +59,13 @@ WECHAT_MEDIA = web.AppKey("wechat_media", WeChatMedia)  # WeChat photos -> GridF
 STATIONS = web.AppKey("stations", StationService)  # 驿站 / 能量栈 search, couriers
 HANDOFF = web.AppKey("handoff", HandoffService)  # 找人工: callback requests
 FAQ = web.AppKey("faq", FaqService)  # the community FAQ: chat answers, console try-out
+# Repositories the console reads and writes itself (staff accounts, the audit trail, places),
+# built once by bot/bootstrap.py like everything else.
+AUDIT = web.AppKey("audit", AuditLog)  # every staff action
+STAFF_ACCOUNTS = web.AppKey("staff_accounts", StaffRepository)
+COMMUNITIES = web.AppKey("communities", CommunityRepository)  # communities and streets
+RESIDENTS = web.AppKey("residents", ResidentRepository)
+CALLBACKS = web.AppKey("callbacks", CallbackRepository)  # 找人工 callback requests
+ROUTING = web.AppKey("routing", RoutingRepository)  # which department gets which category
+FAQ_ENTRIES = web.AppKey("faq_entries", FaqRepository)  # the FAQ editor's records
+DASHBOARDS = web.AppKey("dashboards", Dashboards)  # the to-do, charts, map and screen (read only)

@@ -22,6 +22,7 @@ class ServiceCentre:
 class CommunityRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._col = db["communities"]
+        self._streets = db["streets"]
 
     async def name(self, community: str) -> str:
         doc = await self._col.find_one({"_id": community}, {"name": 1})
@@ -61,6 +62,11 @@ class CommunityRepository:
 
     async def exists(self, community: str) -> bool:
         return await self._col.find_one({"_id": community}, {"_id": 1}) is not None
+
+    async def street_names(self) -> dict[str, str]:
+        """Street id -> name (the id where a street has no name), in id order."""
+        cursor = self._streets.find({}, {"name": 1}).sort("_id", 1)
+        return {d["_id"]: d.get("name", d["_id"]) async for d in cursor}
 
     async def ids(self) -> list[str]:
         """Every community id, in id order."""

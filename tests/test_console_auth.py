@@ -364,13 +364,13 @@ async def test_console_login_has_its_own_rate_limit(make_client, db):
 
 
 async def test_console_errors_are_html_pages(console, monkeypatch):
-    from bot.console import admin
+    from storage.staff import StaffRepository
 
     async def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
     await console_login(console, "admin-a")
-    monkeypatch.setattr(admin.StaffRepository, "list", broken)
+    monkeypatch.setattr(StaffRepository, "list", broken)
     resp = await console.get("/console/staff")
     assert resp.status == 500
     assert resp.content_type == "text/html" and "系统出错了" in await resp.text()

@@ -18,7 +18,7 @@ and `nav` from the context processor, show contact details with `|phone` / `|add
 (masked for roles that do not need them; any other printed text is masked for them too,
 see bot/privacy.py), and every POST form includes
     <input type="hidden" name="_csrf" value="{{ csrf_token }}">
-Every staff change goes to the audit trail: AuditLog(db).record(staff, action, ...).
+Every staff change goes to the audit trail: request.config_dict[keys.AUDIT].record(staff, action, ...).
 """
 from __future__ import annotations
 

@@ -12,17 +12,14 @@ from pymongo import ReturnDocument
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from bot.console.common import Page
+from bot.console.common import Page, community_names
 from bot.console.todo import todo_items
 from bot.privacy import can_see_contact
-from storage.audit import AuditLog
-from storage.residents import Resident, ResidentRepository
+from storage.residents import Resident
 from storage.scope import Scoped, in_scope, staff_scope
 from storage.staff import (
-    ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, StaffRepository,
-    can_manage,
+    ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, can_manage,
 )
-from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [
@@ -33,10 +30,6 @@ NAV = [
 ]
 PAGE_SIZE = 200
 RESIDENTS_PAGE_SIZE = 20
-
-
-async def _community_names(db: Any) -> dict[str, str]:
-    return await CommunityRepository(db).names()
 
 
 def _form_value(form: Any, name: str, max_len: int = 64) -> str:
@@ -57,9 +50,9 @@ async def home(request: web.Request) -> web.StreamResponse:
     db = request.config_dict[keys.MONGO]
     residents = await Scoped.for_staff(db, staff, "residents")
     count = await residents.count_documents({"deleted_at": None})
-    names = await _community_names(db)
+    names = await community_names(request)
     scope = await staff_scope(db, staff)
-    todo = await todo_items(db, scope, request.config_dict[keys.REPORTS].clock())
+    todo = await todo_items(request.config_dict[keys.DASHBOARDS], scope, request.config_dict[keys.REPORTS].clock())
     return aiohttp_jinja2.render_template("index.html", request, {
         "resident_count": count, "community_name": names.get(staff.community or ""), "todo": todo,
     })
@@ -81,7 +74,7 @@ async def residents_list(request: web.Request) -> web.StreamResponse:
     docs = await (residents.find(query).sort([("created_at", -1), ("_id", 1)])
                   .skip(page.skip).limit(page.size).to_list(page.size))
     return aiohttp_jinja2.render_template("residents.html", request, {
-        "residents": docs, "communities": await _community_names(db), "q": words, "page": page,
+        "residents": docs, "communities": await community_names(request), "q": words, "page": page,
     })
 
 
@@ -108,7 +101,7 @@ async def _scoped_resident(request: web.Request) -> tuple[Scoped, dict[str, Any]
 @staff_required()
 async def resident_detail(request: web.Request) -> web.StreamResponse:
     _, doc = await _scoped_resident(request)
-    names = await _community_names(request.config_dict[keys.MONGO])
+    names = await community_names(request)
     return aiohttp_jinja2.render_template(
         "resident.html", request,
         {"resident": doc, "communities": names, "error": None, "verified": Resident.from_doc(doc).facts_verified},
@@ -123,13 +116,13 @@ async def resident_verify(request: web.Request) -> web.StreamResponse:
     _, doc = await _scoped_resident(request)
     db = request.config_dict[keys.MONGO]
     staff: Staff = request[STAFF]
-    after = await ResidentRepository(db).verify_facts(doc["_id"], staff.id, datetime.now(timezone.utc))
+    after = await request.config_dict[keys.RESIDENTS].verify_facts(doc["_id"], staff.id, datetime.now(timezone.utc))
     if after is None:  # changed meanwhile: look again
         raise web.HTTPConflict()
     await db["bookings"].update_many({"resident_id": doc["_id"], "eligibility_verified": False},
                                      {"$set": {"eligibility_verified": True}})
     facts = {"birth_year": after.birth_year, "disability": after.disability}
-    await AuditLog(db).record(staff, "resident.verify", "residents", doc["_id"],
+    await request.config_dict[keys.AUDIT].record(staff, "resident.verify", "residents", doc["_id"],
                               {"eligibility_verified": bool(doc.get("eligibility_verified"))},
                               {"eligibility_verified": True, **facts}, resident_id=doc["_id"])
     raise web.HTTPFound(f"{PREFIX}/residents/{doc['_id']}")
@@ -147,7 +140,7 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     phone, building = _form_value(form, "phone", 20), _form_value(form, "building")
     if phone and not (len(phone) == 11 and phone.isdigit() and phone[0] == "1"):
-        names = await _community_names(request.config_dict[keys.MONGO])
+        names = await community_names(request)
         return aiohttp_jinja2.render_template(
             "resident.html", request, {"resident": doc, "communities": names, "error": "请填写11位手机号",
                                        "verified": Resident.from_doc(doc).facts_verified}, status=400
@@ -162,7 +155,7 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
     after = await residents.find_one_and_update({"_id": doc["_id"]}, update, return_document=ReturnDocument.AFTER)
     if after is None:
         raise web.HTTPNotFound()
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         request[STAFF], "resident.update", "residents", doc["_id"], _contact_snapshot(doc), _contact_snapshot(after),
         resident_id=doc["_id"],
     )
@@ -176,11 +169,11 @@ async def _staff_form_context(request: web.Request, error: str | None = None,
     staff: Staff = request[STAFF]
     db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, staff)
-    names = await _community_names(db)
+    names = await community_names(request)
     communities = [(cid, name) for cid, name in sorted(names.items()) if in_scope(scope, cid)]
     streets = []
     if staff.role == SYSADMIN:
-        streets = [(d["_id"], d.get("name", d["_id"])) async for d in db["streets"].find({}).sort("_id", 1)]
+        streets = list((await request.config_dict[keys.COMMUNITIES].street_names()).items())
     return {
         "roles": [r for r in ROLES if can_manage(staff, r)],
         "communities": communities,
@@ -194,12 +187,12 @@ async def _staff_form_context(request: web.Request, error: str | None = None,
 @staff_required(*ADMIN_ROLES)
 async def staff_list(request: web.Request) -> web.StreamResponse:
     db = request.config_dict[keys.MONGO]
-    members = await StaffRepository(db).list(await staff_scope(db, request[STAFF]))
+    members = await request.config_dict[keys.STAFF_ACCOUNTS].list(await staff_scope(db, request[STAFF]))
     guard = request.config_dict[keys.LOGIN_GUARD]
     locks = {m.id: await guard.locks_of(m.username) for m in members}
     return aiohttp_jinja2.render_template(
         "staff_list.html", request,
-        {"members": members, "communities": await _community_names(db), "can_manage": can_manage, "locks": locks},
+        {"members": members, "communities": await community_names(request), "can_manage": can_manage, "locks": locks},
     )
 
 
@@ -234,12 +227,12 @@ async def staff_create(request: web.Request) -> web.StreamResponse:
     if role == STREET_ADMIN and actor.role != SYSADMIN:
         raise web.HTTPForbidden()
     try:
-        created = await StaffRepository(db).create(
+        created = await request.config_dict[keys.STAFF_ACCOUNTS].create(
             values["username"], password, name=values["name"], role=role, community=community, street=street
         )
     except StaffError as exc:
         return await again(str(exc))
-    await AuditLog(db).record(actor, "staff.create", "staff", created.id, None, created.public())
+    await request.config_dict[keys.AUDIT].record(actor, "staff.create", "staff", created.id, None, created.public())
     raise web.HTTPFound(f"{PREFIX}/staff")
 
 
@@ -256,11 +249,11 @@ async def staff_set_active(request: web.Request) -> web.StreamResponse:
     if target.id == actor.id or not can_manage(actor, target.role):
         raise web.HTTPForbidden()
     active = str((await request.post()).get("active", "")) == "1"
-    repo = StaffRepository(db)
+    repo = request.config_dict[keys.STAFF_ACCOUNTS]
     after = await repo.set_active(target.id, active)
     if not active:
         await request.config_dict[keys.CONSOLE_SESSIONS].revoke_owner(target.id)
-    await AuditLog(db).record(
+    await request.config_dict[keys.AUDIT].record(
         actor, "staff.activate" if active else "staff.deactivate", "staff", target.id,
         target.public(), after.public() if after else None,
     )
@@ -283,7 +276,7 @@ async def staff_unlock(request: web.Request) -> web.StreamResponse:
     guard = request.config_dict[keys.LOGIN_GUARD]
     before = [lock.client for lock in await guard.locks_of(target.username)]
     lifted = await guard.unlock_user(target.username)
-    await AuditLog(db).record(
+    await request.config_dict[keys.AUDIT].record(
         actor, "staff.unlock", "staff", target.id, {"locked_clients": before}, {"locked_clients": [], "lifted": lifted},
         ip=request.remote,
     )
@@ -300,8 +293,8 @@ AUDIT_FILTERS = ("action", "collection", "record_id")
 async def audit_log(request: web.Request) -> web.StreamResponse:
     db = request.config_dict[keys.MONGO]
     filters = {k: request.query[k].strip()[:64] for k in AUDIT_FILTERS if request.query.get(k, "").strip()}
-    entries = await AuditLog(db).list(await staff_scope(db, request[STAFF]), limit=PAGE_SIZE, **filters)
+    entries = await request.config_dict[keys.AUDIT].list(await staff_scope(db, request[STAFF]), limit=PAGE_SIZE, **filters)
     return aiohttp_jinja2.render_template(
-        "audit.html", request, {"entries": entries, "filters": filters, "communities": await _community_names(db)}
+        "audit.html", request, {"entries": entries, "filters": filters, "communities": await community_names(request)}
     )
 

@@ -29,10 +29,9 @@ from bot import keys
 from bot.errors import domain_headers
 from bot.privacy import Public, can_see_contact
 from domain.errors import DomainError
-from storage.audit import AuditLog
 from storage.login_lock import StaffLoginLock
 from storage.sessions import SessionStore
-from storage.staff import ROLE_NAMES, Staff, StaffRepository
+from storage.staff import ROLE_NAMES, Staff
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ async def _load_session(request: web.Request) -> None:
     session = await sessions.get(token)
     if not session:
         return
-    staff = await StaffRepository(request.config_dict[keys.MONGO]).get(str(session.get("staff_id")))
+    staff = await request.config_dict[keys.STAFF_ACCOUNTS].get(str(session.get("staff_id")))
     if staff is None or not staff.active:
         await sessions.delete(token)
         return
@@ -211,7 +210,7 @@ async def console_context(request: web.Request) -> dict[str, Any]:
     if context["staff"] is not None:
         from bot.console.common import place_names
 
-        context["community_names"], context["street_names"] = await place_names(request.config_dict[keys.MONGO])
+        context["community_names"], context["street_names"] = await place_names(request)
     return context
 
 
@@ -268,7 +267,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         response = page(_lock_message(locked), 429)
         response.headers["Retry-After"] = str(locked)
         return response
-    staff = await StaffRepository(request.config_dict[keys.MONGO]).authenticate(username, password) if username else None
+    staff = await request.config_dict[keys.STAFF_ACCOUNTS].authenticate(username, password) if username else None
     if staff is None:
         seconds = await guard.failed(username, client)
         if seconds:
@@ -281,7 +280,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     sessions: SessionStore = request.config_dict[keys.CONSOLE_SESSIONS]
     await sessions.delete(request.get(SESSION_TOKEN))  # a new session at every login (no fixation)
     token = await sessions.create({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32)}, owner=staff.id)
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "auth.login", "staff", staff.id, None, None, ip=request.remote
     )
     response = web.HTTPFound(target)
@@ -295,7 +294,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     staff = request.get(STAFF)
     if staff is not None:
         await request.config_dict[keys.CONSOLE_SESSIONS].delete(request[SESSION_TOKEN])
-        await AuditLog(request.config_dict[keys.MONGO]).record(
+        await request.config_dict[keys.AUDIT].record(
             staff, "auth.logout", "staff", staff.id, None, None, ip=request.remote
         )
     response = web.HTTPFound(f"{PREFIX}/login")

@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from bot.console.common import CHINA
+from domain.time import TZ as CHINA
 
 BOARD_SORTS: dict[str, tuple[str, list[tuple[str, int]]]] = {
     "new": ("最新提交", [("created_at", DESCENDING)]),

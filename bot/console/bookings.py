@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.common import community_names
 from bot.safe_input import parse_day
 from domain.phone import is_mobile
 from domain.time import TZ
@@ -28,7 +29,6 @@ from storage.audit import AuditLog
 from storage.residents import Resident
 from storage.scope import in_scope, staff_scope
 from storage.staff import ADMIN_ROLES
-from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/bookings", "title": "预约", "roles": ()}]
@@ -48,13 +48,7 @@ async def _scope(request: web.Request) -> dict[str, Any]:
 
 
 def _audit(request: web.Request) -> AuditLog:
-    return AuditLog(request.config_dict[keys.MONGO])
-
-
-async def _community_names(request: web.Request) -> dict[str, str]:
-    scope = await _scope(request)
-    names = await CommunityRepository(request.config_dict[keys.MONGO]).names()
-    return {cid: name for cid, name in names.items() if in_scope(scope, cid)}
+    return request.config_dict[keys.AUDIT]
 
 
 def _day(raw: str | None, today: date) -> date:
@@ -90,7 +84,7 @@ async def roster(request: web.Request) -> web.StreamResponse:
         "day": day, "day_label": day_label(start, now), "prev": day - timedelta(days=1), "next": day + timedelta(days=1),
         "slots": slots, "services": services, "service": service, "local": local,
         "codes": sorted({(s["code"], s["name"]) for s in services.values()}, key=lambda c: c[0]),
-        "communities": await _community_names(request), "can_edit": request[STAFF].role in ADMIN_ROLES,
+        "communities": await community_names(request), "can_edit": request[STAFF].role in ADMIN_ROLES,
     })
 
 
@@ -100,7 +94,7 @@ async def _new_page(request: web.Request, values: dict[str, Any], error: str | N
                     status: int = 200) -> web.Response:
     services = [s for s in await _svc(request).services_in_scope(await _scope(request)) if s.get("kind") != "rental"]
     return aiohttp_jinja2.render_template("bookings/new.html", request, {
-        "services": services, "values": values, "error": error, "communities": await _community_names(request),
+        "services": services, "values": values, "error": error, "communities": await community_names(request),
     }, status=status)
 
 
@@ -263,7 +257,7 @@ async def rentals(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
     pools = await svc.rental_pools(await _scope(request))
     return aiohttp_jinja2.render_template("bookings/rentals.html", request, {
-        "pools": pools, "communities": await _community_names(request),
+        "pools": pools, "communities": await community_names(request),
     })
 
 
@@ -277,7 +271,7 @@ async def _links_page(request: web.Request, error: str | None = None, notice: st
     people = await _people(request, {link["helper_id"] for link in links} | {link.get("elder_id") for link in links})
     return aiohttp_jinja2.render_template("bookings/links.html", request, {
         "links": links, "people": people, "error": error, "notice": notice, "local": local,
-        "can_edit": request[STAFF].role in ADMIN_ROLES, "communities": await _community_names(request),
+        "can_edit": request[STAFF].role in ADMIN_ROLES, "communities": await community_names(request),
     }, status=status)
 
 

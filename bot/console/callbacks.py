@@ -15,20 +15,14 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from storage.audit import AuditLog
-from storage.callbacks import DONE, OPEN, REASON_NAMES, STATUS_NAMES, CallbackRepository
+from bot.console.common import community_names
+from storage.callbacks import DONE, OPEN, REASON_NAMES, STATUS_NAMES
 from storage.scope import staff_scope
-from storage.communities import CommunityRepository
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/callbacks", "title": "找人工", "roles": ()}]
 MAX_NOTE = 500
-
-
-async def _names(request: web.Request) -> dict[str, str]:
-    db = request.config_dict[keys.MONGO]
-    return await CommunityRepository(db).names()
 
 
 @routes.get(f"{PREFIX}/callbacks")
@@ -39,9 +33,9 @@ async def callbacks_list(request: web.Request) -> web.StreamResponse:
     if status not in (OPEN, DONE, "all"):
         raise web.HTTPBadRequest()
     scope = await staff_scope(db, request[STAFF])
-    items = await CallbackRepository(db).list(scope, None if status == "all" else status)
+    items = await request.config_dict[keys.CALLBACKS].list(scope, None if status == "all" else status)
     return aiohttp_jinja2.render_template("callbacks/list.html", request, {
-        "items": items, "status": status, "communities": await _names(request),
+        "items": items, "status": status, "communities": await community_names(request),
         "status_names": STATUS_NAMES, "reason_names": REASON_NAMES,
     })
 
@@ -49,11 +43,11 @@ async def callbacks_list(request: web.Request) -> web.StreamResponse:
 async def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
-    item = await CallbackRepository(db).get(request.match_info["callback_id"][:64], scope)
+    item = await request.config_dict[keys.CALLBACKS].get(request.match_info["callback_id"][:64], scope)
     if item is None:  # missing or outside the scope: the same answer
         raise web.HTTPNotFound()
     return aiohttp_jinja2.render_template("callbacks/detail.html", request, {
-        "item": item, "communities": await _names(request), "status_names": STATUS_NAMES,
+        "item": item, "communities": await community_names(request), "status_names": STATUS_NAMES,
         "reason_names": REASON_NAMES, "error": error,
     }, status=status)
 
@@ -77,7 +71,7 @@ async def callback_done(request: web.Request) -> web.StreamResponse:
     if len(note) > MAX_NOTE or len(reply) > MAX_NOTE:
         return await _page(request, f"处理情况和回复各不超过{MAX_NOTE}字", status=400)
     scope = await staff_scope(db, staff)
-    repo = CallbackRepository(db)
+    repo = request.config_dict[keys.CALLBACKS]
     before = await repo.get(request.match_info["callback_id"][:64], scope)
     if before is None:
         raise web.HTTPNotFound()
@@ -92,7 +86,7 @@ async def callback_done(request: web.Request) -> web.StreamResponse:
             )
         except Exception:  # the request stays handled; the reply is in the note
             log.exception("could not send the reply of callback %s", after.id)
-    await AuditLog(db).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "callback.done", "callbacks", after.id, {"status": before.status, "community": before.community},
         {"status": after.status, "note": after.note, "reply": bool(reply), "community": after.community},
         resident_id=after.resident_id,

@@ -13,12 +13,13 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from storage.dashboards import Dashboards
+
 from bot.console.common import to_china
 from storage.ledger import ESCROW, ISSUER, SHOP
 from storage.routing import CATEGORIES
 
 ECHARTS_VERSION = "6.1.0"
-MAX_DOCS = 20_000
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -30,20 +31,17 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[rank - 1], 1)
 
 
-def _days(since: datetime, now: datetime) -> list[str]:
+def china_days(since: datetime, now: datetime) -> list[str]:
+    """The China dates from `since` to `now`, as ISO strings."""
     start, end = to_china(since).date(), to_china(now).date()
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
-async def chart_data(db: Any, scope: dict[str, Any], since: datetime | None, now: datetime) -> dict[str, Any]:
-    match: dict[str, Any] = dict(scope)
-    if since is not None:
-        match["created_at"] = {"$gte": since}
-    reports = await db["reports"].find(match, {
-        "created_at": 1, "category": 1, "department": 1, "resolved_at": 1, "rating": 1,
-    }).to_list(MAX_DOCS)
+async def chart_data(views: Dashboards, scope: dict[str, Any], since: datetime | None,
+                     now: datetime) -> dict[str, Any]:
+    reports = await views.reports_for_charts(scope, since)
     first = min((r["created_at"] for r in reports), default=now)
-    days = _days(since or first, now)[-120:]
+    days = china_days(since or first, now)[-120:]
     per_day = Counter(to_china(r["created_at"]).date().isoformat() for r in reports)
     per_category = Counter(r.get("category") for r in reports)
     hours: dict[str, list[float]] = defaultdict(list)
@@ -64,17 +62,14 @@ async def chart_data(db: Any, scope: dict[str, Any], since: datetime | None, now
             "p90": [percentile(hours[d], 0.9) for d in departments],
         },
         "ratings": {"stars": [f"{s}星" for s in range(1, 6)], "counts": [ratings.get(s, 0) for s in range(1, 6)]},
-        "bookings": await _bookings(db, scope, since, now),
-        "points": await _points(db, scope, since, now),
+        "bookings": await _bookings(views, scope, since, now),
+        "points": await points_per_day(views, scope, since, now),
     }
 
 
-async def _bookings(db: Any, scope: dict[str, Any], since: datetime | None, now: datetime) -> dict[str, Any]:
-    query: dict[str, Any] = {**scope, "start": {"$ne": None}}
-    if since is not None:
-        query["start"] = {"$gte": since, "$lte": now + timedelta(days=14)}
-    slots = await db["booking_slots"].find(query, {"service_id": 1, "booked": 1, "capacity": 1}).to_list(MAX_DOCS)
-    names = {d["_id"]: d.get("name", d["_id"]) async for d in db["booking_services"].find({}, {"name": 1})}
+async def _bookings(views: Dashboards, scope: dict[str, Any], since: datetime | None,
+                    now: datetime) -> dict[str, Any]:
+    slots, names = await views.slot_fill(scope, since, now + timedelta(days=14))
     filled: Counter = Counter()
     capacity: Counter = Counter()
     for slot in slots:
@@ -85,13 +80,10 @@ async def _bookings(db: Any, scope: dict[str, Any], since: datetime | None, now:
     return {"services": services, "filled": [filled[s] for s in services], "capacity": [capacity[s] for s in services]}
 
 
-async def _points(db: Any, scope: dict[str, Any], since: datetime | None, now: datetime) -> dict[str, Any]:
-    query: dict[str, Any] = {**scope, "state": {"$ne": "rejected"}}
-    if since is not None:
-        query["created_at"] = {"$gte": since}
-    entries = await db["ledger_entries"].find(query, {
-        "account": 1, "counter_account": 1, "amount": 1, "created_at": 1,
-    }).to_list(MAX_DOCS)
+async def points_per_day(views: Dashboards, scope: dict[str, Any], since: datetime | None,
+                         now: datetime) -> dict[str, Any]:
+    """Points earned and redeemed per China day."""
+    entries = await views.ledger_entries(scope, since)
     earned: Counter = Counter()
     redeemed: Counter = Counter()
     for e in entries:
@@ -102,5 +94,5 @@ async def _points(db: Any, scope: dict[str, Any], since: datetime | None, now: d
         elif e.get("account") in (SHOP, ESCROW) and amount > 0 and not str(e.get("counter_account", "")).startswith("system:"):
             redeemed[day] += amount
     first = min((e["created_at"] for e in entries), default=now)
-    days = _days(since or first, now)[-120:]
+    days = china_days(since or first, now)[-120:]
     return {"days": days, "earned": [earned.get(d, 0) for d in days], "redeemed": [redeemed.get(d, 0) for d in days]}

@@ -1,8 +1,9 @@
 """What every console page shares: China time, place names, pagination.
 
 - `cst` (template filter): a datetime in Asia/Shanghai, formatted; naive values are UTC.
-- `place_names(db)`: community and street codes -> names (the context processor puts them
-  in every console page as `communities` and `streets`).
+- `place_names(request)`: community and street codes -> names (the context processor puts
+  them in every console page as `communities` and `streets`); `community_names`,
+  `communities_in_scope` (the signed-in staff member's, for a select).
 - `Page`: one page of a list (`?page=`), with links that keep the other query parameters.
 """
 from __future__ import annotations
@@ -13,9 +14,13 @@ from datetime import date, datetime
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-from domain.time import TZ as CHINA
+from aiohttp import web
+
+from bot import keys
+from bot.console.auth import STAFF
+
 from domain.time import local as to_china
-from storage.communities import CommunityRepository
+from storage.scope import in_scope, staff_scope
 
 DEFAULT_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -31,10 +36,21 @@ def cst(value: Any, fmt: str = DEFAULT_FORMAT) -> str:
     return str(value)
 
 
-async def place_names(db: Any) -> tuple[dict[str, str], dict[str, str]]:
-    communities = await CommunityRepository(db).names()
-    streets = {d["_id"]: d.get("name", d["_id"]) async for d in db["streets"].find({}, {"name": 1})}
-    return communities, streets
+async def community_names(request: web.Request) -> dict[str, str]:
+    """Community id -> name, of every community."""
+    return await request.config_dict[keys.COMMUNITIES].names()
+
+
+async def communities_in_scope(request: web.Request) -> list[tuple[str, str]]:
+    """(id, name) of the communities within the signed-in staff member's scope, for a select."""
+    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    return [(cid, name) for cid, name in (await community_names(request)).items() if in_scope(scope, cid)]
+
+
+async def place_names(request: web.Request) -> tuple[dict[str, str], dict[str, str]]:
+    """Community and street ids -> names."""
+    places = request.config_dict[keys.COMMUNITIES]
+    return await places.names(), await places.street_names()
 
 
 @dataclass(frozen=True)

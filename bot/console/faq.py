@@ -20,12 +20,11 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.common import communities_in_scope
 from services.faq import FaqService
-from storage.audit import AuditLog
 from storage.faq import COLLECTION, MAX_ANSWER, MAX_QUESTION, FaqEntry, FaqRepository, snapshot
-from storage.scope import OutOfScope, in_scope, staff_scope
+from storage.scope import OutOfScope, staff_scope
 from storage.staff import COMMUNITY_ADMIN, SYSADMIN, Staff
-from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/faq", "title": "社区问答", "roles": ()}]
@@ -34,18 +33,11 @@ TRY_SHOWN = 3
 
 
 def _repo(request: web.Request) -> FaqRepository:
-    return FaqRepository(request.config_dict[keys.MONGO])
+    return request.config_dict[keys.FAQ_ENTRIES]
 
 
 def _can_edit(staff: Staff) -> bool:
     return staff.role in EDITORS
-
-
-async def _communities(request: web.Request) -> list[tuple[str, str]]:
-    """(id, name) of the communities within the staff member's scope."""
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, request[STAFF])
-    return [(cid, name) for cid, name in await CommunityRepository(db).choices() if in_scope(scope, cid)]
 
 
 def _form(form: Any) -> dict[str, str]:
@@ -64,7 +56,7 @@ async def _scoped_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, A
 
 async def _edit_page(request: web.Request, entry: FaqEntry | None, values: dict[str, Any],
                      error: str | None = None, status: int = 200) -> web.Response:
-    communities = await _communities(request)
+    communities = await communities_in_scope(request)
     return aiohttp_jinja2.render_template("faq/edit.html", request, {
         "entry": entry, "values": values, "error": error, "communities": communities,
         "names": dict(communities), "can_edit": _can_edit(request[STAFF]),
@@ -77,7 +69,7 @@ async def _edit_page(request: web.Request, entry: FaqEntry | None, values: dict[
 async def faq_list(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
-    communities = await _communities(request)
+    communities = await communities_in_scope(request)
     entries = await _repo(request).list(scope)
     asked = request.query.get("q", "").strip()[:100]
     chosen = request.query.get("community", "")
@@ -106,7 +98,7 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
     values = _form(await request.post())
     if staff.role == COMMUNITY_ADMIN:
         values["community"] = staff.community or ""
-    if values["community"] not in dict(await _communities(request)):
+    if values["community"] not in dict(await communities_in_scope(request)):
         return await _edit_page(request, None, values, "请选择您管辖的社区", status=400)
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
     try:
@@ -117,7 +109,7 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden()
     except ValueError as exc:
         return await _edit_page(request, None, values, str(exc), status=400)
-    await AuditLog(request.config_dict[keys.MONGO]).record(staff, "faq.create", COLLECTION, doc["_id"], None,
+    await request.config_dict[keys.AUDIT].record(staff, "faq.create", COLLECTION, doc["_id"], None,
                                                   snapshot(doc), ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq/{doc['_id']}")
 
@@ -145,7 +137,7 @@ async def faq_update(request: web.Request) -> web.StreamResponse:
         return await _edit_page(request, FaqEntry.from_doc(before), values, str(exc), status=400)
     if after is None:
         raise web.HTTPNotFound()
-    await AuditLog(request.config_dict[keys.MONGO]).record(staff, "faq.update", COLLECTION, before["_id"],
+    await request.config_dict[keys.AUDIT].record(staff, "faq.update", COLLECTION, before["_id"],
                                                   snapshot(before), snapshot(after), ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq/{before['_id']}")
 
@@ -157,6 +149,6 @@ async def faq_delete(request: web.Request) -> web.StreamResponse:
     before, scope = await _scoped_doc(request)
     if not await _repo(request).delete(before["_id"], scope):
         raise web.HTTPNotFound()
-    await AuditLog(request.config_dict[keys.MONGO]).record(staff, "faq.delete", COLLECTION, before["_id"],
+    await request.config_dict[keys.AUDIT].record(staff, "faq.delete", COLLECTION, before["_id"],
                                                   snapshot(before), None, ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq")

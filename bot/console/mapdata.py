@@ -21,14 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.console.charts import _days, _points
+from bot.console.charts import china_days, points_per_day
 from bot.console.common import to_china
 from services.opening_hours import is_open
 from storage.reports import OPEN_STATUSES, STATUS_LABELS, STATUSES
 from storage.routing import CATEGORIES
-from storage.scope import in_scope, scoped
+from storage.dashboards import Dashboards
+from storage.scope import in_scope
 from storage.stations import KINDS, Station
-from storage.communities import CommunityRepository
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +112,12 @@ def _add_bounds(shapes: dict[str, Any], points: list[list[float]]) -> None:
                                                                                  [x0, y1], [x0, y0]]]}})
 
 
-async def map_data(db: Any, scope: dict[str, Any], now: datetime, station_now: datetime, *,
-                   days: int = 30, geojson: Path | str = DEFAULT_GEOJSON,
+async def map_data(views: Dashboards, names: dict[str, str], scope: dict[str, Any], now: datetime,
+                   station_now: datetime, *, days: int = 30, geojson: Path | str = DEFAULT_GEOJSON,
                    tile_url: str | None = None) -> dict[str, Any]:
-    names = await CommunityRepository(db).names()
+    """`names`: community id -> name."""
     since = now - timedelta(days=days)
-    query = scoped({"location": {"$ne": None}, "$or": [
-        {"status": {"$in": list(OPEN_STATUSES)}}, {"created_at": {"$gte": since}},
-    ]}, scope)
-    docs = await db["reports"].find(query, {
-        "status": 1, "category": 1, "community": 1, "location": 1, "overdue": 1, "created_at": 1,
-    }).sort("created_at", -1).to_list(MAX_POINTS)
+    docs = await views.located_reports(scope, since, MAX_POINTS)
     tickets = []
     for d in docs:
         value = _lnglat(d)
@@ -136,10 +131,9 @@ async def map_data(db: Any, scope: dict[str, Any], now: datetime, station_now: d
             "created": to_china(d["created_at"]).strftime("%m-%d %H:%M") if d.get("created_at") else "",
             "url": f"/console/reports/{d['_id']}",
         })
-    unlocated = await db["reports"].count_documents(scoped({"location": None, "status": {"$in": list(OPEN_STATUSES)}},
-                                                           scope))
+    unlocated = await views.unlocated_open(scope)
     stations = []
-    async for doc in db["stations"].find(scoped({"active": {"$ne": False}}, scope)).limit(MAX_POINTS):
+    for doc in await views.active_stations(scope, MAX_POINTS):
         try:
             s = Station.from_doc(doc)
         except (KeyError, TypeError, ValueError):
@@ -165,17 +159,14 @@ async def map_data(db: Any, scope: dict[str, Any], now: datetime, station_now: d
     }
 
 
-async def screen_data(db: Any, scope: dict[str, Any], now: datetime, station_now: datetime, *,
-                      geojson: Path | str = DEFAULT_GEOJSON, tile_url: str | None = None) -> dict[str, Any]:
+async def screen_data(views: Dashboards, names: dict[str, str], scope: dict[str, Any], now: datetime,
+                      station_now: datetime, *, geojson: Path | str = DEFAULT_GEOJSON,
+                      tile_url: str | None = None) -> dict[str, Any]:
     """The street screen: counts per community, today's reports, the map, two trends."""
-    names = await CommunityRepository(db).names()
     local = to_china(now)
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     since = today - timedelta(days=TREND_DAYS - 1)
-    reports = await db["reports"].find(scoped({"$or": [
-        {"status": {"$in": list(OPEN_STATUSES)}}, {"created_at": {"$gte": since}}, {"resolved_at": {"$gte": since}},
-    ]}, scope), {"status": 1, "community": 1, "overdue": 1, "created_at": 1, "resolved_at": 1, "category": 1}
-    ).to_list(20_000)
+    reports = await views.reports_for_screen(scope, since)
     open_, overdue, today_n = Counter(), Counter(), Counter()
     new_per_day, resolved_per_day = Counter(), Counter()
     latest = []
@@ -196,8 +187,8 @@ async def screen_data(db: Any, scope: dict[str, Any], now: datetime, station_now
     latest.sort(key=lambda r: r["created_at"], reverse=True)
     communities = [{"id": code, "name": name, "open": open_[code], "overdue": overdue[code], "today": today_n[code]}
                    for code, name in names.items() if in_scope(scope, code)]
-    days = _days(since, now)
-    points = await _points(db, scope, since, now)
+    days = china_days(since, now)
+    points = await points_per_day(views, scope, since, now)
     return {
         "at": local.strftime("%Y-%m-%d %H:%M:%S"),
         "totals": {"open": sum(c["open"] for c in communities), "overdue": sum(c["overdue"] for c in communities),
@@ -213,5 +204,5 @@ async def screen_data(db: Any, scope: dict[str, Any], now: datetime, station_now
         "trend_tickets": {"days": days, "new": [new_per_day.get(d, 0) for d in days],
                           "resolved": [resolved_per_day.get(d, 0) for d in days]},
         "trend_points": points,
-        "map": await map_data(db, scope, now, station_now, days=1, geojson=geojson, tile_url=tile_url),
+        "map": await map_data(views, names, scope, now, station_now, days=1, geojson=geojson, tile_url=tile_url),
     }

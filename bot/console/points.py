@@ -16,14 +16,13 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.common import communities_in_scope
 from bot.privacy import can_see_contact
 from services.points import PointsError, PointsService
-from storage.audit import AuditLog
 from storage.ledger import resident_account
-from storage.scope import in_scope, scoped, staff_scope
+from storage.scope import Scoped, in_scope, staff_scope
 from storage.shop import RESERVED
 from storage.staff import ADMIN_ROLES, STREET_ADMIN, SYSADMIN
-from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 _PHONE_LIKE = re.compile(r"\+?[\d\s\-]{7,20}")
@@ -48,19 +47,12 @@ def _int(form: Any, name: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-async def _communities(request: web.Request) -> list[tuple[str, str]]:
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, request[STAFF])  # a filter on "community": the id of a community
-    query = {"_id": scope["community"]} if scope else {}
-    return await CommunityRepository(db).choices(query)
-
-
 async def _index(request: web.Request, message: str | None = None, error: str | None = None,
                  status: int = 200) -> web.Response:
     staff = request[STAFF]
     service = _service(request)
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
-    communities = await _communities(request)
+    communities = await communities_in_scope(request)
     community = request.query.get("community") or (communities[0][0] if communities else "")
     if community and not in_scope(scope, community):
         raise web.HTTPNotFound()
@@ -126,7 +118,7 @@ async def _confirm(request: web.Request, reservation_id: str) -> web.StreamRespo
         after = await _service(request).confirm(before.id, staff_id=staff.id)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "points.redemption.confirm", "shop_reservations", before.id,
         {"state": before.state, "community": before.community}, {"state": after.state, "community": after.community},
         resident_id=before.resident_id,
@@ -144,7 +136,7 @@ async def void_reservation(request: web.Request) -> web.StreamResponse:
         after = await _service(request).void(before.id, staff_id=staff.id, reason=reason)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "points.redemption.void", "shop_reservations", before.id,
         {"state": before.state, "community": before.community},
         {"state": after.state, "reason": reason, "community": after.community}, resident_id=before.resident_id,
@@ -169,7 +161,7 @@ async def decide_review(request: web.Request) -> web.StreamResponse:
         after = await service.decide_review(review.id, approve=approve, staff_id=staff.id)
     except PointsError as exc:
         return await _index(request, error=exc.zh, status=exc.status)
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "points.review.approve" if approve else "points.review.reject", "points_reviews", review.id,
         {"state": review.state, "points": review.points, "community": review.community},
         {"state": after.state, "points": after.points, "community": after.community}, resident_id=review.resident_id,
@@ -194,7 +186,7 @@ async def add_item(request: web.Request) -> web.StreamResponse:
     if not name or price is None or stock is None:
         return await _index(request, error="请填写名称、所需积分（1-100000）和库存（0-100000）", status=400)
     item = await _service(request).add_shop_item(community, name, price, stock, _text(form, "description", 60))
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "points.item.create", "shop_items", item.id, None,
         {"name": name, "points": price, "stock": stock, "community": community},
     )
@@ -220,7 +212,7 @@ async def update_item(request: web.Request) -> web.StreamResponse:
         after = await points.restock(before.id, restock)
         if after is None:
             return await _index(request, error=f"库存不够减：现有{before.stock}件", status=400)
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "points.item.update", "shop_items", before.id,
         {"points": before.points, "stock": before.stock, "active": before.active, "community": before.community},
         {"points": after.points, "stock": after.stock, "active": after.active, "community": after.community},
@@ -244,7 +236,7 @@ async def update_rule(request: web.Request) -> web.StreamResponse:
     if value is None:
         return await _index(request, error="积分必须是0-1000的整数", status=400)
     after = await points.update_earning_rule(before.id, points=value, active=form.get("active") == "on")
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, "points.rule.update", "points_rules", before.id,
         {"points": before.points, "active": before.active}, {"points": after.points, "active": after.active},
         community=None,
@@ -256,9 +248,8 @@ async def update_rule(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_resident(request: web.Request, resident_id: str) -> dict[str, Any]:
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, request[STAFF])
-    doc = await db["residents"].find_one(scoped({"_id": resident_id, "deleted_at": None}, scope))
+    residents = await Scoped.for_staff(request.config_dict[keys.MONGO], request[STAFF], "residents")
+    doc = await residents.find_one({"_id": resident_id, "deleted_at": None})
     if doc is None:
         raise web.HTTPNotFound()
     return doc
@@ -271,12 +262,11 @@ async def find_resident(request: web.Request) -> web.StreamResponse:
     (a grid worker could otherwise confirm whose a full number is: they get the same
     answer for every number)."""
     query = request.query.get("q", "").strip()[:40]
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, request[STAFF])
     if not can_see_contact(request[STAFF]) and _PHONE_LIKE.fullmatch(query):
         return await _index(request, error="请用居民ID查找（网格员不能按手机号查找）", status=400)
     by = [{"_id": query}, {"phone": query}] if can_see_contact(request[STAFF]) else [{"_id": query}]
-    doc = await db["residents"].find_one(scoped({"$or": by, "deleted_at": None}, scope)) if query else None
+    residents = await Scoped.for_staff(request.config_dict[keys.MONGO], request[STAFF], "residents")
+    doc = await residents.find_one({"$or": by, "deleted_at": None}) if query else None
     if doc is None:
         return await _index(request, error=f"没有找到居民“{query}”", status=404)
     raise web.HTTPFound(f"{PREFIX}/points/residents/{doc['_id']}")
@@ -315,7 +305,7 @@ async def award(request: web.Request) -> web.StreamResponse:
     except PointsError as exc:
         return await _resident_page(request, resident, error=exc.zh, status=exc.status)
     if not entry.replayed:
-        await AuditLog(request.config_dict[keys.MONGO]).record(
+        await request.config_dict[keys.AUDIT].record(
             staff, "points.award", "ledger_entries", entry.id, None,
             {"points": amount, "reason": reason, "community": resident["community"]}, resident_id=resident["_id"],
         )
@@ -338,7 +328,7 @@ async def reverse(request: web.Request) -> web.StreamResponse:
     except PointsError as exc:
         return await _resident_page(request, resident, error=exc.zh, status=exc.status)
     if not reversal.replayed:
-        await AuditLog(request.config_dict[keys.MONGO]).record(
+        await request.config_dict[keys.AUDIT].record(
             staff, "points.reverse", "ledger_entries", reversal.id, {"entry": entry.id, "amount": entry.amount},
             {"amount": reversal.amount, "reason": reason, "community": entry.community}, resident_id=resident["_id"],
         )

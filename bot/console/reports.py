@@ -27,19 +27,16 @@ from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, board_filter, due_today_before
-from bot.console.common import Page
+from bot.console.common import Page, community_names
 from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
 from domain.time import TZ
 from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
-from storage.audit import AuditLog
 from services.wechat_media import media_of
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import STATUS_LABELS, STATUSES, Actor, Report, find_ticket
-from storage.residents import ResidentRepository
-from storage.routing import CATEGORIES, RoutingRepository
+from storage.routing import CATEGORIES
 from storage.scope import staff_scope
 from storage.staff import STREET_ADMIN, SYSADMIN, Staff
-from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [
@@ -67,11 +64,6 @@ def _text(form: MultiDictProxy, name: str, max_len: int) -> str:
 
 def _local(value: Any) -> str:
     return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-async def _community_names(request: web.Request) -> dict[str, str]:
-    db = request.config_dict[keys.MONGO]
-    return await CommunityRepository(db).names()
 
 
 def _common() -> dict[str, Any]:
@@ -133,7 +125,7 @@ async def board(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("reports/board.html", request, {
         **_common(), "reports": reports, "total": total, "page": page, "filters": filters,
         "sorts": {k: v[0] for k, v in BOARD_SORTS.items()},
-        "statuses": STATUSES, "communities": await _community_names(request),
+        "statuses": STATUSES, "communities": await community_names(request),
         "now": service.clock(),
     })
 
@@ -170,8 +162,8 @@ async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
         category=category or None, overdue=True if query.get("overdue") == "1" else None,
         limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
     )
-    rows = report_rows(reports, staff, await _community_names(request))
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    rows = report_rows(reports, staff, await community_names(request))
+    await request.config_dict[keys.AUDIT].record(
         staff, "report.export", "reports", None, None,
         {"rows": len(reports), "format": fmt, "filters": dict(query)}, ip=request.remote,
     )
@@ -215,7 +207,7 @@ async def stats_json(request: web.Request) -> web.StreamResponse:
     now = service.clock()
     since = now - timedelta(days=days) if days else None
     db = request.config_dict[keys.MONGO]
-    data = await chart_data(db, await staff_scope(db, request[STAFF]), since, now)
+    data = await chart_data(request.config_dict[keys.DASHBOARDS], await staff_scope(db, request[STAFF]), since, now)
     return web.json_response(data, headers={"Cache-Control": "no-store"})
 
 
@@ -223,7 +215,7 @@ async def stats_json(request: web.Request) -> web.StreamResponse:
 
 
 async def _routing_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    routes_ = await RoutingRepository(request.config_dict[keys.MONGO]).all()
+    routes_ = await request.config_dict[keys.ROUTING].all()
     return aiohttp_jinja2.render_template("reports/routing.html", request, {
         **_common(), "routes": routes_, "error": error,
         "can_edit": request[STAFF].role in ROUTING_ROLES,
@@ -244,10 +236,10 @@ async def routing_update(request: web.Request) -> web.StreamResponse:
     hours = _text(form, "sla_hours", 4)
     if category not in CATEGORIES or not department or not hours.isdigit() or not 1 <= int(hours) <= 720:
         return await _routing_page(request, "请填写承办部门和 1-720 之间的办理时限（小时）", status=400)
-    table = RoutingRepository(request.config_dict[keys.MONGO])
+    table = request.config_dict[keys.ROUTING]
     before = await table.get(category)
     after = await table.set(category, department, int(hours))
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         request[STAFF], "report_routing.update", "report_routing", category,
         {"department": before.department, "sla_hours": before.sla_hours},
         {"department": after.department, "sla_hours": after.sla_hours}, ip=request.remote,
@@ -271,13 +263,12 @@ async def _scoped_report(request: web.Request) -> tuple[dict[str, Any], Report]:
 
 async def _ticket_page(request: web.Request, report: Report, error: str | None = None,
                        status: int = 200) -> web.Response:
-    resident = await ResidentRepository(request.config_dict[keys.MONGO]).get(report.resident_id)
-    service = _service(request)
+    resident = await request.config_dict[keys.RESIDENTS].get(report.resident_id)
     actions = allowed_actions(report.status)
     departments = await _departments(request, report)
     return aiohttp_jinja2.render_template("reports/ticket.html", request, {
         **_common(), "report": report, "reporter": resident, "actions": actions, "error": error,
-        "communities": await _community_names(request), "departments": departments,
+        "communities": await community_names(request), "departments": departments,
         "followers": len(report.followers), "photos": all_photos(report),
         "wechat_stored": await _wechat_stored(request, report),
         "own_photos": len(report.photos),
@@ -379,7 +370,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     except ReportError as exc:
         current = await _service(request).find(report.ticket, scope) or report
         return await _ticket_page(request, current, str(exc), status=400 if isinstance(exc, InvalidReport) else 409)
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, f"report.{action}", "reports", report.ticket, _snapshot(report),
         {**_snapshot(after), "note": after.history[-1].get("note")},
         community=report.community, resident_id=report.resident_id, ip=request.remote,

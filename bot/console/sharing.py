@@ -10,7 +10,6 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from storage.audit import AuditLog
 from storage.scope import staff_scope
 from storage.staff import STREET_ADMIN, SYSADMIN
 
@@ -59,7 +58,7 @@ async def moderate(request: web.Request) -> web.StreamResponse:
     if before is None:  # missing or outside the scope
         raise web.HTTPNotFound()
     collection = "help_requests" if kind == "help" else "share_posts"
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, f"sharing.{kind}.{action}", collection, record_id,
         {"hidden": before.get("hidden"), "community": before["community"]},
         {"hidden": action == "hide", "reason": reason, "community": before["community"]},
@@ -89,7 +88,7 @@ async def words_update(request: web.Request) -> web.StreamResponse:
         await checker.remove_word(word)
     else:
         await checker.add_word(word, reason or "不适合发布", staff.id)
-    await AuditLog(request.config_dict[keys.MONGO]).record(
+    await request.config_dict[keys.AUDIT].record(
         staff, f"content_words.{'remove' if action == 'remove' else 'add'}", "content_words", word, None,
         {"word": word, "reason": reason}, community=None,
     )

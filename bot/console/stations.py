@@ -14,13 +14,12 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
+from bot.console.common import communities_in_scope
 from services.opening_hours import DAY_NAMES, DAYS, day_hours_text, format_hours, is_open
 from services.stations import StationService, build_station, import_rows, read_csv
-from storage.audit import AuditLog
-from storage.scope import in_scope, staff_scope
+from storage.scope import staff_scope
 from storage.stations import AMENITIES, KINDS, Station
 from storage.staff import ADMIN_ROLES
-from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/stations", "title": "驿站", "roles": ()}]
@@ -29,12 +28,6 @@ AUDITED = ("name", "kind", "address", "location", "amenities", "hours", "phone",
 
 def _service(request: web.Request) -> StationService:
     return request.config_dict[keys.STATIONS]
-
-
-async def _communities(request: web.Request) -> list[tuple[str, str]]:
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, request[STAFF])
-    return [(cid, name) for cid, name in await CommunityRepository(db).choices() if in_scope(scope, cid)]
 
 
 def _snapshot(doc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -78,7 +71,7 @@ def _values_of(form: Any) -> dict[str, Any]:
 async def _edit_page(request: web.Request, station: Station | None, values: dict[str, Any],
                      error: str | None = None, status: int = 200) -> web.Response:
     return aiohttp_jinja2.render_template("stations/edit.html", request, {
-        "station": station, "values": values, "error": error, "communities": await _communities(request),
+        "station": station, "values": values, "error": error, "communities": await communities_in_scope(request),
         "kinds": KINDS, "amenities": AMENITIES, "days": [(d, DAY_NAMES[d]) for d in DAYS],
     }, status=status)
 
@@ -90,7 +83,7 @@ async def stations_list(request: web.Request) -> web.StreamResponse:
     scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     stations = await service.stations_in_scope(scope)
     now = service.now()
-    names = dict(await _communities(request))
+    names = dict(await communities_in_scope(request))
     rows = [{"s": s, "hours": format_hours(s.hours), "open": is_open(s.open_week, now)} for s in stations]
     return aiohttp_jinja2.render_template("stations/list.html", request, {
         "rows": rows, "communities": names, "can_edit": request[STAFF].role in ADMIN_ROLES, "result": None,
@@ -105,7 +98,7 @@ async def station_new(request: web.Request) -> web.StreamResponse:
 
 async def _build(request: web.Request, form: Any) -> dict[str, Any]:
     """The station document of a submitted form; ValueError with a Chinese message."""
-    communities = dict(await _communities(request))
+    communities = dict(await communities_in_scope(request))
     return build_station(_form_to_row(form), {cid: cid for cid in communities})
 
 
@@ -122,7 +115,7 @@ async def station_create(request: web.Request) -> web.StreamResponse:
         return await _edit_page(request, None, _values_of(form), str(exc), status=400)
     scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     await service.add_station(doc, scope)
-    await AuditLog(request.config_dict[keys.MONGO]).record(request[STAFF], "station.create", "stations", doc["_id"], None,
+    await request.config_dict[keys.AUDIT].record(request[STAFF], "station.create", "stations", doc["_id"], None,
                                                   _snapshot(doc))
     raise web.HTTPFound(f"{PREFIX}/stations/{doc['_id']}")
 
@@ -143,7 +136,7 @@ async def station_detail(request: web.Request) -> web.StreamResponse:
         now = _service(request).now()
         return aiohttp_jinja2.render_template("stations/view.html", request, {
             "s": station, "hours": format_hours(station.hours), "open": is_open(station.open_week, now),
-            "communities": dict(await _communities(request)),
+            "communities": dict(await communities_in_scope(request)),
         })
     return await _edit_page(request, station, _form_values(station))
 
@@ -165,7 +158,7 @@ async def station_update(request: web.Request) -> web.StreamResponse:
     after = await service.update_station(station.id, scope, changes)
     if after is None:
         raise web.HTTPNotFound()
-    await AuditLog(request.config_dict[keys.MONGO]).record(request[STAFF], "station.update", "stations", station.id,
+    await request.config_dict[keys.AUDIT].record(request[STAFF], "station.update", "stations", station.id,
                                                   _snapshot(before), _snapshot(after))
     raise web.HTTPFound(f"{PREFIX}/stations/{station.id}")
 
@@ -178,7 +171,7 @@ async def station_import(request: web.Request) -> web.StreamResponse:
     db = request.config_dict[keys.MONGO]
     scope = await staff_scope(db, request[STAFF])
     communities: dict[str, str] = {}
-    for cid, name in await _communities(request):
+    for cid, name in await communities_in_scope(request):
         communities.update({cid: cid, name: cid, name.removesuffix("社区"): cid})
     error, result = None, None
     if upload is None or not hasattr(upload, "file"):
@@ -190,7 +183,7 @@ async def station_import(request: web.Request) -> web.StreamResponse:
             error = f"无法导入：{exc}"
         else:
             result = await import_rows(_service(request).repo, rows, communities, scope=scope)
-            audit = AuditLog(db)
+            audit = request.config_dict[keys.AUDIT]
             for change in result.changes:  # one entry per station written, with the change
                 await audit.record(request[STAFF], "station.import", "stations", change.id,
                                    _snapshot(change.before), _snapshot(change.after), ip=request.remote)
@@ -199,6 +192,6 @@ async def station_import(request: web.Request) -> web.StreamResponse:
     stations = await service.stations_in_scope(scope)
     rows_ = [{"s": s, "hours": format_hours(s.hours), "open": is_open(s.open_week, now)} for s in stations]
     return aiohttp_jinja2.render_template("stations/list.html", request, {
-        "rows": rows_, "communities": dict(await _communities(request)), "can_edit": True,
+        "rows": rows_, "communities": dict(await communities_in_scope(request)), "can_edit": True,
         "result": result, "import_error": error,
     }, status=400 if error else 200)

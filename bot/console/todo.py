@@ -6,10 +6,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.console.board import due_today_before
-from bot.console.common import CHINA
-from storage.callbacks import OPEN as CALLBACK_OPEN
-from storage.reports import OPEN_STATUSES
-from storage.shop import RESERVED
+from domain.time import TZ as CHINA
+from storage.dashboards import Dashboards
 
 
 @dataclass(frozen=True)
@@ -21,20 +19,11 @@ class TodoItem:
     hint: str
 
 
-async def todo_items(db: Any, scope: dict[str, Any], now: datetime) -> list[TodoItem]:
-    open_q = {**scope, "status": {"$in": list(OPEN_STATUSES)}}
+async def todo_items(views: Dashboards, scope: dict[str, Any], now: datetime) -> list[TodoItem]:
     today = now.astimezone(CHINA).date()
     day_start = datetime.combine(today, time(0), tzinfo=CHINA)
-    day_end = day_start + timedelta(days=1)
-    counts = {
-        "dispatch": await db["reports"].count_documents({**scope, "status": "submitted"}),
-        "overdue": await db["reports"].count_documents({**open_q, "overdue": True}),
-        "due_today": await db["reports"].count_documents({**open_q, "due_at": {"$lt": due_today_before(now)}}),
-        "callbacks": await db["callbacks"].count_documents({**scope, "status": CALLBACK_OPEN}),
-        "bookings": await db["bookings"].count_documents(
-            {**scope, "status": "booked", "kind": {"$ne": "rental"}, "start": {"$gte": day_start, "$lt": day_end}}),
-        "redemptions": await db["shop_reservations"].count_documents({**scope, "state": RESERVED}),
-    }
+    counts = await views.todo_counts(scope, day_start=day_start, day_end=day_start + timedelta(days=1),
+                                     due_before=due_today_before(now))
     return [
         TodoItem("dispatch", "待派单", counts["dispatch"], "/console/reports?status=submitted", "居民新报的事，等待派给部门"),
         TodoItem("overdue", "已超时", counts["overdue"], "/console/reports?status=open&overdue=1", "超过办理时限仍未办结"),
