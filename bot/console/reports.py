@@ -26,7 +26,7 @@ from multidict import MultiDictProxy
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.charts import ECHARTS_VERSION, chart_data
-from bot.console.board import BOARD_SORTS, board_filter, due_today_before
+from bot.console.board import BOARD_SORTS, BoardFilters
 from bot.console.common import Page, community_names
 from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
 from domain.time import TZ
@@ -91,39 +91,14 @@ async def photo_upload_middleware(request: web.Request, handler: Any) -> web.Str
 async def board(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
-    query = request.query
-    status = query.get("status", "")
-    status = status if status in STATUSES or status == "open" else ""
-    category = query.get("category", "")
-    category = category if category in CATEGORIES else ""
-    overdue = query.get("overdue") == "1"
-    due = query.get("due", "")
-    due = due if due == "today" else ""
-    sort = query.get("sort", "new")
-    sort = sort if sort in BOARD_SORTS else "new"
-    words = query.get("q", "").strip()[:40]
+    filters = BoardFilters.of(request.query)
     service = _service(request)
-    extra = board_filter(words, due_today_before(service.clock()) if due else None)
-    repo = service.repo
-    filters = {"status": status, "category": category, "overdue": "1" if overdue else "", "q": words,
-               "sort": sort, "due": due}
-    total = (await repo.board(scope, status=None if status in ("", "open") else status,
-                              open_only=status == "open" or bool(due), category=category or None,
-                              overdue=True if overdue else None, limit=1, extra=extra))[1]
-    page = Page.of({**filters, "page": query.get("page", "1")}, total, f"{PREFIX}/reports", PAGE_SIZE)
-    reports, total = await repo.board(
-        scope,
-        status=None if status in ("", "open") else status,
-        open_only=status == "open" or bool(due),
-        category=category or None,
-        overdue=True if overdue else None,
-        limit=PAGE_SIZE,
-        skip=page.skip,
-        extra=extra,
-        sort=BOARD_SORTS[sort][1],
-    )
+    args = filters.board_args(service.clock())
+    total = (await service.board(scope, limit=1, **args))[1]
+    page = Page.of({**filters.form(), "page": request.query.get("page", "1")}, total, f"{PREFIX}/reports", PAGE_SIZE)
+    reports, total = await service.board(scope, limit=PAGE_SIZE, skip=page.skip, sort=filters.order, **args)
     return aiohttp_jinja2.render_template("reports/board.html", request, {
-        **_common(), "reports": reports, "total": total, "page": page, "filters": filters,
+        **_common(), "reports": reports, "total": total, "page": page, "filters": filters.form(),
         "sorts": {k: v[0] for k, v in BOARD_SORTS.items()},
         "statuses": STATUSES, "communities": await community_names(request),
         "now": service.clock(),
@@ -147,25 +122,13 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
 async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
     staff: Staff = request[STAFF]
     scope = await staff_scope(request.config_dict[keys.MONGO], staff)
-    query = request.query
-    status = query.get("status", "")
-    status = status if status in STATUSES or status == "open" else ""
-    category = query.get("category", "")
-    category = category if category in CATEGORIES else ""
-    sort = query.get("sort", "new")
-    sort = sort if sort in BOARD_SORTS else "new"
     service = _service(request)
-    due = query.get("due") == "today"
-    extra = board_filter(query.get("q", "").strip()[:40], due_today_before(service.clock()) if due else None)
-    reports, total = await service.board(
-        scope, status=None if status in ("", "open") else status, open_only=status == "open" or due,
-        category=category or None, overdue=True if query.get("overdue") == "1" else None,
-        limit=MAX_ROWS, extra=extra, sort=BOARD_SORTS[sort][1],
-    )
+    filters = BoardFilters.of(request.query)
+    reports, _ = await service.board(scope, limit=MAX_ROWS, sort=filters.order, **filters.board_args(service.clock()))
     rows = report_rows(reports, staff, await community_names(request))
     await request.config_dict[keys.AUDIT].record(
         staff, "report.export", "reports", None, None,
-        {"rows": len(reports), "format": fmt, "filters": dict(query)}, ip=request.remote,
+        {"rows": len(reports), "format": fmt, "filters": dict(request.query)}, ip=request.remote,
     )
     name = f"tickets-{service.clock().astimezone(TZ).strftime('%Y%m%d-%H%M')}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
