@@ -236,16 +236,20 @@ async def staff_create(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"{PREFIX}/staff")
 
 
+async def _account_in_scope(request: web.Request) -> Staff:
+    """The staff account named in the path, if it lies in the signed-in admin's scope (404 otherwise)."""
+    accounts = await Scoped.for_staff(request.config_dict[keys.MONGO], request[STAFF], "staff")
+    doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
+    if doc is None:
+        raise web.HTTPNotFound()
+    return Staff.from_doc(doc)
+
+
 @routes.post(f"{PREFIX}/staff/{{staff_id}}/active")
 @staff_required(*ADMIN_ROLES)
 async def staff_set_active(request: web.Request) -> web.StreamResponse:
     actor: Staff = request[STAFF]
-    db = request.config_dict[keys.MONGO]
-    accounts = await Scoped.for_staff(db, actor, "staff")
-    doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
-    if doc is None:
-        raise web.HTTPNotFound()
-    target = Staff.from_doc(doc)
+    target = await _account_in_scope(request)
     if target.id == actor.id or not can_manage(actor, target.role):
         raise web.HTTPForbidden()
     active = str((await request.post()).get("active", "")) == "1"
@@ -265,12 +269,7 @@ async def staff_set_active(request: web.Request) -> web.StreamResponse:
 async def staff_unlock(request: web.Request) -> web.StreamResponse:
     """Lift the login locks on an account (after checking with its owner)."""
     actor: Staff = request[STAFF]
-    db = request.config_dict[keys.MONGO]
-    accounts = await Scoped.for_staff(db, actor, "staff")
-    doc = await accounts.find_one({"_id": request.match_info["staff_id"]}, {"password_hash": 0})
-    if doc is None:
-        raise web.HTTPNotFound()
-    target = Staff.from_doc(doc)
+    target = await _account_in_scope(request)
     if not (actor.role == SYSADMIN or can_manage(actor, target.role)):
         raise web.HTTPForbidden()
     guard = request.config_dict[keys.LOGIN_GUARD]
