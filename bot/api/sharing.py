@@ -28,8 +28,8 @@ from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
 from bot.api.models.base import read_body
 from bot.api.models.sharing import (
-    HELP_ACTIONS, LOAN_ACTIONS, BorrowRequest, BorrowResult, HelpList, HelpRequest, Loan, LoanList, LoanListQuery,
-    NewHelpRequest, NewPost, Post, PostList, ReportRequest, Reported, SharingSearchQuery,
+    HELP_ACTIONS, LOAN_ACTIONS, BorrowRequest, BorrowResult, HelpList, HelpRequest, Loan, LoanList,
+    LoanListQuery, NewHelpRequest, NewPost, Post, PostList, ReportRequest, Reported, SharingSearchQuery,
 )
 from bot.api.spec import NOT_FOUND, TOO_LARGE, operations, schema_ref
 from bot.errors import ApiError
@@ -109,14 +109,15 @@ async def withdraw_post(request: web.Request) -> web.Response:
 @routes.post(r"/api/v1/sharing/posts/{id:[^/]+}/borrow")
 @op("borrowPost", "申请借用（东西借出中则排队，waiting_position>0）", body=BorrowRequest, path={"id": _ID_PARAM},
     answers={201: (BorrowResult, "已申请"), 404: NOT_FOUND, 409: "已经申请过这件（already_requested）",
-             413: TOO_LARGE})
+             413: TOO_LARGE, 422: "留言 note " + _REJECTED})
 async def borrow(request: web.Request) -> web.Response:
     resident = current_resident(request)
     post_id = _path_id(request)
     body = await read_body(request, BorrowRequest)
     start, end = body.days()
     result = await _service(request).request_borrow(resident, post_id, start, end, body.note)
-    return json_response(BorrowResult.of_result(result.loan, resident.id, result.waiting_position), status=201)
+    answer = BorrowResult.of_result(result.loan, resident.id, result.waiting_position)
+    return json_response(answer, status=201)
 
 
 @routes.post(r"/api/v1/sharing/posts/{id:[^/]+}/report")
@@ -208,7 +209,8 @@ _HELP_ACTION_OK = {"description": "成功：report 返回 Reported，其他操�
 @help_op("helpAction", "take 接单 / complete 求助人确认完成（帮忙者得积分）/ cancel 取消 / report 举报（需 reason）",
          description="只有 report 读请求体 {\"reason\"}，其他操作不需要请求体。",
          path={"id": _ID_PARAM, "action": {"type": "string", "enum": list(HELP_ACTIONS)}},
-         request_body={"required": False, "content": {"application/json": {"schema": schema_ref(ReportRequest.__name__)}}},
+         request_body={"required": False,
+                       "content": {"application/json": {"schema": schema_ref(ReportRequest.__name__)}}},
          answers={200: _HELP_ACTION_OK, 404: NOT_FOUND,
                   409: "已有邻居接单（help_taken）或状态不允许（bad_state）"})
 async def help_action(request: web.Request) -> web.Response:

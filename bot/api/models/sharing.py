@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import Field, validator
+from pydantic.errors import StrError
 
 from bot.api.models.base import Body, FieldProblem, Out, Query, one_of, text
 from bot.safe_input import parse_day
@@ -22,6 +23,19 @@ HELP_ACTIONS = ("take", "complete", "cancel", "report")
 
 # ---- requests ---------------------------------------------------------------------------------
 
+def _strings_only(value: Any) -> Any:
+    """A choice (`one_of`) field of a body takes only a string: a list or a number is told
+    "must be a string" (as before the models), not a pydantic internal message."""
+    if not isinstance(value, str):
+        raise StrError()
+    return value
+
+
+def string_choices(*fields: str) -> Any:
+    """The validator making these `one_of` fields strict strings (see `_strings_only`)."""
+    return validator(*fields, pre=True, allow_reuse=True)(_strings_only)
+
+
 class SharingSearchQuery(Query):
     q: text(40) = Field("", description="关键词，如“梯子”；空则为最新")  # type: ignore[valid-type]
 
@@ -31,6 +45,9 @@ class LoanListQuery(Query):
         "borrower", description="borrower 我借的，owner 别人借我的")
 
 
+_PHOTO_URL = text(500, regex=r"^(https://|cloud://)\S{1,490}$")
+
+
 class NewPost(Body):
     kind: one_of(POST_KINDS) = Field(..., description="item 物品，skill 技能")  # type: ignore[valid-type]
     mode: one_of(POST_MODES) = Field(LEND, description="借出或赠送（技能总是 lend）")  # type: ignore[valid-type]
@@ -38,10 +55,10 @@ class NewPost(Body):
     condition: text(40) = Field("", description="新旧程度")  # type: ignore[valid-type]
     availability: text(60) = Field("", description="什么时候方便")  # type: ignore[valid-type]
     description: text(300) = Field("", description="说明")  # type: ignore[valid-type]
-    photo_url: Optional[text(500, regex=r"^(https://|cloud://)\S{1,490}$")] = Field(  # type: ignore[valid-type]
-        None, description="https:// 或 cloud:// 图片地址")
+    photo_url: Optional[_PHOTO_URL] = Field(None, description="https:// 或 cloud:// 图片地址")
 
     formats = {"photo_url": ("必须是 https:// 或 cloud:// 地址", "must be an https:// or cloud:// URL")}
+    _choices = string_choices("kind", "mode")
 
 
 class BorrowRequest(Body):
@@ -71,6 +88,8 @@ class NewHelpRequest(Body):
     when: text(40) = Field(..., description="什么时候")  # type: ignore[valid-type]
     place: text(60) = Field("", description="在哪里")  # type: ignore[valid-type]
 
+    _choices = string_choices("kind")
+
 
 # ---- responses --------------------------------------------------------------------------------
 
@@ -92,8 +111,8 @@ class Post(Out):
     def of(cls, post: records.Post, resident_id: str) -> "Post":
         return cls(id=post.id, kind=post.kind, mode=post.mode, title=post.title, condition=post.condition,
                    availability=post.availability, description=post.description, state=post.state,
-                   state_title=post.state_title, mine=post.owner_id == resident_id, created_at=post.created_at,
-                   photo_url=(post.photo or {}).get("url"))
+                   state_title=post.state_title, mine=post.owner_id == resident_id,
+                   created_at=post.created_at, photo_url=(post.photo or {}).get("url"))
 
 
 class PostList(Out):
@@ -115,9 +134,10 @@ class Loan(Out):
     returned_at: Optional[datetime] = Field(...)
 
     @classmethod
-    def fields_of(cls, loan: records.Loan, resident_id: str) -> dict:
-        return dict(id=loan.id, post_id=loan.post_id, post_title=loan.post_title, start=loan.start, end=loan.end,
-                    state=loan.state, state_title=loan.state_title, note=loan.note,
+    def fields_of(cls, loan: records.Loan, resident_id: str) -> dict[str, Any]:
+        """The loan's fields as the resident sees them (shared by `Loan` and `BorrowResult`)."""
+        return dict(id=loan.id, post_id=loan.post_id, post_title=loan.post_title, start=loan.start,
+                    end=loan.end, state=loan.state, state_title=loan.state_title, note=loan.note,
                     role="owner" if loan.owner_id == resident_id else "borrower", created_at=loan.created_at,
                     handed_over_at=loan.handed_over_at, returned_at=loan.returned_at)
 
@@ -163,9 +183,9 @@ class HelpRequest(Out):
     def of(cls, found: records.HelpRequest, resident_id: str) -> "HelpRequest":
         role = ("requester" if found.requester_id == resident_id
                 else "volunteer" if found.volunteer_id == resident_id else None)
-        return cls(id=found.id, kind=found.kind, kind_title=found.kind_title, details=found.details, when=found.when,
-                   place=found.place, state=found.state, state_title=found.state_title, role=role,
-                   created_at=found.created_at, completed_at=found.completed_at)
+        return cls(id=found.id, kind=found.kind, kind_title=found.kind_title, details=found.details,
+                   when=found.when, place=found.place, state=found.state, state_title=found.state_title,
+                   role=role, created_at=found.created_at, completed_at=found.completed_at)
 
 
 class HelpList(Out):
