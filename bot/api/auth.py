@@ -3,7 +3,8 @@
 POST /api/v1/auth/login {"code": <wx.login code>} exchanges the code at WeChat's
 `sns/jscode2session` for the user's openid, finds or creates the resident behind
 `mp:<openid>` and answers with our own opaque session token (stored hashed in Redis
-with a fixed expiry, `api_session_ttl`). WeChat's session_key is dropped.
+with a fixed expiry, `api_session_ttl`). WeChat's session_key is dropped. Its request and
+answer are `bot.api.models.auth.LoginRequest` / `LoginResponse`.
 
 `api_middleware` guards every /api/v1 route: without a valid `Authorization: Bearer`
 token it answers 401, unless the handler is marked `@public`. It sets

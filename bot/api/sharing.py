@@ -1,7 +1,9 @@
 """共享社区 for the mini-program: items and skills, borrowing, help requests.
 
-Everything is scoped to the resident's own community. Posts and help requests pass the
-content check (422 `content_*` with the reason in `message`).
+Everything is scoped to the resident's own community. Posts, borrow notes and help requests
+pass the content check (422 `content_*` with the reason in `message`). The requests and
+answers are the models of `bot.api.models.sharing`; `@op` declares each operation for the
+OpenAPI document.
 
 GET    /api/v1/sharing/posts?q=梯子          search (or the newest) in my community
 POST   /api/v1/sharing/posts                 share an item or skill
