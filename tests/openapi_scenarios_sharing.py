@@ -94,6 +94,12 @@ async def _borrow_twice(h: Any) -> int:
     return await h.call(client, "POST", f"{POSTS}/{post_id}/borrow", neighbour, json=_dates())
 
 
+async def _borrow_rejected(h: Any) -> int:
+    client, _, neighbour, post_id = await _post(h)
+    return await h.call(client, "POST", f"{POSTS}/{post_id}/borrow", neighbour,
+                        json={**_dates(), "note": "有事打13812345678"})
+
+
 async def _report(h: Any) -> int:
     client, _, neighbour, post_id = await _post(h)
     return await h.call(client, "POST", f"{POSTS}/{post_id}/report", neighbour, json={"reason": "像广告"})
@@ -164,6 +170,7 @@ SCENARIOS = {
     ("DELETE", f"{POSTS}/{{id}}", 409): _withdraw_lent,
     ("POST", f"{POSTS}/{{id}}/borrow", 201): _borrow,
     ("POST", f"{POSTS}/{{id}}/borrow", 409): _borrow_twice,
+    ("POST", f"{POSTS}/{{id}}/borrow", 422): _borrow_rejected,
     ("POST", f"{POSTS}/{{id}}/report", 200): _report,
     ("GET", "/api/v1/sharing/loans", 200): _loans,
     ("POST", "/api/v1/sharing/loans/{id}/{action}", 200): _accept,

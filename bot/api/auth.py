@@ -3,7 +3,8 @@
 POST /api/v1/auth/login {"code": <wx.login code>} exchanges the code at WeChat's
 `sns/jscode2session` for the user's openid, finds or creates the resident behind
 `mp:<openid>` and answers with our own opaque session token (stored hashed in Redis
-with a fixed expiry, `api_session_ttl`). WeChat's session_key is dropped.
+with a fixed expiry, `api_session_ttl`). WeChat's session_key is dropped. Its request and
+answer are `bot.api.models.auth.LoginRequest` / `LoginResponse`.
 
 `api_middleware` guards every /api/v1 route: without a valid `Authorization: Bearer`
 token it answers 401, unless the handler is marked `@public`. It sets
@@ -18,7 +19,9 @@ from aiohttp import web
 
 from bot import keys
 from bot.api import PREFIX, json_response
-from bot.api.validation import get_field, read_object, reject_unknown
+from bot.api.models.auth import LoginRequest, LoginResponse
+from bot.api.models.base import read_body
+from bot.api.spec import BAD_GATEWAY, TOO_LARGE, UNAVAILABLE, operations
 from bot.errors import ApiError
 from bot.mp_api import (
     BUSY, CODE_USED, HIGH_RISK, INVALID_CODE, RATE_LIMITED, MiniProgramClient, MiniProgramError,
@@ -33,6 +36,7 @@ TOKEN = "linli.api_token"  # request[TOKEN]: the bearer token itself
 MP_USER_KEY = "mp:{openid}"
 
 routes = web.RouteTableDef()
+op = operations("auth")
 H = TypeVar("H", bound=Callable[..., Any])
 
 
@@ -147,12 +151,13 @@ def _login_error(exc: MiniProgramError) -> ApiError:
 
 
 @routes.post(f"{PREFIX}/auth/login")
+@op("login", "小程序登录：用 wx.login 的 code 换取会话令牌", body=LoginRequest, answers={
+    200: (LoginResponse, "登录成功"), 401: "code 无效或已使用（微信 40029 / 40163）", 403: "微信判定为风险用户（40226）",
+    413: TOO_LARGE, 502: BAD_GATEWAY, 503: UNAVAILABLE})
 @public
 @login_route
 async def login(request: web.Request) -> web.Response:
-    body = await read_object(request)
-    reject_unknown(body, {"code"})
-    code = get_field(body, "code", str, max_len=128)
+    code = (await read_body(request, LoginRequest)).code
     client = request.config_dict.get(keys.MP_CLIENT)
     if client is None:
         raise ApiError(503, "login_unavailable", "小程序登录暂未开通", "MP_APP_ID / MP_APP_SECRET not configured")
@@ -165,73 +170,12 @@ async def login(request: web.Request) -> web.Response:
     resident = await ResidentRepository(request.config_dict[keys.MONGO]).for_user_key(user_key, settings.default_community)
     sessions: SessionStore = request.config_dict[keys.API_SESSIONS]
     token = await sessions.create({"resident_id": resident.id, "user_key": user_key}, owner=resident.id)
-    return json_response({"token": token, "token_type": "Bearer", "expires_in": sessions.ttl_seconds})
+    return json_response(LoginResponse(token=token, token_type="Bearer", expires_in=sessions.ttl_seconds))
 
 
 @routes.post(f"{PREFIX}/auth/logout")
+@op("logout", "退出登录（令牌立即失效）", answers={204: {"description": "已退出"}})
 async def logout(request: web.Request) -> web.Response:
     await request.config_dict[keys.API_SESSIONS].delete(request[TOKEN])
     return web.Response(status=204)
 
-
-OPENAPI: dict[str, Any] = {
-    f"{PREFIX}/auth/login": {
-        "post": {
-            "tags": ["auth"],
-            "summary": "小程序登录：用 wx.login 的 code 换取会话令牌",
-            "operationId": "login",
-            "security": [],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LoginRequest"}}},
-            },
-            "responses": {
-                "200": {
-                    "description": "登录成功",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LoginResponse"}}},
-                },
-                "400": {"$ref": "#/components/responses/BadRequest"},
-                "401": {"description": "code 无效或已使用（微信 40029 / 40163）",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "403": {"description": "微信判定为风险用户（40226）",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-                "429": {"$ref": "#/components/responses/RateLimited"},
-                "502": {"$ref": "#/components/responses/BadGateway"},
-                "503": {"$ref": "#/components/responses/ServiceUnavailable"},
-            },
-        }
-    },
-    f"{PREFIX}/auth/logout": {
-        "post": {
-            "tags": ["auth"],
-            "summary": "退出登录（令牌立即失效）",
-            "operationId": "logout",
-            "responses": {
-                "204": {"description": "已退出"},
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "429": {"$ref": "#/components/responses/RateLimited"},
-            },
-        }
-    },
-}
-
-OPENAPI_COMPONENTS: dict[str, Any] = {
-    "schemas": {
-        "LoginRequest": {
-            "type": "object",
-            "required": ["code"],
-            "additionalProperties": False,
-            "properties": {"code": {"type": "string", "maxLength": 128, "description": "wx.login() 返回的 code"}},
-        },
-        "LoginResponse": {
-            "type": "object",
-            "required": ["token", "token_type", "expires_in"],
-            "properties": {
-                "token": {"type": "string", "description": "放在 Authorization: Bearer 头里"},
-                "token_type": {"type": "string", "enum": ["Bearer"]},
-                "expires_in": {"type": "integer", "description": "有效秒数"},
-            },
-        },
-    }
-}
