@@ -7,7 +7,6 @@ a retry with the same `message_id` gets the first answer. Per-resident chat rate
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
@@ -15,20 +14,22 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import TOKEN, current_resident, rate_limit
-from bot.api.spec import BAD_REQUEST, COMMON, ok
-from bot.api.validation import get_field, invalid, read_object, reject_unknown
+from bot.api.models.base import read_body
+from bot.api.models.chat import ChatReply, ChatRequest, ChatResponse
+from bot.api.spec import TOO_LARGE, operations
 from bot.channels.rest import answer_once
 from bot.errors import ApiError
 from bot.messages import InboundMessage, Reply
 from bot.text import normalize
 
 routes = web.RouteTableDef()
+op = operations("chat")
 CHANNEL = "mp"
-_MESSAGE_ID = re.compile(r"[\w.:\-]{1,128}")
 
 
 def _render(replies: list[Reply]) -> list[dict[str, Any]]:
-    return [reply.as_dict() for reply in replies]
+    """The replies as sent (and as kept for a retry with the same message_id)."""
+    return [ChatReply.of(reply).sent() for reply in replies]
 
 
 async def _sender(request: web.Request) -> str:
@@ -41,63 +42,19 @@ async def _sender(request: web.Request) -> str:
 
 
 @routes.post(f"{PREFIX}/chat")
+@op("chat", "和社区助手对话（以登录的居民身份）", body=ChatRequest,
+    answers={200: (ChatResponse, "助手的回复"), 413: TOO_LARGE})
 async def chat(request: web.Request) -> web.Response:
     resident = current_resident(request)
     settings = request.config_dict[keys.SETTINGS]
-    body = await read_object(request)
-    reject_unknown(body, {"message", "message_id"})
-    text = get_field(body, "message", str, max_len=None)
-    message_id = get_field(body, "message_id", str, required=False, max_len=128)
-    if message_id is not None and not _MESSAGE_ID.fullmatch(message_id):
-        raise invalid("message_id", "格式不正确", "must be 1-128 letters, digits or ._:-")
+    body = await read_body(request, ChatRequest)
+    text = body.message
     if not normalize(text):
         raise ApiError(400, "empty_message", "消息是空的，请输入内容", "message is empty")
     if len(text) > settings.max_message_chars:
         raise ApiError(413, "message_too_long", f"消息太长了，请控制在{settings.max_message_chars}字以内",
                        f"message longer than {settings.max_message_chars} characters")
     await rate_limit(request, f"chat:{CHANNEL}:{resident.id}", settings.rate_chat_per_minute)
-    message = InboundMessage(channel=CHANNEL, sender=await _sender(request), text=text, message_id=message_id)
+    message = InboundMessage(channel=CHANNEL, sender=await _sender(request), text=text, message_id=body.message_id)
     replies = await answer_once(request, CHANNEL, message, _render)
-    return json_response({"replies": replies})
-
-
-OPENAPI: dict[str, Any] = {
-    f"{PREFIX}/chat": {
-        "post": {
-            "tags": ["chat"],
-            "summary": "和社区助手对话（以登录的居民身份）",
-            "operationId": "chat",
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
-            "responses": {
-                **ok("ChatResponse", "助手的回复"),
-                **BAD_REQUEST,
-                "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-                **COMMON,
-            },
-        }
-    }
-}
-
-OPENAPI_COMPONENTS: dict[str, Any] = {
-    "schemas": {
-        "ChatRequest": {
-            "type": "object", "required": ["message"], "additionalProperties": False,
-            "properties": {
-                "message": {"type": "string", "description": "居民说的话"},
-                "message_id": {"type": "string", "maxLength": 128, "description": "重发同一条消息时带上，只处理一次"},
-            },
-        },
-        "ChatResponse": {
-            "type": "object", "required": ["replies"],
-            "properties": {"replies": {"type": "array", "items": {
-                "type": "object",
-                "properties": {
-                    "text": {"type": "string"},
-                    "buttons": {"type": "array", "items": {"type": "object", "properties": {
-                        "title": {"type": "string"}, "payload": {"type": "string"}}}},
-                },
-            }}},
-        },
-    }
-}
+    return json_response(ChatResponse(replies=[ChatReply(**reply) for reply in replies]).sent())

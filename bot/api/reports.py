@@ -23,19 +23,22 @@ from aiohttp import BodyPartReader, web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
-from bot.api.reports_openapi import OPENAPI, OPENAPI_COMPONENTS  # noqa: F401  (this module's document)
-from bot.api.validation import get_field, invalid, read_object, reject_unknown
-from bot.errors import ApiError
-from services.reports import (
-    ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS, NewReport, Reporter, ReportService,
+from bot.api.models.base import Body, invalid, read_body, read_json
+from bot.api.models.reports import (
+    TICKET, MarkNoticesRead, Notice, Notices, NoticesMarked, NoticesQuery, RatingRequest, ReopenRequest,
+    ReportCreated, ReportDetail, NewReportRequest, Report, Reports, ReportsQuery, create_request_body,
 )
+from bot.api.spec import NOT_FOUND, operations
+from bot.errors import ApiError
+from services.reports import MAX_PHOTOS, NewReport, Reporter, ReportService
 from storage.photos import BadPhoto, PhotoStore
-from storage.reports import STATUS_LABELS, Report, find_ticket
-from storage.routing import CATEGORIES
+from storage.reports import Report as StoredReport, find_ticket
 
 routes = web.RouteTableDef()
+op = operations("reports")
+op_notices = operations("notices")
 
-FIELDS = ("category", "location_text", "lat", "lng", "description")
+FIELDS = tuple(NewReportRequest.__fields__)
 MAX_FIELD_BYTES = 4096
 # Multipart overhead allowed beyond the photos themselves.
 MULTIPART_SLACK = 64 * 1024
@@ -52,41 +55,12 @@ def _ticket(request: web.Request) -> str:
     return ticket
 
 
-def report_json(report: Report, resident_id: str, *, detail: bool = False) -> dict[str, Any]:
-    """A report as its reporter (or a follower) sees it: no staff names or ids."""
-    data: dict[str, Any] = {
-        "ticket": report.ticket,
-        "category": report.category,
-        "category_name": CATEGORIES.get(report.category, report.category),
-        "status": report.status,
-        "status_name": STATUS_LABELS.get(report.status, report.status),
-        "department": report.department,
-        "location_text": report.location_text,
-        "latitude": report.latitude,
-        "longitude": report.longitude,
-        "description": report.description,
-        "created_at": report.created_at,
-        "due_at": report.due_at,
-        "overdue": report.overdue,
-        "duplicate_of": report.duplicate_of,
-        "mine": report.resident_id == resident_id,
-        "rating": {"stars": report.rating["stars"], "comment": report.rating.get("comment")} if report.rating else None,
-        "can_rate": report.resident_id == resident_id and report.status in ("resolved", "closed")
-        and not report.rating,
-    }
-    if detail:
-        data["photos"] = [
-            {"index": i, "source": p.get("source"),
-             "url": f"{PREFIX}/reports/{report.ticket}/photos/{i}" if p.get("source") == "upload" else None}
-            for i, p in enumerate(report.photos)
-        ]
-        data["history"] = [
-            {"action": h.get("action"), "action_name": ACTION_LABELS.get(h.get("action"), h.get("action")),
-             "status": h.get("status"), "at": h.get("at"), "by": (h.get("actor") or {}).get("kind"),
-             "note": h.get("note"), "reason": h.get("reason")}
-            for h in report.history
-        ]
-    return data
+async def _read_object(request: web.Request, model: type[Body]) -> dict[str, Any]:
+    """The JSON body, refused (400) unless an object, before the ticket is looked at."""
+    raw = await read_json(request)
+    if not isinstance(raw, dict):
+        model.parse_body(raw)  # the 400 for a body that is not an object
+    return raw
 
 
 # -- create ----------------------------------------------------------------------------
@@ -174,16 +148,11 @@ def _numbers(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _new_report(body: dict[str, Any]) -> NewReport:
-    category = get_field(body, "category", str, max_len=32, choices=CATEGORIES)
-    description = get_field(body, "description", str, max_len=MAX_DESCRIPTION)
-    location_text = get_field(body, "location_text", str, required=False, max_len=MAX_LOCATION_TEXT)
-    lat = get_field(body, "lat", float, required=False, min_value=-90, max_value=90)
-    lng = get_field(body, "lng", float, required=False, min_value=-180, max_value=180)
-    if (lat is None) != (lng is None):
+def _new_report(body: NewReportRequest) -> NewReport:
+    if (body.lat is None) != (body.lng is None):
         raise invalid("lat", "经纬度要一起填写", "lat and lng go together")
-    return NewReport(category=category, description=description, location_text=location_text,
-                     latitude=lat, longitude=lng, source="api")
+    return NewReport(category=body.category, description=body.description, location_text=body.location_text,
+                     latitude=body.lat, longitude=body.lng, source="api")
 
 
 async def _photo_quota(request: web.Request, resident_id: str, count: int) -> None:
@@ -197,17 +166,23 @@ async def _photo_quota(request: web.Request, resident_id: str, count: int) -> No
 
 
 @routes.post(f"{PREFIX}/reports")
+@op("createReport", "报事：提交一个问题（可带现场照片）", body=NewReportRequest, request_body=create_request_body(),
+    description="同类问题在附近（或同一地点描述）已有在办工单时，不新开工单，而是关联到已有工单"
+                "（duplicate=true，report 为已有工单，own_ticket 为本次记录号）。",
+    answers={201: (ReportCreated, "已提交"),
+             400: "字段不正确，或照片不是 JPG/PNG（bad_photo_type）、是空的（empty_photo）、太多（too_many_photos）",
+             413: "照片太大（photo_too_large）或请求太大", 415: "请求类型不支持"})
 async def create_report(request: web.Request) -> web.Response:
     resident = current_resident(request)
     store: PhotoStore = request.config_dict[keys.PHOTOS]
     photos: list[bytes] = []
     if request.content_type == "multipart/form-data":
-        body, photos = await _read_multipart(request, store.max_bytes)
+        fields, photos = await _read_multipart(request, store.max_bytes)
+        body = NewReportRequest.parse_body(fields)
     elif request.content_type == "application/json":
-        body = await read_object(request)
-        reject_unknown(body, FIELDS)
+        body = await read_body(request, NewReportRequest)
     elif request.content_type == "application/x-www-form-urlencoded":
-        body = await _read_form(request)
+        body = NewReportRequest.parse_body(await _read_form(request))
     else:
         raise ApiError(415, "unsupported_media_type", "请用 multipart/form-data（带照片）或 JSON 提交",
                        "use multipart/form-data, application/x-www-form-urlencoded or application/json")
@@ -224,38 +199,44 @@ async def create_report(request: web.Request) -> web.Response:
     new.photos = [await store.put(data, uploaded_by=resident.id, now=now) for data in photos]
     user_key = next((k for k in resident.user_keys if k.startswith("mp:")), f"mp:{resident.id}")
     created = await service.create(Reporter(resident.id, user_key, resident.community), new)
-    return json_response({
-        "report": report_json(created.report, resident.id, detail=True),
-        "duplicate": created.duplicate,
-        "own_ticket": created.own_ticket,
-    }, status=201)
+    return json_response(ReportCreated(report=ReportDetail.of(created.report, resident.id),
+                                       duplicate=created.duplicate, own_ticket=created.own_ticket), status=201)
 
 
 # -- read ------------------------------------------------------------------------------
 
 
 @routes.get(f"{PREFIX}/reports")
+@op("listReports", "我的报事（我提交的和我关注的），最新的在前", query=ReportsQuery,
+    answers={200: (Reports, "列表")})
 async def list_reports(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    scope = request.query.get("status", "active")
-    if scope not in ("active", "all"):
-        raise invalid("status", "只能是 active 或 all", "must be active or all")
-    reports = await _service(request).for_resident(resident.id, active_only=scope == "active", limit=50)
-    return json_response({"reports": [report_json(r, resident.id) for r in reports]})
+    query = ReportsQuery.parse_request(request)
+    reports = await _service(request).for_resident(resident.id, active_only=query.status == "active", limit=50)
+    return json_response(Reports(reports=[Report.of(r, resident.id) for r in reports]))
 
 
-async def _mine(request: web.Request) -> tuple[Any, Report]:
+async def _mine(request: web.Request) -> tuple[Any, StoredReport]:
     resident = current_resident(request)
     return resident, await _service(request).get_for_resident(_ticket(request), resident.id)
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")
+@op("getReport", "查看我的一个工单（含办理记录）", path={"ticket": TICKET},
+    answers={200: (ReportDetail, "工单详情"), 404: NOT_FOUND})
 async def get_report(request: web.Request) -> web.Response:
     resident, report = await _mine(request)
-    return json_response(report_json(report, resident.id, detail=True))
+    return json_response(ReportDetail.of(report, resident.id))
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}/photos/{{index}}")
+@op("getReportPhoto", "工单的现场照片（仅报事人和关注人可看）",
+    path={"ticket": TICKET, "index": {"type": "integer", "minimum": 0}},
+    answers={200: {"description": "照片", "content": {"image/jpeg": _BINARY, "image/png": _BINARY}},
+             404: NOT_FOUND})
 async def get_photo(request: web.Request) -> web.Response:
     _, report = await _mine(request)
     raw = request.match_info["index"]
@@ -273,46 +254,51 @@ async def get_photo(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{PREFIX}/reports/{{ticket}}/rating")
+@op("rateReport", "确认问题已解决并评价（1-5 星），待确认的工单随之办结", body=RatingRequest,
+    path={"ticket": TICKET},
+    answers={200: (ReportDetail, "评价后的工单"), 404: NOT_FOUND,
+             409: "还没处理完（not_resolved）或已经评价过（already_rated）"})
 async def rate_report(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    body = await read_object(request)  # a broken body is 400 before anything else
+    raw = await _read_object(request, RatingRequest)  # a broken body is 400 before anything else
     ticket = _ticket(request)
-    reject_unknown(body, {"stars", "comment"})
-    stars = get_field(body, "stars", int, min_value=1, max_value=5)
-    comment = get_field(body, "comment", str, required=False, max_len=200)
-    report = await _service(request).rate(ticket, resident.id, stars, comment)
-    return json_response(report_json(report, resident.id, detail=True))
+    body = RatingRequest.parse_body(raw)
+    report = await _service(request).rate(ticket, resident.id, body.stars, body.comment)
+    return json_response(ReportDetail.of(report, resident.id))
 
 
 @routes.post(f"{PREFIX}/reports/{{ticket}}/reopen")
+@op("reopenReport", "问题没有解决：退回承办部门重新处理", body=ReopenRequest, path={"ticket": TICKET},
+    answers={200: (ReportDetail, "重新处理中的工单"), 404: NOT_FOUND, 409: "工单不是待确认状态"})
 async def reopen_report(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    body = await read_object(request)
+    raw = await _read_object(request, ReopenRequest)
     ticket = _ticket(request)
-    reject_unknown(body, {"note"})
-    note = get_field(body, "note", str, required=False, max_len=200)
-    report = await _service(request).reopen(ticket, resident.id, note)
-    return json_response(report_json(report, resident.id, detail=True))
+    body = ReopenRequest.parse_body(raw)
+    report = await _service(request).reopen(ticket, resident.id, body.note)
+    return json_response(ReportDetail.of(report, resident.id))
 
 
 # -- notices -------------------------------------------------------------------------------
 
 
 @routes.get(f"{PREFIX}/notices")
+@op_notices("listNotices", "我的消息通知（工单进度等），最新的在前", query=NoticesQuery,
+            answers={200: (Notices, "通知")})
 async def list_notices(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    unread = request.query.get("unread", "0")
-    if unread not in ("0", "1", "true", "false"):
-        raise invalid("unread", "只能是 1 或 0", "must be 1 or 0")
-    notices = await request.config_dict[keys.NOTIFIER].for_resident(resident.id, unread_only=unread in ("1", "true"))
-    return json_response({"notices": [n.as_json() for n in notices]})
+    query = NoticesQuery.parse_request(request)
+    notices = await request.config_dict[keys.NOTIFIER].for_resident(
+        resident.id, unread_only=query.unread in ("1", "true"))
+    return json_response(Notices(notices=[Notice.of(n) for n in notices]))
 
 
 @routes.post(f"{PREFIX}/notices/read")
+@op_notices("markNoticesRead", "标记通知已读（不传 ids 表示全部）", body=MarkNoticesRead,
+            answers={200: (NoticesMarked, "标记了几条")})
 async def read_notices(request: web.Request) -> web.Response:
     resident = current_resident(request)
-    body = await read_object(request)
-    reject_unknown(body, {"ids"})
-    ids = get_field(body, "ids", list, required=False, max_len=64, max_items=200)
+    body = await read_body(request, MarkNoticesRead)
+    ids = list(body.ids) if body.ids is not None else None
     changed = await request.config_dict[keys.NOTIFIER].mark_read(resident.id, ids)
-    return json_response({"marked": changed})
+    return json_response(NoticesMarked(marked=changed))
