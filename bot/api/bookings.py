@@ -25,10 +25,10 @@ from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
 from bot.api.models.base import read_body, read_json
 from bot.api.models.bookings import (
-    BookableService, BookableServices, Booked, Booking, BookingRequest, CancelBookingRequest, CancelledBooking,
-    LeftWaitlist, MyBookings, RentalSlots, ResidentLink, ResidentLinkConfirm, ResidentLinkRequest,
-    ResidentLinkResult, ResidentLinks, ServiceSlots, ServiceSlotsAnswer, ServicesQuery, Slot, SlotsQuery,
-    WaitlistEntry, Waitlisted,
+    BookableService, BookableServices, Booked, Booking, BookingRequest, CancelBookingRequest,
+    CancelledBooking, LeftWaitlist, MyBookings, RentalSlots, ResidentLink, ResidentLinkConfirm,
+    ResidentLinkRequest, ResidentLinkResult, ResidentLinks, ServiceSlots, ServiceSlotsAnswer, ServicesQuery,
+    Slot, SlotsQuery, WaitlistEntry, Waitlisted,
 )
 from bot.api.spec import FORBIDDEN, NOT_FOUND, TOO_LARGE, operations
 from bot.errors import ApiError
@@ -79,7 +79,8 @@ async def list_services(request: web.Request) -> web.Response:
     svc = _svc(request)
     who = await _beneficiary(request, me, query.for_)
     services = await svc.services_for(who.community)
-    return json_response(BookableServices(services=[BookableService.of(s, svc.eligibility(s, who)) for s in services]))
+    return json_response(BookableServices(
+        services=[BookableService.of(s, svc.eligibility(s, who)) for s in services]))
 
 
 @routes.get(f"{PREFIX}/services/{{code}}/slots")
@@ -125,8 +126,8 @@ async def create_booking(request: web.Request) -> web.Response:
     result = await _svc(request).book(body.slot_id, who, booker=me, user_key=user_key, channel="mp",
                                       join_waitlist=body.waitlist, pickup=body.pickup_date)
     if result.status == "waitlisted":
-        return json_response(Waitlisted(status="waitlisted", waitlist=WaitlistEntry.of(result.entry, result.position)),
-                             status=202)
+        entry = WaitlistEntry.of(result.entry, result.position)
+        return json_response(Waitlisted(status="waitlisted", waitlist=entry), status=202)
     return json_response(Booked(status="booked", booking=Booking.of(result.booking, me)), status=201)
 
 
@@ -144,7 +145,8 @@ async def my_bookings(request: web.Request) -> web.Response:
 
 @routes.post(f"{PREFIX}/bookings/{{booking_id}}/cancel")
 @op("cancelBooking", "取消预约（须在取消截止时间前）", path={"booking_id": _PATH_ID},
-    request_body={"required": False, "content": {"application/json": {"schema": CancelBookingRequest.schema()}}},
+    request_body={"required": False,
+                  "content": {"application/json": {"schema": CancelBookingRequest.schema()}}},
     answers={200: (CancelledBooking, "已取消"), 404: NOT_FOUND, 409: REFUSED, 413: TOO_LARGE})
 async def cancel_booking(request: web.Request) -> web.Response:
     me = current_resident(request)

@@ -48,7 +48,8 @@ class Day(date):
         try:
             return parse_day(value)
         except ValueError:
-            raise FieldProblem(zh="日期格式应为 2026-01-31", en="must be YYYY-MM-DD between 2000 and 2100") from None
+            raise FieldProblem(zh="日期格式应为 2026-01-31",
+                               en="must be YYYY-MM-DD between 2000 and 2100") from None
 
 
 class Flag:
@@ -81,7 +82,8 @@ class ServicesQuery(Query):
 
 class SlotsQuery(Query):
     date: Optional[Day] = Field(None, description="只看这一天起的时段（北京时间）")
-    days: Optional[query_integer(ge=1, le=31)] = Field(None, description="从 date 起看几天，默认1天")  # type: ignore[valid-type]
+    days: Optional[query_integer(ge=1, le=31)] = Field(  # type: ignore[valid-type]
+        None, description="从 date 起看几天，默认1天")
     for_: Optional[text()] = Field(None, alias="for", description=FOR_ELDER)  # type: ignore[valid-type]
 
 
@@ -97,7 +99,8 @@ class CancelBookingRequest(Body):
 
 
 class ResidentLinkRequest(Body):
-    relation: one_of(RELATIONS) = Field(..., description="family=家人，volunteer=志愿者")  # type: ignore[valid-type]
+    relation: one_of(RELATIONS) = Field(  # type: ignore[valid-type]
+        ..., description="family=家人，volunteer=志愿者")
     label: Optional[text(12)] = Field(None, example="妈妈", description="老人在我这里的称呼")  # type: ignore[valid-type]
 
 
@@ -128,9 +131,11 @@ class BookableService(Out):
         rules = rules_of(service)
         fields = dict(
             code=service["code"], name=service["name"], description=service.get("description"),
-            location=service.get("location"), community=service["community"], kind=service.get("kind", "session"),
-            for_whom=eligibility.describe(service.get("eligibility") or {}), window_days=rules["window_days"],
-            min_notice_minutes=rules["min_notice_minutes"], cancel_cutoff_minutes=rules["cancel_cutoff_minutes"],
+            location=service.get("location"), community=service["community"],
+            kind=service.get("kind", "session"),
+            for_whom=eligibility.describe(service.get("eligibility") or {}),
+            window_days=rules["window_days"], min_notice_minutes=rules["min_notice_minutes"],
+            cancel_cutoff_minutes=rules["cancel_cutoff_minutes"],
             eligible=verdict.ok, ineligible_reason=None if verdict.ok else verdict.text,
         )
         if service.get("kind") == "rental":

@@ -136,7 +136,8 @@ class NearbyQuery(SingleQuery):
     amenity: Optional[text()] = Field(  # type: ignore[valid-type]
         None, example="charging,water",
         description=f"需要的设施，逗号分隔，都要有：{', '.join(f'{k}={v}' for k, v in AMENITIES.items())}")
-    kind: Optional[one_of(KINDS)] = Field(None, description="centre=党群服务中心，energy=能量栈")  # type: ignore[valid-type]
+    kind: Optional[one_of(KINDS)] = Field(  # type: ignore[valid-type]
+        None, description="centre=党群服务中心，energy=能量栈")
     open_now: QueryFlag = Field(True, description="只要现在开着的")  # type: ignore[assignment]
     radius: query_integer(ge=50, le=MAX_RADIUS_M) = Field(  # type: ignore[valid-type]
         DEFAULT_RADIUS_M, description="搜索半径（米）")
@@ -158,8 +159,10 @@ class NearbyQuery(SingleQuery):
 
 
 class StationQuery(SingleQuery):
-    lat: Optional[query_number(ge=-90, le=90)] = Field(None, description="纬度（可选，和 lng 一起）")  # type: ignore[valid-type]
-    lng: Optional[query_number(ge=-180, le=180)] = Field(None, description="经度（可选，和 lat 一起）")  # type: ignore[valid-type]
+    lat: Optional[query_number(ge=-90, le=90)] = Field(  # type: ignore[valid-type]
+        None, description="纬度（可选，和 lng 一起）")
+    lng: Optional[query_number(ge=-180, le=180)] = Field(  # type: ignore[valid-type]
+        None, description="经度（可选，和 lat 一起）")
 
 
 class CourierRequest(Body):
