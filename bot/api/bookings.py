@@ -15,7 +15,7 @@ DELETE /api/v1/resident-links/{id}           end a link (either side)
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -23,19 +23,26 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
-from bot.api.bookings_openapi import RELATIONS, OPENAPI, OPENAPI_COMPONENTS  # noqa: F401  (this module's document)
-from bot.api.validation import get_field, invalid, read_object, reject_unknown
+from bot.api.models.base import read_body, read_json
+from bot.api.models.bookings import (
+    BookableService, BookableServices, Booked, Booking, BookingRequest, CancelBookingRequest,
+    CancelledBooking, LeftWaitlist, MyBookings, RentalSlots, ResidentLink, ResidentLinkConfirm,
+    ResidentLinkRequest, ResidentLinkResult, ResidentLinks, ServiceSlots, ServiceSlotsAnswer, ServicesQuery,
+    Slot, SlotsQuery, WaitlistEntry, Waitlisted,
+)
+from bot.api.spec import FORBIDDEN, NOT_FOUND, TOO_LARGE, operations
 from bot.errors import ApiError
-from bot.safe_input import parse_day
 from domain.time import TZ
-from services import eligibility
-from services.bookings import BookingRefused, BookingService, rules_of
+from services.bookings import BookingRefused, BookingService
 from storage.booking_catalog import SERVICE_CODES
 from storage.residents import Resident
 
 routes = web.RouteTableDef()
+op = operations("bookings")
 _ID = re.compile(r"[0-9a-f]{24}")
-_CODE = re.compile(r"\d{6}")
+_PATH_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
+REFUSED = ("不能办理（已约满 full、重复预约 duplicate、来不及 too_soon、超出可约范围 too_far、"
+           "已停止预约 closed、已过取消时间 too_late、名额已过期 offer_gone ……），message 是给用户看的说明")
 
 
 def _svc(request: web.Request) -> BookingService:
@@ -47,56 +54,6 @@ def _path_id(request: web.Request, name: str) -> str:
     if not _ID.fullmatch(value):
         raise ApiError(404, "not_found", "没有找到这条记录", f"no such {name}")
     return value
-
-
-def _local(dt: datetime | None) -> str | None:
-    return dt.astimezone(TZ).isoformat() if dt else None
-
-
-def service_json(service: dict[str, Any], verdict: eligibility.Verdict | None = None) -> dict[str, Any]:
-    rules = rules_of(service)
-    data = {
-        "code": service["code"], "name": service["name"], "description": service.get("description"),
-        "location": service.get("location"), "community": service["community"], "kind": service.get("kind", "session"),
-        "for_whom": eligibility.describe(service.get("eligibility") or {}),
-        "window_days": rules["window_days"], "min_notice_minutes": rules["min_notice_minutes"],
-        "cancel_cutoff_minutes": rules["cancel_cutoff_minutes"],
-    }
-    if service.get("kind") == "rental":
-        data["loan_days"] = service.get("loan_days", 30)
-    if verdict is not None:
-        data["eligible"] = verdict.ok
-        data["ineligible_reason"] = None if verdict.ok else verdict.text
-    return data
-
-
-def slot_json(slot: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": slot["_id"], "service": slot["service"], "start": _local(slot.get("start")), "end": _local(slot.get("end")),
-        "title": slot.get("title"), "unit": slot.get("unit"), "capacity": slot["capacity"],
-        "free": max(0, slot["capacity"] - slot["booked"]), "status": slot.get("status"),
-    }
-
-
-def booking_json(booking: dict[str, Any], me: Resident) -> dict[str, Any]:
-    return {
-        "id": booking["_id"], "booking_no": booking["booking_no"], "service": booking["service"],
-        "service_name": booking["service_name"], "title": booking.get("title"), "unit": booking.get("unit"),
-        "location": booking.get("location"), "start": _local(booking["start"]), "end": _local(booking.get("end")),
-        "status": booking["status"], "attendance": booking.get("attendance"),
-        "for_resident_id": booking["resident_id"], "for_me": booking["resident_id"] == me.id,
-        "cancel_reason": booking.get("cancel_reason"), "created_at": booking.get("created_at"),
-    }
-
-
-def entry_json(entry: dict[str, Any], position: int | None = None) -> dict[str, Any]:
-    slot = entry.get("slot") or {}
-    return {
-        "id": entry["_id"], "service": entry["service"], "service_name": entry["service_name"],
-        "slot_id": entry["slot_id"], "start": _local(slot.get("start")), "title": slot.get("title"),
-        "status": entry["status"], "position": position if position is not None else entry.get("position"),
-        "offer_expires_at": _local(entry.get("offer_expires_at")), "for_resident_id": entry["resident_id"],
-    }
 
 
 async def _beneficiary(request: web.Request, me: Resident, elder_id: str | None) -> Resident:
@@ -114,128 +71,111 @@ async def _beneficiary(request: web.Request, me: Resident, elder_id: str | None)
 # ---- services and slots ----------------------------------------------------------------
 
 @routes.get(f"{PREFIX}/services")
+@op("listServices", "本社区可预约的服务（含我能否预约）", query=ServicesQuery,
+    answers={200: (BookableServices, "服务列表"), 400: None, 403: FORBIDDEN})
 async def list_services(request: web.Request) -> web.Response:
     me = current_resident(request)
+    query = ServicesQuery.parse_request(request)
     svc = _svc(request)
-    who = await _beneficiary(request, me, request.query.get("for"))
+    who = await _beneficiary(request, me, query.for_)
     services = await svc.services_for(who.community)
-    return json_response({"services": [service_json(s, svc.eligibility(s, who)) for s in services]})
+    return json_response(BookableServices(
+        services=[BookableService.of(s, svc.eligibility(s, who)) for s in services]))
 
 
 @routes.get(f"{PREFIX}/services/{{code}}/slots")
+@op("listSlots", "服务的可预约时段（含已满的，可排队候补）", query=SlotsQuery,
+    path={"code": {"type": "string", "enum": list(SERVICE_CODES)}},
+    answers={200: (ServiceSlotsAnswer, "时段"), 403: FORBIDDEN, 404: NOT_FOUND})
 async def list_slots(request: web.Request) -> web.Response:
     me = current_resident(request)
     svc = _svc(request)
-    window = _date_window(request)  # bad input first: 400 before any lookup
+    query = SlotsQuery.parse_request(request)  # bad input first: 400 before any lookup
     code = request.match_info["code"]
     if code not in SERVICE_CODES:
         raise ApiError(404, "not_found", "没有这项服务", "unknown service code")
-    who = await _beneficiary(request, me, request.query.get("for"))
+    who = await _beneficiary(request, me, query.for_)
     service = await svc.service_by_code(who.community, code)
     if service is None:
         raise ApiError(404, "not_found", "您所在的社区没有这项服务", "service not offered in this community")
     slots = await svc.open_slots(service)
-    if window is not None:
-        start, end = window
+    if query.date is not None:
+        start = datetime.combine(query.date, time(0), tzinfo=TZ)
+        end = start + timedelta(days=query.days or 1)
         slots = [s for s in slots if s.get("start") is None or start <= s["start"] < end]
-    body: dict[str, Any] = {"service": service_json(service, svc.eligibility(service, who)),
-                            "slots": [slot_json(s) for s in slots]}
+    fields: dict[str, Any] = {"service": BookableService.of(service, svc.eligibility(service, who)),
+                              "slots": [Slot.of(s) for s in slots]}
     if service.get("kind") == "rental":
-        body["pickup_dates"] = [d.isoformat() for d in svc.pickup_days(service, count=14)]
-    return json_response(body)
-
-
-def _date_window(request: web.Request) -> tuple[datetime, datetime] | None:
-    """?date=YYYY-MM-DD&days=N as a [start, end) span in Asia/Shanghai (None: no filter)."""
-    day, days = request.query.get("date"), request.query.get("days")
-    if days is not None and (not days.isdigit() or not 1 <= int(days) <= 31):
-        raise invalid("days", "天数应在1到31之间", "days must be 1..31")
-    if not day:
-        return None
-    try:
-        first = parse_day(day)
-    except ValueError:
-        raise invalid("date", "日期格式应为 2026-01-31", "date must be YYYY-MM-DD between 2000 and 2100") from None
-    start = datetime.combine(first, time(0), tzinfo=TZ)
-    return start, start + timedelta(days=int(days or 1))
+        return json_response(RentalSlots(**fields, pickup_dates=svc.pickup_days(service, count=14)))
+    return json_response(ServiceSlots(**fields))
 
 
 # ---- bookings ----------------------------------------------------------------------------
 
 @routes.post(f"{PREFIX}/bookings")
+@op("book", "预约（约满时可排队候补）", body=BookingRequest,
+    answers={201: (Booked, "预约成功"), 202: (Waitlisted, "已约满，已排队候补"), 403: FORBIDDEN, 404: NOT_FOUND,
+             409: REFUSED, 413: TOO_LARGE})
 async def create_booking(request: web.Request) -> web.Response:
     me = current_resident(request)
-    body = await read_object(request)
-    reject_unknown(body, {"slot_id", "for_resident_id", "waitlist", "pickup_date"})
-    slot_id = get_field(body, "slot_id", str, max_len=24)
-    if not _ID.fullmatch(slot_id):
+    body = await read_body(request, BookingRequest)
+    if not _ID.fullmatch(body.slot_id):
         raise ApiError(404, "not_found", "没有找到这个时段", "no such slot")
-    who = await _beneficiary(request, me, get_field(body, "for_resident_id", str, required=False, max_len=24))
-    waitlist = get_field(body, "waitlist", bool, required=False, default=False)
-    pickup_raw = get_field(body, "pickup_date", str, required=False, max_len=10)
-    try:
-        pickup = parse_day(pickup_raw) if pickup_raw else None
-    except ValueError:
-        raise invalid("pickup_date", "日期格式应为 2026-01-31", "pickup_date must be YYYY-MM-DD between 2000 and 2100") from None
+    who = await _beneficiary(request, me, body.for_resident_id)
     user_key = next((k for k in me.user_keys if k.startswith("mp:")), None)
-    result = await _svc(request).book(slot_id, who, booker=me, user_key=user_key, channel="mp",
-                                      join_waitlist=waitlist, pickup=pickup)
+    result = await _svc(request).book(body.slot_id, who, booker=me, user_key=user_key, channel="mp",
+                                      join_waitlist=body.waitlist, pickup=body.pickup_date)
     if result.status == "waitlisted":
-        return json_response({"status": "waitlisted", "waitlist": entry_json(result.entry, result.position)},
-                             status=202)
-    return json_response({"status": "booked", "booking": booking_json(result.booking, me)}, status=201)
+        entry = WaitlistEntry.of(result.entry, result.position)
+        return json_response(Waitlisted(status="waitlisted", waitlist=entry), status=202)
+    return json_response(Booked(status="booked", booking=Booking.of(result.booking, me)), status=201)
 
 
 @routes.get(f"{PREFIX}/bookings")
+@op("myBookings", "我的预约、候补名额和排队", answers={200: (MyBookings, "我的预约")})
 async def my_bookings(request: web.Request) -> web.Response:
     me = current_resident(request)
     mine = await _svc(request).mine(me)
-    return json_response({
-        "bookings": [booking_json(b, me) for b in mine["bookings"]],
-        "offers": [entry_json(e) for e in mine["offers"]],
-        "waiting": [entry_json(e) for e in mine["waiting"]],
-    })
+    return json_response(MyBookings(
+        bookings=[Booking.of(b, me) for b in mine["bookings"]],
+        offers=[WaitlistEntry.of(e) for e in mine["offers"]],
+        waiting=[WaitlistEntry.of(e) for e in mine["waiting"]],
+    ))
 
 
 @routes.post(f"{PREFIX}/bookings/{{booking_id}}/cancel")
+@op("cancelBooking", "取消预约（须在取消截止时间前）", path={"booking_id": _PATH_ID},
+    request_body={"required": False,
+                  "content": {"application/json": {"schema": CancelBookingRequest.schema()}}},
+    answers={200: (CancelledBooking, "已取消"), 404: NOT_FOUND, 409: REFUSED, 413: TOO_LARGE})
 async def cancel_booking(request: web.Request) -> web.Response:
     me = current_resident(request)
     booking_id = _path_id(request, "booking_id")
-    body = await read_object(request) if request.can_read_body else {}
-    reject_unknown(body, {"reason"})
-    reason = get_field(body, "reason", str, required=False, max_len=100)
-    booking = await _svc(request).cancel(booking_id, actor=me, reason=reason)
-    return json_response({"booking": booking_json(booking, me)})
+    body = (CancelBookingRequest.parse_body(await read_json(request)) if request.can_read_body
+            else CancelBookingRequest())
+    booking = await _svc(request).cancel(booking_id, actor=me, reason=body.reason)
+    return json_response(CancelledBooking(booking=Booking.of(booking, me)))
 
 
 @routes.post(f"{PREFIX}/waitlist/{{entry_id}}/accept")
+@op("acceptOffer", "确认候补到的名额", path={"entry_id": _PATH_ID},
+    answers={201: (Booked, "预约成功"), 404: NOT_FOUND, 409: REFUSED})
 async def accept_offer(request: web.Request) -> web.Response:
     me = current_resident(request)
     booking = await _svc(request).accept_offer(_path_id(request, "entry_id"), me)
-    return json_response({"status": "booked", "booking": booking_json(booking, me)}, status=201)
+    return json_response(Booked(status="booked", booking=Booking.of(booking, me)), status=201)
 
 
 @routes.post(f"{PREFIX}/waitlist/{{entry_id}}/decline")
+@op("declineOffer", "放弃候补名额或退出排队", path={"entry_id": _PATH_ID},
+    answers={200: (LeftWaitlist, "已放弃"), 404: NOT_FOUND, 409: REFUSED})
 async def decline_offer(request: web.Request) -> web.Response:
     me = current_resident(request)
     entry = await _svc(request).decline_offer(_path_id(request, "entry_id"), me)
-    return json_response({"waitlist": entry_json(entry)})
+    return json_response(LeftWaitlist(waitlist=WaitlistEntry.of(entry)))
 
 
 # ---- resident links (proxy booking) ---------------------------------------------------------
-
-def link_json(link: dict[str, Any], me: Resident, names: dict[str, str | None]) -> dict[str, Any]:
-    as_helper = link["helper_id"] == me.id
-    other = link.get("elder_id") if as_helper else link["helper_id"]
-    data = {
-        "id": link["_id"], "role": "helper" if as_helper else "elder", "relation": link["relation"],
-        "label": link.get("label"), "status": link["status"], "other_resident_id": other,
-        "other_name": names.get(other) if other else None, "created_at": link.get("created_at"),
-    }
-    if as_helper and link["status"] == "pending":
-        data.update(code=link.get("code"), code_expires_at=_local(link.get("code_expires_at")))
-    return data
-
 
 async def _names(request: web.Request, links: list[dict[str, Any]]) -> dict[str, str | None]:
     svc = _svc(request)
@@ -249,48 +189,48 @@ async def _names(request: web.Request, links: list[dict[str, Any]]) -> dict[str,
 
 
 @routes.get(f"{PREFIX}/resident-links")
+@op("listLinks", "我的家人/志愿者绑定", answers={200: (ResidentLinks, "绑定")})
 async def list_links(request: web.Request) -> web.Response:
     me = current_resident(request)
     links = await _svc(request).links_of(me.id)
     names = await _names(request, links)
-    return json_response({"links": [link_json(link, me, names) for link in links]})
+    return json_response(ResidentLinks(links=[ResidentLink.of(link, me, names) for link in links]))
 
 
 @routes.post(f"{PREFIX}/resident-links")
+@op("requestLink", "申请替老人预约：得到6位验证码，请老人输入确认", body=ResidentLinkRequest,
+    answers={201: (ResidentLinkResult, "已生成验证码（24小时有效）"), 413: TOO_LARGE})
 async def request_link(request: web.Request) -> web.Response:
     me = current_resident(request)
-    body = await read_object(request)
-    reject_unknown(body, {"relation", "label"})
-    relation = get_field(body, "relation", str, choices=RELATIONS)
-    label = get_field(body, "label", str, required=False, max_len=12)
-    link = await _svc(request).request_link(me, relation, label)
-    return json_response({"link": link_json(link, me, {})}, status=201)
+    body = await read_body(request, ResidentLinkRequest)
+    link = await _svc(request).request_link(me, body.relation, body.label)
+    return json_response(ResidentLinkResult(link=ResidentLink.of(link, me, {})), status=201)
 
 
 @routes.post(f"{PREFIX}/resident-links/confirm")
+@op("confirmLink", "老人输入家人给的验证码，确认绑定", body=ResidentLinkConfirm,
+    answers={200: (ResidentLinkResult, "已绑定"), 413: TOO_LARGE})
 async def confirm_link(request: web.Request) -> web.Response:
     me = current_resident(request)
-    body = await read_object(request)
-    reject_unknown(body, {"code"})
-    code = get_field(body, "code", str, max_len=6)
-    if not _CODE.fullmatch(code):
-        raise invalid("code", "请填写6位数字验证码", "code must be 6 digits")
+    body = await read_body(request, ResidentLinkConfirm)
     guard = request.config_dict[keys.LINK_CODE_GUARD]
     wait = await guard.locked_for(me.id)
     if wait:
         raise ApiError(429, "too_many_tries", "验证码输错次数太多，请一小时后再试", "too many wrong link codes",
                        headers={"Retry-After": str(wait)})
     try:
-        link = await _svc(request).confirm_link(me, code)
+        link = await _svc(request).confirm_link(me, body.code)
     except BookingRefused as exc:
         if exc.code == "bad_code":
             await guard.failed(me.id)
         raise
     await guard.succeeded(me.id)
-    return json_response({"link": link_json(link, me, await _names(request, [link]))})
+    return json_response(ResidentLinkResult(link=ResidentLink.of(link, me, await _names(request, [link]))))
 
 
 @routes.delete(f"{PREFIX}/resident-links/{{link_id}}")
+@op("revokeLink", "解除绑定（双方都可以）", path={"link_id": _PATH_ID},
+    answers={204: {"description": "已解除"}, 404: NOT_FOUND})
 async def revoke_link(request: web.Request) -> web.Response:
     me = current_resident(request)
     svc = _svc(request)
