@@ -6,8 +6,6 @@ import json
 
 import pytest
 
-from bot.api.validation import get_field
-from bot.errors import ApiError
 from tests.api_helpers import api, bearer, fake_mp, fast_argon2, login, mp_settings, seed_places  # noqa: F401
 from tests.waiting import expired
 
@@ -215,49 +213,6 @@ async def test_body_size_limit(make_client, fake_mp, db):
     client = await make_client(**mp_settings(fake_mp, max_body_bytes=1024))
     resp = await client.post(LOGIN, data=json.dumps({"code": "x" * 4000}), headers={"Content-Type": "application/json"})
     assert resp.status == 413
-
-
-@pytest.mark.parametrize(
-    "kwargs,value,expected",
-    [
-        ({}, "  hi  ", "hi"),
-        ({"kind": int}, 3, 3),
-        ({"kind": float}, 3, 3.0),
-        ({"kind": bool}, False, False),
-        ({"kind": list}, [" a ", "b"], ["a", "b"]),
-        ({"required": False, "default": "d"}, "   ", "d"),
-        ({"nullable": True, "required": False}, None, None),
-        ({"choices": ["a", "b"]}, "b", "b"),
-    ],
-)
-def test_get_field_accepts(kwargs, value, expected):
-    assert get_field({"f": value}, "f", **kwargs) == expected
-
-
-@pytest.mark.parametrize(
-    "kwargs,value",
-    [
-        ({}, 5),
-        ({}, {"$gt": ""}),
-        ({"kind": int}, True),
-        ({"kind": int}, 2.5),
-        ({"kind": int}, "3"),
-        ({"kind": float}, float("inf")),
-        ({"kind": bool}, 1),
-        ({"kind": list}, [{"$gt": 1}]),
-        ({"kind": list}, "a"),
-        ({"max_len": 3}, "abcd"),
-        ({"choices": ["a"]}, "b"),
-        ({"kind": int, "max_value": 10}, 11),
-        ({}, "a\x00b"),
-        ({}, None),
-    ],
-)
-def test_get_field_rejects(kwargs, value):
-    with pytest.raises(ApiError) as info:
-        get_field({"f": value}, "f", **kwargs)
-    assert info.value.status == 400
-    assert json.loads(info.value.text)["error"]["code"] == "invalid_f"
 
 
 async def test_logins_have_their_own_per_ip_limit(make_client, fake_mp, db):

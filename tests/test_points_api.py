@@ -55,6 +55,10 @@ async def test_award_redeem_pickup_and_reverse(api, staff_browser, db, setup):
     assert passbook["balance"] == 30 and passbook["history"][0]["memo"] == "社区清洁志愿服务"
     assert await db["audit"].count_documents({"action": "points.award"}) == 1
 
+    paged = await api.get("/api/v1/points?limit=1&offset=0", headers=token)  # query numbers are strings
+    assert paged.status == 200 and len((await paged.json())["history"]) == 1
+    assert len((await (await api.get("/api/v1/points?offset=1", headers=token)).json())["history"]) == 0
+
     shop = await (await api.get("/api/v1/points/shop", headers=token)).json()
     soap = next(item for item in shop["items"] if item["name"] == "洗衣皂")
     assert soap["points"] == 20 and soap["stock"] == 50

@@ -1,15 +1,15 @@
 """The mini-program API under /api/v1.
 
-Each module listed in `API_MODULES` exposes
-- `routes: web.RouteTableDef` with full paths ("/api/v1/..."), and
-- `OPENAPI: dict`, the OpenAPI 3 "paths" fragment for exactly those routes
-  (optionally `OPENAPI_COMPONENTS: dict`, merged into the document's components).
-Capabilities append their module ("bot.api.reports") to `API_MODULES`.
+Each module listed in `API_MODULES` exposes `routes: web.RouteTableDef` with full paths
+("/api/v1/..."); each handler declares its operation with `@op(...)` (bot.api.spec) and
+reads and answers pydantic models (bot.api.models), from which `/api/v1/openapi.json` is
+written (bot.api.openapi). Capabilities append their module ("bot.api.reports") to
+`API_MODULES`.
 
 Every route needs `Authorization: Bearer <token>` (from POST /api/v1/auth/login) unless
 its handler is marked `@public` (bot.api.auth); the handler then finds the resident with
-`current_resident(request)`. Bodies are read with bot.api.validation. Per-resident rate
-limits apply to every route (per IP for public ones).
+`current_resident(request)`. Per-resident rate limits apply to every route (per IP for
+public ones).
 """
 from __future__ import annotations
 

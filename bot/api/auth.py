@@ -26,7 +26,7 @@ from bot.errors import ApiError
 from bot.mp_api import (
     BUSY, CODE_USED, HIGH_RISK, INVALID_CODE, RATE_LIMITED, MiniProgramClient, MiniProgramError,
 )
-from storage.residents import Resident, ResidentRepository
+from storage.residents import Resident
 from storage.sessions import SessionStore
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ async def api_middleware(request: web.Request, handler: Callable) -> web.StreamR
     session = await request.config_dict[keys.API_SESSIONS].get(token)
     if not session or not isinstance(session.get("resident_id"), str):
         raise _unauthorized("invalid or expired session token")
-    resident = await ResidentRepository(request.config_dict[keys.MONGO]).get(session["resident_id"])
+    resident = await request.config_dict[keys.RESIDENTS].get(session["resident_id"])
     if resident is None or resident.deleted_at is not None:
         await request.config_dict[keys.API_SESSIONS].delete(token)
         raise _unauthorized("the account of this token no longer exists")
@@ -167,7 +167,7 @@ async def login(request: web.Request) -> web.Response:
         raise _login_error(exc) from None
     settings = request.config_dict[keys.SETTINGS]
     user_key = MP_USER_KEY.format(openid=identity.openid)
-    resident = await ResidentRepository(request.config_dict[keys.MONGO]).for_user_key(user_key, settings.default_community)
+    resident = await request.config_dict[keys.RESIDENTS].for_user_key(user_key, settings.default_community)
     sessions: SessionStore = request.config_dict[keys.API_SESSIONS]
     token = await sessions.create({"resident_id": resident.id, "user_key": user_key}, owner=resident.id)
     return json_response(LoginResponse(token=token, token_type="Bearer", expires_in=sessions.ttl_seconds))

@@ -23,7 +23,8 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
-from bot.api.models.base import read_body, read_json
+from bot.api.models.base import read_body
+from bot.json_body import read_json
 from bot.api.models.bookings import (
     BookableService, BookableServices, Booked, Booking, BookingRequest, CancelBookingRequest,
     CancelledBooking, LeftWaitlist, MyBookings, RentalSlots, ResidentLink, ResidentLinkConfirm,
@@ -145,8 +146,7 @@ async def my_bookings(request: web.Request) -> web.Response:
 
 @routes.post(f"{PREFIX}/bookings/{{booking_id}}/cancel")
 @op("cancelBooking", "取消预约（须在取消截止时间前）", path={"booking_id": _PATH_ID},
-    request_body={"required": False,
-                  "content": {"application/json": {"schema": CancelBookingRequest.schema()}}},
+    body=CancelBookingRequest, body_optional=True,
     answers={200: (CancelledBooking, "已取消"), 404: NOT_FOUND, 409: REFUSED, 413: TOO_LARGE})
 async def cancel_booking(request: web.Request) -> web.Response:
     me = current_resident(request)

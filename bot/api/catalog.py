@@ -8,7 +8,6 @@ from bot.api import PREFIX, json_response
 from bot.api.auth import public
 from bot.api.models.catalog import Communities, Community
 from bot.api.spec import operations
-from storage.communities import CommunityRepository
 
 routes = web.RouteTableDef()
 op = operations("catalog")
@@ -18,7 +17,7 @@ op = operations("catalog")
 @op("listCommunities", "社区列表（公开）", answers={200: (Communities, "全部社区")})
 @public
 async def communities(request: web.Request) -> web.Response:
-    db = request.config_dict[keys.MONGO]
-    streets = {doc["_id"]: doc.get("name") async for doc in db["streets"].find({}, {"name": 1})}
-    docs = await CommunityRepository(db).all()
+    places = request.config_dict[keys.COMMUNITIES]
+    streets = await places.street_names()
+    docs = await places.all()
     return json_response(Communities(communities=[Community.of(doc, streets) for doc in docs]))

@@ -89,19 +89,9 @@ def build_document() -> dict[str, Any]:
             path = template(route.path)
             add(path, route.method.lower(), operation_object(declared, path, is_public(route.handler)), module.__name__)
             models += declared.models()
-        for path, operations_ in getattr(module, "OPENAPI", {}).items():
-            for method, operation in operations_.items():
-                add(path, method, operation, module.__name__)
-        for section, entries in getattr(module, "OPENAPI_COMPONENTS", {}).items():
-            merged = components.setdefault(section, {})
-            for name, value in entries.items():
-                if name in merged and merged[name] != value:
-                    raise ValueError(f"component {section}/{name} defined twice ({module.__name__})")
-                merged[name] = value
     generated = _schemas(models)
-    clash = set(generated) & set(components["schemas"])
-    if clash:
-        raise ValueError(f"schemas both generated and hand-written: {sorted(clash)}")
+    if "Error" in generated:
+        raise ValueError("the model name Error is the shared error body's")
     components["schemas"] = dict(sorted({**components["schemas"], **generated}.items()))
     return {
         "openapi": "3.0.3",

@@ -14,20 +14,20 @@ from aiohttp import web
 from bot import keys
 from bot.api import PREFIX, dumps, json_response
 from bot.api.auth import current_resident
-from bot.api.models.base import invalid, read_json
+from bot.api.models.base import invalid
+from bot.json_body import read_json
 from bot.api.models.profile import Export, Profile, ProfileUpdate
 from bot.api.spec import TOO_LARGE, operations
 from bot.errors import ApiError
 from storage.personal_data import erase_resident, export_resident
-from storage.residents import Resident, ResidentRepository
-from storage.communities import CommunityRepository
+from storage.residents import Resident
 
 routes = web.RouteTableDef()
 op = operations("profile")
 
 
 async def profile_of(request: web.Request, resident: Resident) -> Profile:
-    community = await CommunityRepository(request.config_dict[keys.MONGO]).get(resident.community)
+    community = await request.config_dict[keys.COMMUNITIES].get(resident.community)
     return Profile(
         id=resident.id, community=resident.community,
         community_name=community.get("name") if community else None,
@@ -50,10 +50,10 @@ async def patch_me(request: web.Request) -> web.Response:
     changes = ProfileUpdate.parse_body(await read_json(request)).changes()
     if not changes:
         raise ApiError(400, "invalid_body", "没有要修改的内容", "send at least one field")
-    if "community" in changes and not await CommunityRepository(request.config_dict[keys.MONGO]).exists(
+    if "community" in changes and not await request.config_dict[keys.COMMUNITIES].exists(
             changes["community"]):
         raise invalid("community", "没有这个社区", "unknown community id")
-    updated = await ResidentRepository(request.config_dict[keys.MONGO]).update_profile(resident.id, **changes)
+    updated = await request.config_dict[keys.RESIDENTS].update_profile(resident.id, **changes)
     if updated is None:  # deleted meanwhile
         raise ApiError(401, "unauthorized", "请先登录", "the account no longer exists")
     return json_response(await profile_of(request, updated))

@@ -23,7 +23,8 @@ from aiohttp import BodyPartReader, web
 from bot import keys
 from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
-from bot.api.models.base import Body, invalid, read_body, read_json
+from bot.api.models.base import Body, invalid, read_body
+from bot.json_body import read_json
 from bot.api.models.reports import (
     TICKET, MarkNoticesRead, Notice, Notices, NoticesMarked, NoticesQuery, RatingRequest, ReopenRequest,
     ReportCreated, ReportDetail, NewReportRequest, Report, Reports, ReportsQuery, create_request_body,

@@ -30,10 +30,10 @@ from bot.api import PREFIX, json_response
 from bot.api.auth import current_resident
 from bot.api.models.base import read_body
 from bot.api.models.sharing import (
-    HELP_ACTIONS, LOAN_ACTIONS, BorrowRequest, BorrowResult, HelpList, HelpRequest, Loan, LoanList,
+    HELP_ACTIONS, LOAN_ACTIONS, BorrowRequest, BorrowResult, HelpActionResult, HelpList, HelpRequest, Loan, LoanList,
     LoanListQuery, NewHelpRequest, NewPost, Post, PostList, ReportRequest, Reported, SharingSearchQuery,
 )
-from bot.api.spec import NOT_FOUND, TOO_LARGE, operations, schema_ref
+from bot.api.spec import NOT_FOUND, TOO_LARGE, operations
 from bot.errors import ApiError
 from services.sharing import SharingService
 
@@ -201,19 +201,12 @@ async def my_helps(request: web.Request) -> web.Response:
     return json_response(HelpList(help_requests=[HelpRequest.of(h, resident.id) for h in mine + taken]))
 
 
-# report answers Reported, the other actions the help request (both schemas are components
-# through the operations above that answer them)
-_HELP_ACTION_OK = {"description": "成功：report 返回 Reported，其他操作返回求助", "content": {"application/json": {
-    "schema": {"oneOf": [schema_ref(HelpRequest.__name__), schema_ref(Reported.__name__)]}}}}
-
-
 @routes.post(r"/api/v1/help-requests/{id:[^/]+}/{action:[a-z]+}")
 @help_op("helpAction", "take 接单 / complete 求助人确认完成（帮忙者得积分）/ cancel 取消 / report 举报（需 reason）",
          description="只有 report 读请求体 {\"reason\"}，其他操作不需要请求体。",
          path={"id": _ID_PARAM, "action": {"type": "string", "enum": list(HELP_ACTIONS)}},
-         request_body={"required": False,
-                       "content": {"application/json": {"schema": schema_ref(ReportRequest.__name__)}}},
-         answers={200: _HELP_ACTION_OK, 404: NOT_FOUND,
+         body=ReportRequest, body_optional=True,
+         answers={200: (HelpActionResult, "成功：report 返回 Reported，其他操作返回求助"), 404: NOT_FOUND,
                   409: "已有邻居接单（help_taken）或状态不允许（bad_state）"})
 async def help_action(request: web.Request) -> web.Response:
     resident = current_resident(request)

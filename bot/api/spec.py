@@ -9,7 +9,8 @@ these declarations and the pydantic models they name.
         answers={201: (Redemption, "已预留，凭领取码领取"), 404: NOT_FOUND, 409: "积分不够或已兑完"})
     async def redeem(request): ...
 
-An answer is a model (its JSON body), `(model, description)`, a string (an error
+An answer is a model (its JSON body; a `Variants` model for one of several), `(model,
+description)`, a string (an error
 response with that description), a shared response (`NOT_FOUND`, ...), a raw OpenAPI
 response object, or None (drop an answer added by default). Every operation behind the
 token answers 401 and 429 (public ones 429); one with a body or query model answers 400.
@@ -63,10 +64,12 @@ class Operation:
     tag: str
     description: str | None = None
     body: type[BaseModel] | None = None  # the JSON request body
+    body_optional: bool = False  # the body may be left out (the model's defaults apply)
     query: type[BaseModel] | None = None  # query parameters
     path: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter schemas by name
     answers: dict[int, Answer] = field(default_factory=dict)
-    request_body: dict[str, Any] | None = None  # a raw requestBody (multipart forms)
+    request_body: dict[str, Any] | None = None  # a raw requestBody (multipart forms; give `body` too
+    # when it names the model, so that the model's schema is in the components)
 
     def models(self) -> list[type[BaseModel]]:
         """The models whose schemas the document's components must hold."""
@@ -158,17 +161,8 @@ def operation_object(operation: Operation, path: str, public: bool) -> dict[str,
     if operation.request_body is not None:
         out["requestBody"] = operation.request_body
     elif operation.body is not None:
-        out["requestBody"] = {"required": True, "content": {"application/json": {
+        out["requestBody"] = {"required": not operation.body_optional, "content": {"application/json": {
             "schema": schema_ref(operation.body.__name__)}}}
     out["responses"] = {str(status): _answer(answer)
                         for status, answer in sorted(answers.items()) if answer is not None}
     return out
-
-
-# ---- hand-written fragments (modules not yet declared with @op) ----------------------------
-COMMON: dict[str, Any] = {"401": response_ref("Unauthorized"), "429": response_ref("RateLimited")}
-BAD_REQUEST: dict[str, Any] = {"400": BAD_REQUEST_REF}
-
-
-def ok(schema: str, description: str = "成功", status: str = "200") -> dict[str, Any]:
-    return {status: json_body(schema, description)}

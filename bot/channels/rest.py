@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from bot import keys
-from bot.api.validation import read_json
+from bot.json_body import read_json
 from bot.config import Settings
 from bot.errors import ApiError
 from bot.remote import is_loopback

@@ -12,14 +12,17 @@ Chinese message for people and an English one for developers.
 from __future__ import annotations
 
 import math
+import re
+from datetime import date
 from typing import Any, ClassVar, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConstrainedFloat, ConstrainedInt, ConstrainedList, ConstrainedStr, ValidationError
-from pydantic.errors import FloatError, PydanticValueError
+from pydantic.errors import BoolError, FloatError, IntegerError, PydanticValueError, StrError, WrongConstantError
 
 from bot.errors import ApiError
-from bot.safe_input import UnsafeInput, loads_json
+from bot.json_body import read_json
+from bot.safe_input import parse_day
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -73,14 +76,142 @@ def items(item: Any, *, max_items: int = 100) -> Any:
     return type("Items", (_List,), {"item_type": item, "__args__": [item], "max_items": max_items})
 
 
+class _Choice(str):
+    """A string that must be one of `choices` (a non-string is "must be a string")."""
+
+    choices: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __get_validators__(cls):
+        yield cls.validate
+
+    @classmethod
+    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
+        field_schema.update(type="string", enum=list(cls.choices))
+
+    @classmethod
+    def validate(cls, value: Any) -> str:
+        if not isinstance(value, str):
+            raise StrError()
+        if value not in cls.choices:
+            raise WrongConstantError(given=value, permitted=list(cls.choices))
+        return value
+
+
 def one_of(values: Any) -> Any:
-    """`Literal[...]` of the given values (an enum in the document)."""
-    return Literal[tuple(values)]  # type: ignore[return-value]
+    """One of the given values (an enum in the document): strings are matched exactly and
+    only strings are taken; other values (True, False, numbers) through `Literal`."""
+    values = tuple(values)
+    if all(isinstance(v, str) for v in values):
+        return type("OneOf", (_Choice,), {"choices": values})
+    return Literal[values]  # type: ignore[return-value]
+
+
+class Day(date):
+    """A day "YYYY-MM-DD" (years 2000-2100), from a JSON string or a query parameter."""
+
+    @classmethod
+    def __get_validators__(cls):
+        yield cls.validate
+
+    @classmethod
+    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
+        field_schema.update(type="string", format="date")
+
+    @classmethod
+    def validate(cls, value: Any) -> date:
+        if not isinstance(value, str):
+            raise StrError()
+        try:
+            return parse_day(value)
+        except ValueError:
+            raise FieldProblem(zh="日期格式应为 2026-01-31", en="must be YYYY-MM-DD between 2000 and 2100") from None
+
+
+# ---- query-string types (a query parameter is always a string) ------------------------------
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _int_from_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise IntegerError()
+    if isinstance(value, str):
+        if not _INTEGER.fullmatch(value):
+            raise IntegerError()
+        return int(value)
+    return value
+
+
+class _QueryInteger(ConstrainedInt):
+    strict = True
+
+    @classmethod
+    def __get_validators__(cls):  # type: ignore[override]
+        yield _int_from_text
+        yield from super().__get_validators__()
+
+
+def query_integer(*, ge: int | None = None, le: int | None = None) -> type[int]:
+    """An integer query parameter ("12"; not "1.5", not "1e3")."""
+    return type("QueryInteger", (_QueryInteger,), {"ge": ge, "le": le})
+
+
+def _float_from_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise FloatError()
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise FloatError() from None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise FloatError()
+    return value
+
+
+class _QueryNumber(ConstrainedFloat):
+    allow_inf_nan = False
+
+    @classmethod
+    def __get_validators__(cls):  # type: ignore[override]
+        yield _float_from_text
+        yield from super().__get_validators__()
+
+
+def query_number(*, ge: float | None = None, le: float | None = None) -> type[float]:
+    """A finite number query parameter ("22.5486")."""
+    return type("QueryNumber", (_QueryNumber,), {"ge": ge, "le": le})
+
+
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+class QueryFlag:
+    """A boolean query parameter: 1/true/yes or 0/false/no (any case)."""
+
+    @classmethod
+    def __get_validators__(cls):
+        yield cls.validate
+
+    @classmethod
+    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
+        field_schema.update(type="boolean")
+
+    @classmethod
+    def validate(cls, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE:
+            return True
+        if isinstance(value, str) and value.lower() in _FALSE:
+            return False
+        raise BoolError()
 
 
 # ---- schema clean-up for OpenAPI 3.0 -----------------------------------------------------
 
-def _openapi_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+def _openapi_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:  # noqa: C901
     """pydantic writes JSON Schema; OpenAPI 3.0 wants `nullable`, no `const`, fewer titles.
     Docstrings are for developers of this code: field descriptions (Chinese) are the
     document's words."""
@@ -101,6 +232,8 @@ def _openapi_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
         sub = prop.get("items")
         if isinstance(sub, dict):
             sub.pop("title", None)
+    if issubclass(model, Out) and properties:
+        schema["required"] = list(properties)  # `.dict()` sends every key, null or not
 
 
 # ---- the bases -----------------------------------------------------------------------------
@@ -129,9 +262,12 @@ class Body(BaseModel):
 
 
 class Query(BaseModel):
-    """Query parameters: parsed from strings; parameters the model does not know are ignored."""
+    """Query parameters: parsed from strings (use the `query_*` types and `Day`), each given
+    at most once (`invalid_<name>`); parameters the model does not know are ignored, or with
+    `closed = True` refused (`invalid_query`)."""
 
     formats: ClassVar[dict[str, tuple[str, str]]] = {}
+    closed: ClassVar[bool] = False
 
     class Config:
         extra = "ignore"
@@ -140,14 +276,23 @@ class Query(BaseModel):
 
     @classmethod
     def parse_request(cls: type[M], request: web.Request) -> M:
+        names = [field.alias for field in cls.__fields__.values()]
+        if cls.closed:
+            unknown = sorted(set(request.query) - set(names))
+            if unknown:
+                raise ApiError(400, "invalid_query", f"不支持的参数：{', '.join(unknown)}",
+                               f"unknown parameters: {', '.join(unknown)}")
         values: dict[str, Any] = {}
-        for name, field in cls.__fields__.items():
-            if field.alias not in request.query:
+        for field in cls.__fields__.values():
+            given = request.query.getall(field.alias, [])
+            if not given:
                 continue
             if isinstance(field.outer_type_, type) and issubclass(field.outer_type_, list):
-                values[field.alias] = request.query.getall(field.alias)
+                values[field.alias] = given
+            elif len(given) > 1:
+                raise invalid(field.alias, "只能出现一次", "given more than once")
             else:
-                values[field.alias] = request.query[field.alias]
+                values[field.alias] = given[0]
         try:
             return cls.parse_obj(_clean(cls, values))
         except ValidationError as exc:
@@ -155,19 +300,37 @@ class Query(BaseModel):
 
 
 class Out(BaseModel):
-    """A response body (or a part of one). Built by the handler, sent as `.dict()`."""
+    """A response body (or a part of one). Built by the handler, sent as `.dict()`: every
+    field is a key of the body (so the document lists every property as required)."""
 
     class Config:
         extra = "forbid"
         schema_extra = staticmethod(_openapi_schema)
 
 
+def _variants_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A variants model's schema: `oneOf` its variants (each refuses the others' fields)."""
+    for key in ("title", "description", "additionalProperties", "required", "properties"):
+        schema.pop(key, None)
+    if "anyOf" in schema:
+        schema["oneOf"] = schema.pop("anyOf")
+
+
+class Variants(Out):
+    """An answer that is one of several models (`__root__: Union[A, B]`), for the document
+    only: the handler sends the variant itself."""
+
+    class Config:
+        schema_extra = staticmethod(_variants_schema)
+
+
 def _clean(model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
     """Strip strings (also in lists); an empty string, or a null where the field takes none,
     counts as missing. A NUL character is refused outright."""
+    by_alias = {field.alias: field for field in model.__fields__.values()}
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        field = model.__fields__.get(key)
+        field = by_alias.get(key)
         if isinstance(value, str):
             value = value.strip()
             if "\x00" in value:
@@ -200,7 +363,7 @@ def _words(error: dict[str, Any]) -> tuple[str, str]:
         return "必须是字符串", "must be a string"
     if kind in ("type_error.integer", "type_error.int"):
         return "必须是整数", "must be an integer"
-    if kind == "type_error.bool":
+    if kind in ("type_error.bool", "value_error.strictbool"):
         return "必须是 true 或 false", "must be a boolean"
     if kind in ("type_error.float", "value_error.float", "value_error.number.not_finite_number"):
         return "必须是数字", "must be a number"
@@ -255,20 +418,6 @@ class FieldProblem(PydanticValueError):
 
 
 # ---- reading a request ------------------------------------------------------------------
-
-def json_error(exc: UnsafeInput) -> ApiError:
-    """The 400 for a body `loads_json` refused."""
-    return ApiError(400, "invalid_json", "请求不是有效的 JSON（格式、嵌套层数或字符不正确）", exc.reason)
-
-
-async def read_json(request: web.Request) -> Any:
-    """Any safe JSON value (400 otherwise; 413 beyond the app's client_max_size)."""
-    raw = await request.read()
-    try:
-        return loads_json(raw)
-    except UnsafeInput as exc:
-        raise json_error(exc) from None
-
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     """The request's JSON body as `model` (a `Body`), or the API's 400."""

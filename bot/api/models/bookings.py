@@ -10,12 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field
-from pydantic.errors import BoolError, StrError
+from pydantic import Field, StrictBool
 
-from bot.api.models.base import Body, FieldProblem, Out, Query, one_of, text
-from bot.api.models.stations import Variants, query_integer
-from bot.safe_input import parse_day
+from bot.api.models.base import Body, Day, Out, Query, Variants, one_of, query_integer, text
 from domain.time import TZ
 from services import eligibility
 from services.bookings import rules_of
@@ -29,46 +26,6 @@ FOR_ELDER = "替已绑定的老人查看时填老人的 resident id"
 
 
 # ---- field types ---------------------------------------------------------------------------
-
-class Day(date):
-    """A day as "YYYY-MM-DD" (years 2000-2100), from a JSON string or a query parameter."""
-
-    @classmethod
-    def __get_validators__(cls):
-        yield cls.validate
-
-    @classmethod
-    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
-        field_schema.update(type="string", format="date")
-
-    @classmethod
-    def validate(cls, value: Any) -> date:
-        if not isinstance(value, str):
-            raise StrError()
-        try:
-            return parse_day(value)
-        except ValueError:
-            raise FieldProblem(zh="日期格式应为 2026-01-31",
-                               en="must be YYYY-MM-DD between 2000 and 2100") from None
-
-
-class Flag:
-    """A JSON boolean (true or false only)."""
-
-    @classmethod
-    def __get_validators__(cls):
-        yield cls.validate
-
-    @classmethod
-    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
-        field_schema.update(type="boolean")
-
-    @classmethod
-    def validate(cls, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise BoolError()
-        return value
-
 
 def _local(moment: datetime | None) -> datetime | None:
     return moment.astimezone(TZ) if moment else None
@@ -90,7 +47,7 @@ class SlotsQuery(Query):
 class BookingRequest(Body):
     slot_id: text(24) = Field(..., description="时段 id")  # type: ignore[valid-type]
     for_resident_id: Optional[text(24)] = Field(None, description="替已绑定的老人预约")  # type: ignore[valid-type]
-    waitlist: Flag = Field(False, description="约满时排队候补")  # type: ignore[assignment]
+    waitlist: StrictBool = Field(False, description="约满时排队候补")  # type: ignore[assignment]
     pickup_date: Optional[Day] = Field(None, description="辅具租赁的领取日期")
 
 

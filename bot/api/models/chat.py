@@ -25,6 +25,7 @@ class ChatButton(Out):
 def _reply_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
     Out.__config__.schema_extra(schema, model)  # type: ignore[operator]
     schema["properties"]["buttons"].pop("nullable", None)  # left out, never null
+    schema["required"].remove("buttons")
 
 
 class ChatReply(Out):

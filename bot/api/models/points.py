@@ -6,15 +6,15 @@ from typing import Optional
 
 from pydantic import Field
 
-from bot.api.models.base import Body, Out, Query, integer, one_of, text
+from bot.api.models.base import Body, Out, Query, one_of, query_integer, text
 from storage.ledger import Entry
 from storage import shop
 from storage.shop import STATE_TITLES, Reservation
 
 
 class PassbookQuery(Query):
-    limit: integer(ge=0, le=100) = Field(20, description="每页条数")  # type: ignore[valid-type]
-    offset: integer(ge=0, le=10000) = Field(0, description="跳过的条数")  # type: ignore[valid-type]
+    limit: query_integer(ge=0, le=100) = Field(20, description="每页条数")  # type: ignore[valid-type]
+    offset: query_integer(ge=0, le=10000) = Field(0, description="跳过的条数")  # type: ignore[valid-type]
 
 
 class PassbookEntry(Out):

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from pydantic import Field, validator
+from pydantic import Field
 
 from bot.api import PREFIX
-from bot.api.models.base import Body, FieldProblem, Out, Query, integer, items, number, one_of, text
+from bot.api.models.base import Body, Out, Query, integer, items, number, one_of, text
 from services.reports import ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS
 from storage import notices
 from storage.report_model import Report as StoredReport
@@ -29,12 +29,6 @@ class NewReportRequest(Body):
     location_text: Optional[text(MAX_LOCATION_TEXT)] = Field(None, example="3栋门口")  # type: ignore[valid-type]
     lat: Optional[number(ge=-90, le=90)] = Field(None, description="纬度（与 lng 一起填）")  # type: ignore[valid-type]
     lng: Optional[number(ge=-180, le=180)] = Field(None, description="经度")  # type: ignore[valid-type]
-
-    @validator("category", pre=True)
-    def _category_text(cls, value: Any) -> Any:
-        if not isinstance(value, str):  # an enum refuses it anyway, but says why here
-            raise FieldProblem(zh="必须是字符串", en="must be a string")
-        return value
 
 
 def create_request_body() -> dict[str, Any]:

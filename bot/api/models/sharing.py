@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from pydantic import Field, validator
-from pydantic.errors import StrError
 
-from bot.api.models.base import Body, FieldProblem, Out, Query, one_of, text
+from bot.api.models.base import Body, FieldProblem, Out, Query, Variants, one_of, text
 from bot.safe_input import parse_day
 from services.sharing import HELP_KINDS
 from storage import sharing as records
@@ -22,19 +21,6 @@ HELP_ACTIONS = ("take", "complete", "cancel", "report")
 
 
 # ---- requests ---------------------------------------------------------------------------------
-
-def _strings_only(value: Any) -> Any:
-    """A choice (`one_of`) field of a body takes only a string: a list or a number is told
-    "must be a string" (as before the models), not a pydantic internal message."""
-    if not isinstance(value, str):
-        raise StrError()
-    return value
-
-
-def string_choices(*fields: str) -> Any:
-    """The validator making these `one_of` fields strict strings (see `_strings_only`)."""
-    return validator(*fields, pre=True, allow_reuse=True)(_strings_only)
-
 
 class SharingSearchQuery(Query):
     q: text(40) = Field("", description="关键词，如“梯子”；空则为最新")  # type: ignore[valid-type]
@@ -58,7 +44,6 @@ class NewPost(Body):
     photo_url: Optional[_PHOTO_URL] = Field(None, description="https:// 或 cloud:// 图片地址")
 
     formats = {"photo_url": ("必须是 https:// 或 cloud:// 地址", "must be an https:// or cloud:// URL")}
-    _choices = string_choices("kind", "mode")
 
 
 class BorrowRequest(Body):
@@ -88,7 +73,6 @@ class NewHelpRequest(Body):
     when: text(40) = Field(..., description="什么时候")  # type: ignore[valid-type]
     place: text(60) = Field("", description="在哪里")  # type: ignore[valid-type]
 
-    _choices = string_choices("kind")
 
 
 # ---- responses --------------------------------------------------------------------------------
@@ -190,3 +174,9 @@ class HelpRequest(Out):
 
 class HelpList(Out):
     help_requests: list[HelpRequest]
+
+
+class HelpActionResult(Variants):
+    """POST /help-requests/{id}/{action}: `report` answers Reported, the others the request."""
+
+    __root__: Union[HelpRequest, Reported]

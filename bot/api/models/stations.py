@@ -1,23 +1,14 @@
-"""Requests and responses of the stations API (爱心驿站 / 能量栈, 快递外卖小哥登记).
-
-Also the query-string field types the foundation does not have yet (`query_integer`,
-`query_number`, `query_flag`: a query parameter is always a string, which the strict
-body types refuse) and `SingleQuery` (each parameter at most once; optionally no
-parameters the model does not know). The bookings models use them too.
-"""
+"""Requests and responses of the stations API (爱心驿站 / 能量栈, 快递外卖小哥登记)."""
 from __future__ import annotations
 
-import math
-import re
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
-from aiohttp import web
-from pydantic import ConstrainedFloat, ConstrainedInt, Field, validator
-from pydantic.errors import BoolError, FloatError, IntegerError
+from pydantic import Field, validator
 
-from bot.api.models.base import Body, FieldProblem, Out, Query, invalid, one_of, text
-from bot.errors import ApiError
+from bot.api.models.base import (
+    Body, FieldProblem, Out, Query, QueryFlag, Variants, one_of, query_integer, query_number, text,
+)
 from services.opening_hours import format_hours
 from services.stations import DEFAULT_RADIUS_M, MAX_RADIUS_M, Hit
 from storage.stations import AMENITIES, KINDS, Station as StationRecord
@@ -25,110 +16,9 @@ from storage.stations import AMENITIES, KINDS, Station as StationRecord
 MAX_LIMIT = 20
 
 
-# ---- query-string field types (to be merged into bot.api.models.base) --------------------
-
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-
-
-def _int_from_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise IntegerError()
-    if isinstance(value, str):
-        if not _INTEGER.fullmatch(value):
-            raise IntegerError()
-        return int(value)
-    return value
-
-
-class _QueryInteger(ConstrainedInt):
-    strict = True
-
-    @classmethod
-    def __get_validators__(cls):  # type: ignore[override]
-        yield _int_from_text
-        yield from super().__get_validators__()
-
-
-def query_integer(*, ge: int | None = None, le: int | None = None) -> type[int]:
-    """An integer query parameter ("12"; not "1.5", not "1e3")."""
-    return type("QueryInteger", (_QueryInteger,), {"ge": ge, "le": le})
-
-
-def _float_from_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise FloatError()
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise FloatError() from None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise FloatError()
-    return value
-
-
-class _QueryNumber(ConstrainedFloat):
-    allow_inf_nan = False
-
-    @classmethod
-    def __get_validators__(cls):  # type: ignore[override]
-        yield _float_from_text
-        yield from super().__get_validators__()
-
-
-def query_number(*, ge: float | None = None, le: float | None = None) -> type[float]:
-    """A finite number query parameter ("22.5486")."""
-    return type("QueryNumber", (_QueryNumber,), {"ge": ge, "le": le})
-
-
-_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
-
-
-class QueryFlag:
-    """A boolean query parameter: 1/true/yes or 0/false/no (any case)."""
-
-    @classmethod
-    def __get_validators__(cls):
-        yield cls.validate
-
-    @classmethod
-    def __modify_schema__(cls, field_schema: dict[str, Any]) -> None:
-        field_schema.update(type="boolean")
-
-    @classmethod
-    def validate(cls, value: Any) -> bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE:
-            return True
-        if isinstance(value, str) and value.lower() in _FALSE:
-            return False
-        raise BoolError()
-
-
-class SingleQuery(Query):
-    """Query parameters each given at most once (`invalid_<name>` otherwise); with
-    `closed = True` a parameter the model does not know is refused (`invalid_query`)."""
-
-    closed: ClassVar[bool] = False
-
-    @classmethod
-    def parse_request(cls, request: web.Request):  # type: ignore[override]
-        names = [field.alias for field in cls.__fields__.values()]
-        if cls.closed:
-            unknown = sorted(set(request.query) - set(names))
-            if unknown:
-                raise ApiError(400, "invalid_query", f"不支持的参数：{', '.join(unknown)}",
-                               f"unknown parameters: {', '.join(unknown)}")
-        for name in names:
-            if len(request.query.getall(name, [])) > 1:
-                raise invalid(name, "只能出现一次", "given more than once")
-        return super().parse_request(request)
-
-
 # ---- requests ----------------------------------------------------------------------------
 
-class NearbyQuery(SingleQuery):
+class NearbyQuery(Query):
     closed = True
 
     lat: query_number(ge=-90, le=90) = Field(..., description="纬度（GCJ-02/WGS84）")  # type: ignore[valid-type]
@@ -158,7 +48,7 @@ class NearbyQuery(SingleQuery):
         return [a for a in (self.amenity or "").split(",") if a]
 
 
-class StationQuery(SingleQuery):
+class StationQuery(Query):
     lat: Optional[query_number(ge=-90, le=90)] = Field(  # type: ignore[valid-type]
         None, description="纬度（可选，和 lng 一起）")
     lng: Optional[query_number(ge=-180, le=180)] = Field(  # type: ignore[valid-type]
@@ -225,23 +115,6 @@ class StationHit(Station):
         return cls(**Station.fields_of(hit.station), open_now=hit.open_now, distance_m=round(hit.distance_m),
                    walk_minutes=hit.walk_minutes, direction=hit.direction, walk_hint=hit.walk_text,
                    status_text=hit.hours_text)
-
-
-def _one_of_schema(schema: dict[str, Any], model: type[Out]) -> None:
-    """A variants model's schema: `oneOf` its variants (each refuses the others' fields)."""
-    schema.pop("title", None)
-    schema.pop("description", None)
-    schema.pop("additionalProperties", None)
-    if "anyOf" in schema:
-        schema["oneOf"] = schema.pop("anyOf")
-
-
-class Variants(Out):
-    """A response that is one of several models (`__root__: Union[...]`), for the document
-    only: the handler sends the variant itself."""
-
-    class Config:
-        schema_extra = staticmethod(_one_of_schema)
 
 
 class StationDetail(Variants):
