@@ -55,10 +55,11 @@ def _number_only(value: Any) -> Any:
 
 class _Number(ConstrainedFloat):
     allow_inf_nan = False
+    accept: Any = staticmethod(_number_only)  # the first check, before the bounds
 
     @classmethod
     def __get_validators__(cls):  # type: ignore[override]
-        yield _number_only
+        yield cls.accept
         yield from super().__get_validators__()
 
 
@@ -158,25 +159,16 @@ def query_integer(*, ge: int | None = None, le: int | None = None) -> type[int]:
 
 
 def _float_from_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise FloatError()
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             raise FloatError() from None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise FloatError()
-    return value
+    return _number_only(value)
 
 
-class _QueryNumber(ConstrainedFloat):
-    allow_inf_nan = False
-
-    @classmethod
-    def __get_validators__(cls):  # type: ignore[override]
-        yield _float_from_text
-        yield from super().__get_validators__()
+class _QueryNumber(_Number):
+    accept = staticmethod(_float_from_text)
 
 
 def query_number(*, ge: float | None = None, le: float | None = None) -> type[float]:
