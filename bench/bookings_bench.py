@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 
 from bench.common import temporary_mongo
+from bot.bootstrap import booking_service
 from services.bookings import BookingRefused, BookingService
 from storage import mongo
 from storage.booking_catalog import service_id
@@ -72,7 +73,7 @@ async def run(args: argparse.Namespace, uri: str) -> None:
         await ensure_indexes(db)
         await ResidentRepository(db).ensure_indexes()
         await seed_catalog(db)
-        service = BookingService(db)
+        service = booking_service(db, ResidentRepository(db), None)
         volunteer = await service.catalog.get(service_id(COMMUNITY, "volunteer"))
         repo = ResidentRepository(db)
         people = [await repo.update_profile((await repo.for_user_key(f"bench:{i}", COMMUNITY)).id, birth_year=1990)

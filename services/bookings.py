@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.errors import DomainError
@@ -75,20 +74,14 @@ def rules_of(service: dict[str, Any]) -> dict[str, int]:
 
 
 class BookingService:
-    def __init__(self, db: AsyncIOMotorDatabase, notifier: Any = None,
-                 clock: Callable[[], datetime] = _utcnow, residents: ResidentRepository | None = None,
-                 *, bus: events.EventBus | None = None) -> None:
+    def __init__(self, catalog: CatalogRepository, slots: SlotRepository, bookings: BookingRepository,
+                 waitlist: WaitlistRepository, links: LinkRepository, residents: ResidentRepository, *,
+                 notifier: Any = None, bus: events.EventBus | None = None,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
         """`notifier` is a services.notify.Notifier (or None: nobody is told)."""
-        self.db = db
         self.bus = bus if bus is not None else events.bus
-        self.catalog = CatalogRepository(db)
-        self.slots = SlotRepository(db)
-        self.bookings = BookingRepository(db)
-        self.waitlist = WaitlistRepository(db)
-        self.links = LinkRepository(db)
-        self.residents = residents or ResidentRepository(db)
-        self.notifier = notifier
-        self.clock = clock
+        self.catalog, self.slots, self.bookings, self.waitlist = catalog, slots, bookings, waitlist
+        self.links, self.residents, self.notifier, self.clock = links, residents, notifier, clock
 
     # ---- catalog and slots -------------------------------------------------------------
 
@@ -581,7 +574,7 @@ class BookingService:
         return await self.slots.get(slot["_id"]) or slot
 
     async def open_slots_ahead(self, days: int = 14) -> int:
-        return await open_slots_ahead(self.db, self.clock().astimezone(TZ).date(), days)
+        return await open_slots_ahead(self.catalog, self.slots, self.clock().astimezone(TZ).date(), days)
 
     # ---- reminders ---------------------------------------------------------------------
 

@@ -115,15 +115,10 @@ def event_ref(payload: dict[str, Any]) -> str | None:
 
 
 class PointsService:
-    def __init__(self, db: Any, residents: Any, notifier: Any = None, *, hold_days: int = 7) -> None:
-        self.db = db
-        self.ledger = LedgerRepository(db)
-        self.rules = RuleRepository(db)
-        self.shop = ShopRepository(db)
-        self.residents = residents
-        self.notifier = notifier
-        self.hold_days = hold_days
-        self.limits = PointsLimits(db)
+    def __init__(self, ledger: LedgerRepository, rules: RuleRepository, shop: ShopRepository, limits: PointsLimits,
+                 residents: Any, notifier: Any = None, *, hold_days: int = 7) -> None:
+        self.ledger, self.rules, self.shop, self.limits = ledger, rules, shop, limits
+        self.residents, self.notifier, self.hold_days = residents, notifier, hold_days
 
     # -- what the console reads and staff change (the repositories stay behind) -----------
     async def entry(self, entry_id: str) -> Entry | None:

@@ -26,6 +26,7 @@ from services.sharing_contact import ContactRelay, display_name
 from storage.sharing import (
     ACCEPTED, ACTIVE_LOANS, AVAILABLE, CANCELLED, COMPLETED, DECLINED, GIVE, GIVEN, HANDED_OVER, ITEM, LEND, LENT,
     OPEN, REQUESTED, RETURNED, SKILL, TAKEN, WAITING, WITHDRAWN, HelpRequest, Loan, Post, SharingRepository,
+    ShareMessageRepository,
 )
 
 log = logging.getLogger(__name__)
@@ -107,14 +108,14 @@ class BorrowResult:
 
 
 class SharingService:
-    def __init__(self, db: Any, residents: Any, notifier: Any = None, checker: ContentChecker | None = None,
-                 bus: events.EventBus | None = None) -> None:
-        self.repo = SharingRepository(db)
+    def __init__(self, repo: SharingRepository, messages: ShareMessageRepository, residents: Any,
+                 checker: ContentChecker, notifier: Any = None, *, bus: events.EventBus | None = None) -> None:
+        self.repo = repo
         self.residents = residents
         self.notifier = notifier
-        self.checker = checker or ContentChecker(db)
+        self.checker = checker
         self.bus = bus if bus is not None else events.bus
-        self.contact = ContactRelay(db, self.repo, residents, self._tell, self.checker)
+        self.contact = ContactRelay(messages, repo, residents, self._tell, checker)
 
     # -- what the web layer reads (the repository stays behind the service) ---------------
     async def posts_of(self, owner_id: str, limit: int = 20) -> list[Post]:

@@ -345,3 +345,15 @@ class SharingRepository:
             query["reports.0"] = {"$exists": True}
         docs = await self.helps.find(query).sort("created_at", DESCENDING).limit(limit).to_list(limit)
         return [HelpRequest.from_doc(doc) for doc in docs]
+
+
+class ShareMessageRepository:
+    """`share_messages`: what neighbours passed on to each other through Linli (relayed
+    messages, consents to share a phone number), see services/sharing_contact.py."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["share_messages"]
+
+    async def add(self, doc: dict[str, Any]) -> dict[str, Any]:
+        await self._col.insert_one(doc)
+        return doc

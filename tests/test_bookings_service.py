@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from pymongo.errors import DuplicateKeyError
 
+from bot.bootstrap import booking_service
 from services import events
 from services.bookings import BOOKING_ATTENDED, BookingRefused, BookingService
 from services.notify import Notifier
@@ -39,7 +40,8 @@ async def setup(db):
     await ResidentRepository(db).ensure_indexes()
     await seed_catalog(db)
     clock = Clock()
-    service = BookingService(db, notifier=Notifier(NoticeRepository(db), ResidentRepository(db)), clock=clock)
+    residents = ResidentRepository(db)
+    service = booking_service(db, residents, Notifier(NoticeRepository(db), residents), clock=clock)
     return service, clock
 
 
