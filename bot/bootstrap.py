@@ -76,7 +76,7 @@ LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK = 5, 3600, 3600  # 6-digit pro
 
 
 def booking_service(db: AsyncIOMotorDatabase, residents: ResidentRepository, notifier: Notifier | None,
-                    bus: EventBus | None = None, *, clock: Callable[[], datetime] = utcnow) -> BookingService:
+                    bus: EventBus, *, clock: Callable[[], datetime] = utcnow) -> BookingService:
     """The booking service on its repositories (used by `build`, and by tests and benchmarks
     that want the real wiring)."""
     return BookingService(CatalogRepository(db), SlotRepository(db), BookingRepository(db), WaitlistRepository(db),
@@ -91,7 +91,7 @@ def points_service(db: AsyncIOMotorDatabase, residents: ResidentRepository,
 
 
 def sharing_service(db: AsyncIOMotorDatabase, residents: ResidentRepository, notifier: Notifier | None,
-                    bus: EventBus | None = None) -> SharingService:
+                    bus: EventBus) -> SharingService:
     """The 共享社区 service on its records, the neighbours' messages and the content check."""
     return SharingService(SharingRepository(db), ShareMessageRepository(db), residents, ContentChecker(db),
                           notifier, bus=bus)
@@ -134,8 +134,10 @@ class Components:
 
 def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: Redis,
           *, bus: EventBus | None = None) -> Components:
-    """Wire the whole app (no I/O): nothing runs until `House.context` starts it."""
-    bus = bus if bus is not None else events.bus
+    """Wire the whole app (no I/O): nothing runs until `House.context` starts it. The app's
+    event bus is its own (`bus`, or a new one): services publish on it, the subscriptions
+    below are made on it."""
+    bus = bus if bus is not None else EventBus()
     residents = ResidentRepository(db)
     conversations = ConversationRepository(db)
     photos = PhotoStore(db, settings.upload_max_bytes)
@@ -207,7 +209,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
 
 def publish(app: web.Application, parts: Components) -> None:
     """Put what the HTTP layer (API, console, channels, tests) reads into the app's keys."""
-    app[keys.MONGO], app[keys.REDIS] = parts.db, parts.redis
+    app[keys.MONGO], app[keys.REDIS], app[keys.BUS] = parts.db, parts.redis, parts.bus
     app[keys.RATE_LIMITER], app[keys.LINK_CODE_GUARD], app[keys.DEDUP] = (
         parts.rate_limiter, parts.link_code_guard, parts.dedup)
     app[keys.FAQ], app[keys.NOTIFIER], app[keys.PHOTOS] = parts.faq, parts.notifier, parts.photos

@@ -76,10 +76,9 @@ def rules_of(service: dict[str, Any]) -> dict[str, int]:
 class BookingService:
     def __init__(self, catalog: CatalogRepository, slots: SlotRepository, bookings: BookingRepository,
                  waitlist: WaitlistRepository, links: LinkRepository, residents: ResidentRepository, *,
-                 notifier: Any = None, bus: events.EventBus | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 bus: events.EventBus, notifier: Any = None, clock: Callable[[], datetime] = _utcnow) -> None:
         """`notifier` is a services.notify.Notifier (or None: nobody is told)."""
-        self.bus = bus if bus is not None else events.bus
+        self.bus = bus
         self.catalog, self.slots, self.bookings, self.waitlist = catalog, slots, bookings, waitlist
         self.links, self.residents, self.notifier, self.clock = links, residents, notifier, clock
 

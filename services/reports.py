@@ -182,8 +182,8 @@ class ReportService:
         notifier: Notifier,
         rules: ReportRules | None = None,
         *,
+        bus: EventBus,
         clock: Callable[[], datetime] = _utcnow,
-        bus: EventBus | None = None,
         serialize: Serializer | None = None,
     ) -> None:
         # One new report at a time per community and category (across workers when given a
@@ -194,7 +194,7 @@ class ReportService:
         self.notifier = notifier
         self.rules = rules or ReportRules()
         self.clock = clock
-        self.bus = bus if bus is not None else events.bus
+        self.bus = bus
 
     # -- creating ----------------------------------------------------------------
 

@@ -109,12 +109,12 @@ class BorrowResult:
 
 class SharingService:
     def __init__(self, repo: SharingRepository, messages: ShareMessageRepository, residents: Any,
-                 checker: ContentChecker, notifier: Any = None, *, bus: events.EventBus | None = None) -> None:
+                 checker: ContentChecker, notifier: Any = None, *, bus: events.EventBus) -> None:
         self.repo = repo
         self.residents = residents
         self.notifier = notifier
         self.checker = checker
-        self.bus = bus if bus is not None else events.bus
+        self.bus = bus
         self.contact = ContactRelay(messages, repo, residents, self._tell, checker)
 
     # -- what the web layer reads (the repository stays behind the service) ---------------

@@ -156,10 +156,10 @@ def station_dict(station: Station) -> dict[str, Any]:
 
 class StationService:
     def __init__(self, repo: StationRepository, couriers: CourierRegistry | None = None,
-                 clock: Clock | None = None, *, bus: events.EventBus | None = None) -> None:
+                 clock: Clock | None = None, *, bus: events.EventBus) -> None:
         self.repo = repo
         self.couriers = couriers
-        self.bus = bus if bus is not None else events.bus
+        self.bus = bus
         self.clock: Clock = clock or (lambda: datetime.now(timezone.utc))
 
     # -- what the web layer reads and staff change (the repositories stay behind) ---------

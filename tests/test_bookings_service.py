@@ -41,7 +41,7 @@ async def setup(db):
     await seed_catalog(db)
     clock = Clock()
     residents = ResidentRepository(db)
-    service = booking_service(db, residents, Notifier(NoticeRepository(db), residents), clock=clock)
+    service = booking_service(db, residents, Notifier(NoticeRepository(db), residents), events.EventBus(), clock=clock)
     return service, clock
 
 
@@ -387,13 +387,13 @@ async def test_attendance_publishes_an_event_for_points(setup, db):
     async def award(payload: dict) -> None:
         seen.append(payload)
 
-    events.subscribe(BOOKING_ATTENDED, award)
+    service.bus.subscribe(BOOKING_ATTENDED, award)
     try:
         clock.now = slot["start"] + timedelta(minutes=10)
         done = await service.mark_attendance(booking["_id"], "attended", staff())
         again = await service.mark_attendance(booking["_id"], "attended", staff())
     finally:
-        events.unsubscribe(BOOKING_ATTENDED, award)
+        service.bus.unsubscribe(BOOKING_ATTENDED, award)
     assert done["attendance"] == "attended" and again["attendance"] == "attended"
     assert len(seen) == 1  # once, however often staff click
     assert seen[0]["service"] == "volunteer" and seen[0]["resident_id"] == person.id

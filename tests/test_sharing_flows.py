@@ -34,7 +34,7 @@ class Chat:
         self.db = db
         self.residents = residents
         self.points = points_service(db, residents, notifier)
-        bus = events.EventBus()  # the app subscribes the points rules on services.events.bus
+        bus = events.EventBus()  # like the app's: the points rules subscribe on the bus the services get
         bus.subscribe("help.completed", self.points.subscriber("help.completed"))
         self.sharing = sharing_service(db, residents, notifier, bus)
         self.services = Services(settings=Settings(default_community=COMMUNITY), elder_prefs=ElderPreferences(redis),

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 import pytest_asyncio
 
+from services.events import EventBus
 from services.opening_hours import (
     TZ, HoursError, always_open, format_hours, is_open, minute_of_week, next_opening, open_until, parse_hours,
     week_intervals,
@@ -36,7 +37,7 @@ async def stations(db) -> StationService:
     await repo.ensure_indexes()
     result = await seed_demo_stations(db)
     assert result.errors == [] and result.created == 20
-    return StationService(repo, clock=lambda: WED_10)
+    return StationService(repo, clock=lambda: WED_10, bus=EventBus())
 
 
 def at(service: StationService, moment: datetime) -> StationService:
