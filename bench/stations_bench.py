@@ -32,7 +32,8 @@ from nlu.service import NLUService
 from services.events import EventBus
 from services.handoff import HandoffService
 from services.opening_hours import TZ, parse_hours, week_intervals
-from services.stations import StationService, seed_demo_stations
+from services.station_import import seed_demo_stations
+from services.stations import StationService
 from storage import mongo, redis_client
 from storage.callbacks import CallbackRepository
 from storage.conversations import ConversationRepository

@@ -9,7 +9,7 @@ import pytest_asyncio
 from bot import keys
 from bot.messages import InboundMessage, Location
 from services.opening_hours import TZ
-from services.stations import seed_demo_stations
+from services.station_import import seed_demo_stations
 from storage.seed import COMMUNITIES
 from tests.test_wechat import fake_api, make_wechat  # noqa: F401  (fixtures)
 

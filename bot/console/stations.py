@@ -15,7 +15,8 @@ from aiohttp import web
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from services.opening_hours import DAY_NAMES, DAYS, day_hours_text, format_hours, is_open
-from services.stations import StationService, build_station, import_rows, read_csv
+from services.station_import import build_station, import_rows, read_csv
+from services.stations import StationService
 from storage.audit import AuditLog
 from storage.scope import in_scope, staff_scope
 from storage.stations import AMENITIES, KINDS, Station
