@@ -12,7 +12,8 @@ from services import events
 from services.content_check import seed_words
 from services.notify import Notifier
 from services.points import seed_points
-from services.sharing import ContentRejected, SharingError, search_words, today
+from services.share_search import search_words
+from services.sharing import ContentRejected, SharingError, today
 from storage.notices import NoticeRepository
 from storage.residents import ResidentRepository
 from storage.sharing import (
