@@ -16,7 +16,7 @@ import time
 
 from bench.common import temporary_mongo
 from bot.bootstrap import points_service
-from services.points import PointsError
+from services.points_errors import PointsError
 from storage import mongo
 from storage.ledger import ISSUER, SHOP, InsufficientPoints, LedgerRepository, resident_account
 from storage.residents import ResidentRepository

@@ -9,7 +9,8 @@ import pytest
 
 from bot.bootstrap import points_service
 from services import events
-from services.points import NotEnoughPoints, PointsError, month_bounds, seed_points
+from services.points import month_bounds, seed_points
+from services.points_errors import NotEnoughPoints, PointsError
 from storage.ledger import (
     ESCROW, ISSUER, SHOP, LEASE, IdempotencyConflict, InsufficientPoints, LedgerRepository, resident_account,
 )

@@ -17,7 +17,8 @@ from aiohttp import web
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.privacy import can_see_contact
-from services.points import PointsError, PointsService
+from services.points import PointsService
+from services.points_errors import PointsError
 from storage.audit import AuditLog
 from storage.ledger import resident_account
 from storage.scope import in_scope, scoped, staff_scope

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.points import (
-    DEFAULT_RULES, EARNING_TOPICS, NotEnoughPoints, NotFound, PointsError, PointsService, display_name,
-)
+from services.points import DEFAULT_RULES, EARNING_TOPICS, PointsService, display_name
+from services.points_errors import NotEnoughPoints, NotFound, PointsError
 from storage.ledger import ESCROW, ISSUER, SHOP, resident_account
 from storage.shop import FAILED, FULFILLED, RESERVED, VOIDED
 from tests.fakes.people import FakeResidentRepository
