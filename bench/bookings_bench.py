@@ -18,7 +18,8 @@ from datetime import timedelta
 
 from bench.common import temporary_mongo
 from bot.bootstrap import booking_service
-from services.bookings import BookingRefused, BookingService
+from services.booking_rules import BookingRefused
+from services.bookings import BookingService
 from services.events import EventBus
 from storage import mongo
 from storage.booking_catalog import service_id

@@ -11,7 +11,8 @@ from pymongo.errors import DuplicateKeyError
 
 from bot.bootstrap import booking_service
 from services import events
-from services.bookings import BOOKING_ATTENDED, BookingRefused, BookingService
+from services.booking_rules import BookingRefused
+from services.bookings import BOOKING_ATTENDED, BookingService
 from services.notify import Notifier
 from storage.booking_catalog import TZ, service_id
 from storage.bookings import ensure_indexes, seed_catalog

@@ -29,7 +29,8 @@ from bot.errors import ApiError
 from bot.safe_input import parse_day
 from domain.time import TZ
 from services import eligibility
-from services.bookings import BookingRefused, BookingService, rules_of
+from services.booking_rules import BookingRefused, rules_of
+from services.bookings import BookingService
 from storage.booking_catalog import SERVICE_CODES
 from storage.residents import Resident
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from services.bookings import BookingRefused, BookingService
+from services.booking_rules import BookingRefused
+from services.bookings import BookingService
 from services.events import BookingAttended, BookingCancelled, BookingCreated, EventBus
 from storage.booking_catalog import CATALOG, service_doc, service_id
 from storage.staff import Staff
