@@ -43,7 +43,8 @@ from services.handoff import HandoffService
 from services.locations import RecentLocations
 from services.notify import Notifier
 from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
-from services.reports import ReportRules, ReportService
+from services.report_rules import ReportRules
+from services.reports import ReportService
 from services.sharing import SharingService
 from services.stations import StationService
 from services.wechat_media import WeChatMedia

@@ -10,7 +10,7 @@ import pytest_asyncio
 from bot import keys
 from bot.console.mapdata import DEFAULT_GEOJSON
 from bot.console.maps import page_csp, tile_origin
-from services.reports import NewReport, Reporter
+from services.report_rules import NewReport, Reporter
 from services.station_import import seed_demo_stations
 from storage.residents import ResidentRepository
 from storage.seed import COMMUNITIES

@@ -26,9 +26,8 @@ from bot.api.auth import current_resident
 from bot.api.reports_openapi import OPENAPI, OPENAPI_COMPONENTS  # noqa: F401  (this module's document)
 from bot.api.validation import get_field, invalid, read_object, reject_unknown
 from bot.errors import ApiError
-from services.reports import (
-    ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS, NewReport, Reporter, ReportService,
-)
+from services.report_rules import ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS, NewReport, Reporter
+from services.reports import ReportService
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import STATUS_LABELS, Report, find_ticket
 from storage.routing import CATEGORIES

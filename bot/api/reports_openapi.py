@@ -5,7 +5,7 @@ from typing import Any
 
 from bot.api import PREFIX
 from bot.api.spec import COMMON, error, json_body
-from services.reports import MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS
+from services.report_rules import MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS
 from storage.reports import STATUS_LABELS
 from storage.routing import CATEGORIES
 
