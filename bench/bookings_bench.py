@@ -17,7 +17,10 @@ import time
 from datetime import timedelta
 
 from bench.common import temporary_mongo
-from services.bookings import BookingRefused, BookingService
+from bot.bootstrap import booking_service
+from services.booking_rules import BookingRefused
+from services.bookings import BookingService
+from services.events import EventBus
 from storage import mongo
 from storage.booking_catalog import service_id
 from storage.bookings import ensure_indexes, seed_catalog
@@ -72,7 +75,7 @@ async def run(args: argparse.Namespace, uri: str) -> None:
         await ensure_indexes(db)
         await ResidentRepository(db).ensure_indexes()
         await seed_catalog(db)
-        service = BookingService(db)
+        service = booking_service(db, ResidentRepository(db), None, EventBus())
         volunteer = await service.catalog.get(service_id(COMMUNITY, "volunteer"))
         repo = ResidentRepository(db)
         people = [await repo.update_profile((await repo.for_user_key(f"bench:{i}", COMMUNITY)).id, birth_year=1990)

@@ -15,7 +15,8 @@ import asyncio
 import time
 
 from bench.common import temporary_mongo
-from services.points import PointsError, PointsService
+from bot.bootstrap import points_service
+from services.points_errors import PointsError
 from storage import mongo
 from storage.ledger import ISSUER, SHOP, InsufficientPoints, LedgerRepository, resident_account
 from storage.residents import ResidentRepository
@@ -73,7 +74,7 @@ async def run(args: argparse.Namespace, uri: str) -> None:
                 concurrency)
             print(f"{'':<34} hot balance left {await ledger.balance(hot)} (never below 0)")
         residents = ResidentRepository(db)
-        points = PointsService(db, residents)
+        points = points_service(db, residents)
         await points.ensure_indexes()
         item = await points.shop.add_item("bench", "大米", 10, 5)
         buyers = [await residents.for_user_key(f"bench:{i}", "bench") for i in range(args.buyers)]

@@ -29,9 +29,11 @@ from handlers import registry
 from handlers.base import Services
 from handlers.router import Router
 from nlu.service import NLUService
+from services.events import EventBus
 from services.handoff import HandoffService
 from services.opening_hours import TZ, parse_hours, week_intervals
-from services.stations import StationService, seed_demo_stations
+from services.station_import import seed_demo_stations
+from services.stations import StationService
 from storage import mongo, redis_client
 from storage.callbacks import CallbackRepository
 from storage.conversations import ConversationRepository
@@ -65,7 +67,7 @@ async def fill(db, size: int) -> None:
 
 
 async def geo(db, sizes: list[int], queries: int) -> None:
-    service = StationService(StationRepository(db), clock=lambda: NOON)
+    service = StationService(StationRepository(db), clock=lambda: NOON, bus=EventBus())
     print("nearest 3 open stations with an amenity ($geoNear)")
     print(header())
     for size in sizes:
@@ -88,7 +90,7 @@ async def digits(db, redis, turns: int) -> None:
     await db.stations.delete_many({})
     await seed_demo_stations(db)
     conversations = ConversationRepository(db)
-    stations = StationService(StationRepository(db), CourierRegistry(db), clock=lambda: NOON)
+    stations = StationService(StationRepository(db), CourierRegistry(db), clock=lambda: NOON, bus=EventBus())
     services = Services(settings=settings, conversations=conversations, elder_prefs=ElderPreferences(redis),
                         residents=ResidentRepository(db), stations=stations,
                         communities=CommunityRepository(db), locations=RecentLocations(redis),

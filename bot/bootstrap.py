@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from bot.chat import ChatService
 from bot.config import Settings
 from bot.periodic import PeriodicTask
 from bot.wechat_api import WeChatApiError, WeChatClient
+from domain.time import utcnow
 from handlers import registry
 from handlers.base import Services
 from handlers.messages import InboundMessage, Reply
@@ -41,7 +43,8 @@ from services.handoff import HandoffService
 from services.locations import RecentLocations
 from services.notify import Notifier
 from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
-from services.reports import ReportRules, ReportService
+from services.report_rules import ReportRules
+from services.reports import ReportService
 from services.sharing import SharingService
 from services.stations import StationService
 from services.wechat_media import WeChatMedia
@@ -57,11 +60,16 @@ from storage.dialogue_state import DialogueStateStore
 from storage.faq import FaqRepository
 from storage.locks import redis_serializer
 from storage.notices import NoticeRepository
+from storage.bookings import BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository
+from storage.ledger import LedgerRepository, RuleRepository
 from storage.photos import PhotoStore
+from storage.points_limits import PointsLimits
 from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
 from storage.reports import ReportRepository
 from storage.residents import ResidentRepository
 from storage.routing import RoutingRepository
+from storage.sharing import SharingRepository, ShareMessageRepository
+from storage.shop import ShopRepository
 from storage.staff import StaffRepository
 from storage.stations import CourierRegistry, StationRepository
 
@@ -69,6 +77,28 @@ log = logging.getLogger(__name__)
 
 BOOKING_SLOTS_SECONDS = 6 * 3600  # the working plans keep opening slots 14 days ahead
 LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK = 5, 3600, 3600  # 6-digit proxy-link codes
+
+
+def booking_service(db: AsyncIOMotorDatabase, residents: ResidentRepository, notifier: Notifier | None,
+                    bus: EventBus, *, clock: Callable[[], datetime] = utcnow) -> BookingService:
+    """The booking service on its repositories (used by `build`, and by tests and benchmarks
+    that want the real wiring)."""
+    return BookingService(CatalogRepository(db), SlotRepository(db), BookingRepository(db), WaitlistRepository(db),
+                          LinkRepository(db), residents, notifier=notifier, bus=bus, clock=clock)
+
+
+def points_service(db: AsyncIOMotorDatabase, residents: ResidentRepository,
+                   notifier: Notifier | None = None) -> PointsService:
+    """The points service on the ledger, earning rules, shop and anti-farming limits."""
+    return PointsService(LedgerRepository(db), RuleRepository(db), ShopRepository(db), PointsLimits(db),
+                         residents, notifier)
+
+
+def sharing_service(db: AsyncIOMotorDatabase, residents: ResidentRepository, notifier: Notifier | None,
+                    bus: EventBus) -> SharingService:
+    """The 共享社区 service on its records, the neighbours' messages and the content check."""
+    return SharingService(SharingRepository(db), ShareMessageRepository(db), residents, ContentChecker(db),
+                          notifier, bus=bus)
 
 
 async def run_booking_jobs(service: BookingService) -> None:
@@ -115,8 +145,10 @@ class Components:
 
 def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: Redis,
           *, bus: EventBus | None = None) -> Components:
-    """Wire the whole app (no I/O): nothing runs until `House.context` starts it."""
-    bus = bus if bus is not None else events.bus
+    """Wire the whole app (no I/O): nothing runs until `House.context` starts it. The app's
+    event bus is its own (`bus`, or a new one): services publish on it, the subscriptions
+    below are made on it."""
+    bus = bus if bus is not None else EventBus()
     residents = ResidentRepository(db)
     conversations = ConversationRepository(db)
     communities, routing = CommunityRepository(db), RoutingRepository(db)
@@ -133,9 +165,9 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         ReportRepository(db), routing, notifier, ReportRules.from_settings(settings),
         bus=bus, serialize=redis_serializer(redis),
     )
-    bookings = BookingService(db, notifier=notifier, bus=bus)
-    points = PointsService(db, residents, notifier)
-    sharing = SharingService(db, residents, notifier, ContentChecker(db), bus=bus)
+    bookings = booking_service(db, residents, notifier, bus)
+    points = points_service(db, residents, notifier)
+    sharing = sharing_service(db, residents, notifier, bus)
     stations = StationService(StationRepository(db), CourierRegistry(db), bus=bus)
     handoff = HandoffService(callbacks, conversations)
     faq = FaqService(faq_entries)  # chat answers and the console's try-out
@@ -192,7 +224,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
 
 def publish(app: web.Application, parts: Components) -> None:
     """Put what the HTTP layer (API, console, channels, tests) reads into the app's keys."""
-    app[keys.MONGO], app[keys.REDIS] = parts.db, parts.redis
+    app[keys.MONGO], app[keys.REDIS], app[keys.BUS] = parts.db, parts.redis, parts.bus
     app[keys.RATE_LIMITER], app[keys.LINK_CODE_GUARD], app[keys.DEDUP] = (
         parts.rate_limiter, parts.link_code_guard, parts.dedup)
     app[keys.FAQ], app[keys.NOTIFIER], app[keys.PHOTOS] = parts.faq, parts.notifier, parts.photos

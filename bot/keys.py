@@ -13,6 +13,7 @@ from bot.mp_api import MiniProgramClient
 from bot.wechat_api import WeChatClient
 from nlu.service import NLUService
 from services.bookings import BookingService
+from services.events import EventBus
 from services.faq import FaqService
 from services.points import PointsService
 from services.notify import Notifier
@@ -58,6 +59,7 @@ PHOTOS = web.AppKey("photos", PhotoStore)  # report photos (GridFS)
 WECHAT_MEDIA = web.AppKey("wechat_media", WeChatMedia)  # WeChat photos -> GridFS (with the WeChat client)
 STATIONS = web.AppKey("stations", StationService)  # 驿站 / 能量栈 search, couriers
 HANDOFF = web.AppKey("handoff", HandoffService)  # 找人工: callback requests
+BUS = web.AppKey("bus", EventBus)  # the app's event bus (bot/bootstrap.py subscribes on it)
 FAQ = web.AppKey("faq", FaqService)  # the community FAQ: chat answers, console try-out
 # Repositories the console reads and writes itself (staff accounts, the audit trail, places),
 # built once by bot/bootstrap.py like everything else.

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from bot.config import ROOT, Settings
 from storage import mongo

@@ -6,7 +6,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from services.opening_hours import format_hours
 from services.points import seed_demo_points
-from services.stations import seed_demo_stations
+from services.station_import import seed_demo_stations
 from storage.bookings import seed_catalog
 from storage.faq import seed_faq
 from storage.routing import seed_routing

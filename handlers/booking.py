@@ -33,8 +33,8 @@ from handlers.booking_common import (
 from handlers.booking_list import cancel_booking, my_bookings
 from handlers.booking_times import birth_year, exact_pick, option_title, time_options
 from handlers.flow import Choice, Flow, Rejected, Slot, engine
+from services.booking_rules import BookingRefused, elder_label
 from services.booking_times import Wanted, booking_when, day_label, slot_label
-from services.bookings import BookingRefused, elder_label
 from storage.booking_catalog import CATALOG
 
 registry.add_menu_item("3", "预约服务", "book_service", "老年助餐、体检、康复辅具租赁、志愿活动、休息房",

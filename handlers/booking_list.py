@@ -12,7 +12,7 @@ from handlers.messages import Button, Reply
 from handlers.base import FALLBACK, Turn, registry
 from handlers.booking_common import MAX_ITEMS, MINE, is_no, is_yes, me_of, number, numbered, service_entity, service_of
 from services.booking_times import booking_when, slot_label
-from services.bookings import BookingRefused
+from services.booking_rules import BookingRefused
 from storage.booking_catalog import TZ
 
 registry.add_menu_item("4", "我的预约", "my_bookings", "查看或取消已有的预约", wechat_key="MENU_MY_BOOKINGS")

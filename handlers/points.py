@@ -21,7 +21,8 @@ from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.flow import CANCEL_FLOW, Choice, Flow, Slot, engine
-from services.points import TZ, PointsError, PointsService
+from services.points import TZ, PointsService
+from services.points_errors import PointsError
 from storage.ledger import resident_account
 from storage.residents import Resident
 from storage.shop import RESERVED, ShopItem

@@ -18,7 +18,7 @@ from handlers.text import is_menu_key
 from handlers.base import Turn, registry
 from handlers.flow import CannotHandle, Choice, Flow, Slot, engine
 from handlers.report_status import looks_like_status, show_status
-from services.reports import Created, NewReport, ReportError, Reporter
+from services.report_rules import Created, NewReport, ReportError, Reporter
 from storage.reports import find_ticket
 from storage.routing import CATEGORIES
 

@@ -6,7 +6,8 @@ import re
 
 from handlers.messages import Reply
 from handlers.base import MENU_SELECT, Turn, registry
-from services.reports import ReportError, ReportService
+from services.report_rules import ReportError
+from services.reports import ReportService
 from storage.reports import CHINA_TZ, RESOLVED, Report, find_ticket
 from storage.routing import CATEGORIES
 

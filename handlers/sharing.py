@@ -24,7 +24,7 @@ from handlers.sharing_common import item_entity, leaves
 from handlers.sharing_help import start_help, start_volunteer
 from handlers.sharing_loans import start_help_mine, start_mine
 from handlers.sharing_post import start_share
-from services.sharing import search_words
+from services.share_search import search_words
 
 HUB = "share_hub"
 # 邻里共享 owns main-menu 5 and the WeChat menu key (idempotent with handlers/smalltalk.py).

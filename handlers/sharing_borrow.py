@@ -16,7 +16,8 @@ from handlers.base import Turn
 from handlers.flow import CannotHandle, Choice, Flow, Slot, engine
 from handlers.sharing_common import MAX_ITEMS, day_label, item_entity, resident_of, sharing
 from handlers.sharing_text import elsewhere, free_text
-from services.sharing import SharingError, search_words, today
+from services.share_search import search_words
+from services.sharing import SharingError, today
 from storage.sharing import GIVE
 
 BORROW = "borrow"

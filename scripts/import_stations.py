@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 from tqdm import tqdm  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from services.stations import (  # noqa: E402
+from services.station_import import (  # noqa: E402
     ImportResult, community_ids, import_rows, numbered, read_csv,
 )
 from storage import mongo  # noqa: E402

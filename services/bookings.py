@@ -9,24 +9,29 @@
   nobody waits does the counter go down. So `slot.booked` always equals active
   bookings + open offers, whatever runs concurrently.
 - Rules per service: booking window, minimum notice, cancellation cutoff, eligibility.
+
+BookingService is one class in parts: booking, cancelling, what a resident has and proxy
+links here; the waitlist in services/booking_waitlist.py, what staff do in
+services/booking_staff.py, the refusals and rules in services/booking_rules.py.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
-from domain.errors import DomainError
 from services import eligibility, events
-from services.booking_times import Wanted, booking_when, minutes_text, rank_slots, slot_label
-from storage.booking_catalog import TZ, new_slot
+from services.booking_rules import (
+    BookingRefused, BookResult, already_booked, event_payload, in_order, rules_of,
+)
+from services.booking_staff import BookingStaffWork
+from services.booking_times import Wanted, booking_when, minutes_text, rank_slots
+from services.booking_waitlist import BookingWaitlist
+from storage.booking_catalog import TZ
 from storage.bookings import (
     ACTIVE_WAIT, BOOKED, HOLDING, BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository,
-    open_slots_ahead,
 )
 from storage.residents import Resident, ResidentRepository
 
@@ -35,60 +40,22 @@ log = logging.getLogger(__name__)
 BOOKING_ATTENDED = events.BOOKING_ATTENDED  # payload: booking_id, booking_no, resident_id, service, community, ...
 BOOKING_CREATED = events.BOOKING_CREATED
 BOOKING_CANCELLED = events.BOOKING_CANCELLED
-ATTENDANCE = ("attended", "no_show")
 LINK_CODE_HOURS = 24
 STALE_HOLD = timedelta(minutes=2)  # a HOLDING booking this old was left by a crash
-DEFAULT_RULES = {"window_days": 14, "min_notice_minutes": 60, "cancel_cutoff_minutes": 60, "offer_minutes": 30}
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# Refusal codes -> HTTP status (the rest are 409: the request was fine, the state says no).
-REFUSAL_STATUS = {"not_found": 404, "not_linked": 403, "too_young": 403, "too_old": 403, "age_unknown": 403,
-                  "self_link": 400, "bad_code": 400, "pickup_required": 400}
-
-
-class BookingRefused(DomainError):
-    """A booking action that the rules do not allow; `text` (= `zh`) is for the resident."""
-
-    def __init__(self, code: str, text: str, detail: str, **data: Any) -> None:
-        super().__init__(code, text, detail, REFUSAL_STATUS.get(code, 409), **data)
-        self.text, self.detail = text, detail
-
-
-def already_booked() -> BookingRefused:
-    return BookingRefused("duplicate", "这个时段已经约上了，不用重复预约。", "already booked this slot")
-
-
-@dataclass
-class BookResult:
-    status: str  # booked | waitlisted
-    booking: dict[str, Any] | None = None
-    entry: dict[str, Any] | None = None
-    position: int | None = None
-
-
-def rules_of(service: dict[str, Any]) -> dict[str, int]:
-    return {**DEFAULT_RULES, **(service.get("rules") or {})}
-
-
-class BookingService:
-    def __init__(self, db: AsyncIOMotorDatabase, notifier: Any = None,
-                 clock: Callable[[], datetime] = _utcnow, residents: ResidentRepository | None = None,
-                 *, bus: events.EventBus | None = None) -> None:
+class BookingService(BookingWaitlist, BookingStaffWork):
+    def __init__(self, catalog: CatalogRepository, slots: SlotRepository, bookings: BookingRepository,
+                 waitlist: WaitlistRepository, links: LinkRepository, residents: ResidentRepository, *,
+                 bus: events.EventBus, notifier: Any = None, clock: Callable[[], datetime] = _utcnow) -> None:
         """`notifier` is a services.notify.Notifier (or None: nobody is told)."""
-        self.db = db
-        self.bus = bus if bus is not None else events.bus
-        self.catalog = CatalogRepository(db)
-        self.slots = SlotRepository(db)
-        self.bookings = BookingRepository(db)
-        self.waitlist = WaitlistRepository(db)
-        self.links = LinkRepository(db)
-        self.residents = residents or ResidentRepository(db)
-        self.notifier = notifier
-        self.clock = clock
+        self.bus = bus
+        self.catalog, self.slots, self.bookings, self.waitlist = catalog, slots, bookings, waitlist
+        self.links, self.residents, self.notifier, self.clock = links, residents, notifier, clock
 
     # ---- catalog and slots -------------------------------------------------------------
 
@@ -155,13 +122,13 @@ class BookingService:
         """Open slots with a free place that can still be booked (rental pools included)."""
         now = now or self.clock()
         start_from, start_to = self.bookable_range(service, now)
-        return _in_order(service, await self.slots.for_service(service["_id"], start_from, start_to, free_only=True))
+        return in_order(service, await self.slots.for_service(service["_id"], start_from, start_to, free_only=True))
 
     async def open_slots(self, service: dict[str, Any], now: datetime | None = None) -> list[dict[str, Any]]:
         """Bookable slots, full ones included (a full one can be waited for)."""
         now = now or self.clock()
         start_from, start_to = self.bookable_range(service, now)
-        return _in_order(service, await self.slots.for_service(service["_id"], start_from, start_to))
+        return in_order(service, await self.slots.for_service(service["_id"], start_from, start_to))
 
     async def suggest(self, service: dict[str, Any], wanted: Wanted | None, limit: int = 5) -> list[dict[str, Any]]:
         """The free slots nearest to what the resident asked for."""
@@ -251,7 +218,7 @@ class BookingService:
             if booking is None:  # dropped as stale meanwhile (only after a very long pause)
                 await self._free_place(slot)
                 raise BookingRefused("busy", "系统繁忙，请再试一次。", "holding booking vanished")
-            await self.bus.publish(events.BookingCreated(**_payload(booking)))
+            await self.bus.publish(events.BookingCreated(**event_payload(booking)))
             return BookResult("booked", booking=booking)
         await self.bookings.drop_hold(held["_id"])
         return await self._when_full(service, slot, resident, booker, user_key, channel, pickup, now, join_waitlist)
@@ -296,141 +263,7 @@ class BookingService:
             else None,
         }
 
-    async def _join_waitlist(self, service: dict[str, Any], slot: dict[str, Any], resident: Resident,
-                             booker: Resident | None, user_key: str | None, channel: str,
-                             pickup: date | None, now: datetime) -> BookResult:
-        seq = await self.slots.next_wait_seq(slot["_id"])
-        proxy = booker is not None and booker.id != resident.id
-        try:
-            entry = await self.waitlist.insert({
-                "slot_id": slot["_id"], "service_id": service["_id"], "service": service["code"],
-                "service_name": service["name"], "community": slot["community"], "resident_id": resident.id,
-                "booked_by": booker.id if proxy else None, "user_key": user_key, "channel": channel,
-                "pickup": pickup.isoformat() if pickup else None, "seq": seq, "created_at": now,
-            })
-        except DuplicateKeyError:
-            entry = await self.waitlist.active_of(slot["_id"], resident.id)
-            if entry is None:
-                raise BookingRefused("busy", "系统繁忙，请再试一次。", "waitlist entry changed concurrently")
-        # A place may have been freed while we queued: fill it from the queue (maybe with us).
-        await self._fill(slot)
-        entry = await self.waitlist.get(entry["_id"]) or entry
-        if entry.get("status") == "offered":
-            booking = await self.accept_offer(entry["_id"], booker or resident)
-            return BookResult("booked", booking=booking)
-        return BookResult("waitlisted", entry=entry, position=await self.waitlist.position(entry))
-
-    # ---- freeing places and the waitlist ---------------------------------------------------
-
-    async def _fill(self, slot: dict[str, Any]) -> None:
-        """While places are free and people wait, offer the places in queue order."""
-        while await self.waitlist.has_waiting(slot["_id"]):
-            if not await self.slots.take_place(slot["_id"]):
-                return
-            if await self._offer_next(slot) is None:
-                await self.slots.release_place(slot["_id"])
-                return
-
-    async def _free_place(self, slot: dict[str, Any]) -> None:
-        """A held place became free: offer it to the first waiting, else give it back."""
-        if await self._offer_next(slot) is not None:
-            return
-        await self.slots.release_place(slot["_id"])
-        # Someone may have queued between our look and the release: let them have it.
-        if await self.waitlist.has_waiting(slot["_id"]):
-            await self._fill(slot)
-
-    async def _offer_next(self, slot: dict[str, Any]) -> dict[str, Any] | None:
-        """Offer the held place to the first waiting entry, if there is time to take it up."""
-        now = self.clock()
-        service = await self.catalog.get(slot["service_id"]) or {}
-        rules = rules_of(service)
-        expires = now + timedelta(minutes=rules["offer_minutes"])
-        if slot.get("start") is not None:
-            expires = min(expires, slot["start"])
-            if expires - now < timedelta(minutes=5) or slot.get("status") != "open":
-                return None
-        entry = await self.waitlist.offer_next(slot["_id"], now, expires)
-        if entry is not None:
-            when = slot_label(slot, now)
-            who = "您候补的" if not entry.get("booked_by") else "您为家人候补的"
-            await self._notify(entry, f"【邻里】{who}{entry['service_name']}（{when}）有名额了，"
-                                      f"已为您保留到{expires.astimezone(TZ):%m月%d日 %H:%M}。"
-                                      "回复 4 打开“我的预约”确认，过时名额会让给下一位。",
-                               ref=f"waitlist:{entry['_id']}")
-        return entry
-
-    async def accept_offer(self, entry_id: str, actor: Resident) -> dict[str, Any]:
-        """Turn an open offer into a booking (the place is already held for it)."""
-        now = self.clock()
-        entry = await self._own_entry(entry_id, actor)
-        settled = await self.waitlist.settle(entry["_id"], "offered", "accepted", now,
-                                             extra_filter={"offer_expires_at": {"$gt": now}})
-        if settled is None:
-            await self.expire_offers()
-            raise BookingRefused("offer_gone", "这个候补名额已经过期或处理过了。", "offer expired or already settled")
-        slot = await self.slots.get(entry["slot_id"])
-        service = await self.catalog.get(entry["service_id"])
-        resident = await self.residents.get(entry["resident_id"])
-        if slot is None or service is None or resident is None:
-            raise BookingRefused("not_found", "没有找到这个时段。", "slot or resident vanished")
-        booker = await self.residents.get(entry["booked_by"]) if entry.get("booked_by") else None
-        pickup = date.fromisoformat(entry["pickup"]) if entry.get("pickup") else None
-        if slot.get("start") is None and (pickup is None or self._pickup_at(service, pickup) <= now):
-            pickup = (self.pickup_days(service, now, 1) or [now.astimezone(TZ).date() + timedelta(days=1)])[0]
-        start, end = self._when(service, slot, pickup)
-        doc = self._booking_doc(service, slot, resident, booker, entry.get("user_key"), entry.get("channel", "chat"),
-                                start, end, now)
-        doc["via_waitlist"] = True
-        try:
-            booking = await self.bookings.insert(doc)
-        except DuplicateKeyError:
-            await self._free_place(slot)
-            raise already_booked()
-        await self.waitlist.settle(entry["_id"], "accepted", "accepted", now, booking_id=booking["_id"])
-        await self.bus.publish(events.BookingCreated(**_payload(booking)))
-        return booking
-
-    async def decline_offer(self, entry_id: str, actor: Resident) -> dict[str, Any]:
-        """Give up an offer or leave the queue."""
-        now = self.clock()
-        entry = await self._own_entry(entry_id, actor)
-        if entry["status"] == "waiting":
-            done = await self.waitlist.settle(entry["_id"], "waiting", "cancelled", now)
-            if done is not None:
-                return done
-            entry = await self.waitlist.get(entry["_id"]) or entry
-        done = await self.waitlist.settle(entry["_id"], "offered", "declined", now)
-        if done is None:
-            raise BookingRefused("offer_gone", "这个候补已经处理过了。", "entry is no longer active")
-        slot = await self.slots.get(entry["slot_id"])
-        if slot is not None:
-            await self._free_place(slot)
-        return done
-
-    async def expire_offers(self) -> int:
-        """Close offers past their time and pass each place on; returns how many expired."""
-        now, count = self.clock(), 0
-        for entry in await self.waitlist.expired_offers(now):
-            done = await self.waitlist.settle(entry["_id"], "offered", "expired", now,
-                                              extra_filter={"offer_expires_at": {"$lte": now}})
-            if done is None:
-                continue
-            count += 1
-            await self._notify(entry, f"【邻里】您候补的{entry['service_name']}名额超过保留时间没有确认，"
-                                      "已经让给下一位了。", ref=f"waitlist:{entry['_id']}")
-            slot = await self.slots.get(entry["slot_id"])
-            if slot is not None:
-                await self._free_place(slot)
-        return count
-
-    async def _own_entry(self, entry_id: str, actor: Resident) -> dict[str, Any]:
-        entry = await self.waitlist.get(entry_id)
-        if entry is None or actor.id not in (entry.get("resident_id"), entry.get("booked_by")):
-            raise BookingRefused("not_found", "没有找到这条候补。", "no such waitlist entry")
-        return entry
-
-    # ---- cancelling, attendance, returns ------------------------------------------------
+    # ---- cancelling (the waitlist and the offers of freed places: services/booking_waitlist.py) ----
 
     async def cancel(self, booking_id: str, *, actor: Resident | None = None, staff: Any = None,
                      reason: str | None = None) -> dict[str, Any]:
@@ -453,14 +286,12 @@ class BookingService:
         })
         if done is None:
             raise BookingRefused("not_active", "这个预约已经取消或结束了。", "booking is not active")
-        slot = await self.slots.get(booking["slot_id"])
-        if slot is not None:
-            await self._free_place(slot)
+        await self._release(booking["slot_id"])
         if staff is not None:
             await self._notify(booking, f"【邻里】您预约的{booking['service_name']}（{booking_when(booking)}）"
                                         f"已被社区取消{('，原因：' + reason) if reason else ''}。给您添麻烦了。",
                                ref=f"booking:{booking['_id']}")
-        await self.bus.publish(events.BookingCancelled(**_payload(done)))
+        await self.bus.publish(events.BookingCancelled(**event_payload(done)))
         return done
 
     async def release_for_erasure(self, resident_id: str) -> int:
@@ -474,52 +305,17 @@ class BookingService:
             if done is None:
                 continue
             count += 1
-            slot = await self.slots.get(booking["slot_id"])
-            if slot is not None:
-                await self._free_place(slot)
-            await self.bus.publish(events.BookingCancelled(**_payload(done)))
+            await self._release(booking["slot_id"])
+            await self.bus.publish(events.BookingCancelled(**event_payload(done)))
         for entry in await self.waitlist.for_resident(resident_id):
             if entry.get("resident_id") != resident_id:
                 continue
             status = entry.get("status")
             if status in ACTIVE_WAIT and await self.waitlist.settle(entry["_id"], status, "cancelled", now):
                 count += 1
-                slot = await self.slots.get(entry["slot_id"]) if status == "offered" else None
-                if slot is not None:  # an offer held a place
-                    await self._free_place(slot)
+                if status == "offered":  # an offer held a place
+                    await self._release(entry["slot_id"])
         return count
-
-    async def mark_attendance(self, booking_id: str, attendance: str, staff: Any) -> dict[str, Any]:
-        """Staff record attended / no_show once the booking has begun (rentals: picked up)."""
-        if attendance not in ATTENDANCE:
-            raise BookingRefused("bad_attendance", "签到状态不正确。", "attendance must be attended or no_show")
-        now = self.clock()
-        booking = await self.bookings.get(booking_id)
-        if booking is None or booking["status"] != BOOKED:
-            raise BookingRefused("not_active", "这个预约已经取消或结束了。", "booking is not active")
-        if now < booking["start"] - timedelta(hours=1):
-            raise BookingRefused("not_started", "还没到预约时间，不能签到。", "booking has not started")
-        done = await self.bookings.set_attendance(booking["_id"], attendance,
-                                                  {"attendance_at": now, "attendance_by": staff.id})
-        if done is None:
-            return await self.bookings.get(booking_id) or booking
-        if attendance == "attended":
-            await self.bus.publish(events.BookingAttended(**_payload(done), staff_id=staff.id))
-        return done
-
-    async def return_rental(self, booking_id: str, staff: Any) -> dict[str, Any]:
-        """A rented aid came back: the booking ends and the unit is free again."""
-        booking = await self.bookings.get(booking_id)
-        if booking is None or booking.get("kind") != "rental":
-            raise BookingRefused("not_found", "没有找到这条租借记录。", "no such rental")
-        done = await self.bookings.transition(booking["_id"], BOOKED, {
-            "status": "returned", "returned_at": self.clock(), "returned_by": staff.id})
-        if done is None:
-            raise BookingRefused("not_active", "这件辅具已经归还或取消了。", "rental is not active")
-        slot = await self.slots.get(booking["slot_id"])
-        if slot is not None:
-            await self._free_place(slot)
-        return done
 
     # ---- what a resident has -----------------------------------------------------------
 
@@ -540,69 +336,7 @@ class BookingService:
                 waiting.append(entry)
         return {"bookings": bookings, "offers": offers, "waiting": waiting}
 
-    # ---- staff: slots -----------------------------------------------------------------
-
-    async def create_slot(self, service: dict[str, Any], start: datetime, end: datetime, capacity: int,
-                          title: str | None) -> dict[str, Any]:
-        if service.get("kind") == "rental":
-            raise BookingRefused("rental", "辅具租赁按件数管理，不用建时段。", "rental services have no time slots")
-        if end <= start:
-            raise BookingRefused("bad_time", "结束时间要晚于开始时间。", "end must be after start")
-        if not 1 <= capacity <= 1000:
-            raise BookingRefused("bad_capacity", "名额要在1到1000之间。", "capacity must be 1..1000")
-        try:
-            return await self.slots.insert(new_slot(service, start, end, capacity, title))
-        except DuplicateKeyError:
-            raise BookingRefused("exists", "这个服务在这个时间已经有时段了。", "a slot already starts then") from None
-
-    async def edit_slot(self, slot_id: str, *, capacity: int | None = None, title: str | None = None,
-                        status: str | None = None) -> dict[str, Any]:
-        slot = await self.slots.get(slot_id)
-        if slot is None:
-            raise BookingRefused("not_found", "没有找到这个时段。", "no such slot")
-        if capacity is not None:
-            if not 1 <= capacity <= 1000:
-                raise BookingRefused("bad_capacity", "名额要在1到1000之间。", "capacity must be 1..1000")
-            if not await self.slots.set_capacity(slot["_id"], capacity):
-                raise BookingRefused("below_booked", f"已经有{slot['booked']}人占了名额，名额不能少于这个数。",
-                                     "capacity below places taken")
-        changes: dict[str, Any] = {}
-        if title is not None:
-            changes["title"] = title or None
-        if status is not None:
-            if status not in ("open", "closed"):
-                raise BookingRefused("bad_status", "状态只能是开放或停止预约。", "status must be open or closed")
-            changes["status"] = status
-        if changes:
-            await self.slots.update_fields(slot["_id"], **changes)
-        slot = await self.slots.get(slot["_id"]) or slot
-        if slot.get("status") == "open":
-            await self._fill(slot)  # more places (or reopened): serve the queue
-        return await self.slots.get(slot["_id"]) or slot
-
-    async def open_slots_ahead(self, days: int = 14) -> int:
-        return await open_slots_ahead(self.db, self.clock().astimezone(TZ).date(), days)
-
-    # ---- reminders ---------------------------------------------------------------------
-
-    async def send_reminders(self) -> int:
-        """Remind everyone booked for tomorrow (Asia/Shanghai), once each."""
-        now = self.clock()
-        tomorrow = now.astimezone(TZ).date() + timedelta(days=1)
-        start_from = datetime.combine(tomorrow, time(0), tzinfo=TZ)
-        sent = 0
-        for booking in await self.bookings.due_reminders(start_from, start_from + timedelta(days=1)):
-            if await self.bookings.claim_reminder(booking["_id"], now) is None:
-                continue
-            service = await self.catalog.get(booking["service_id"]) or {}
-            cutoff = minutes_text(rules_of(service)["cancel_cutoff_minutes"])
-            whose = "您为家人预约的" if booking.get("booked_by") else "您预约的"
-            text = (f"【邻里提醒】{whose}{booking['service_name']}在{booking_when(booking, now)}，"
-                    f"地点：{booking.get('location') or '社区'}，预约号 {booking['booking_no']}。"
-                    f"来不了请至少提前{cutoff}取消，回复 4 查看我的预约。")
-            await self._notify(booking, text, ref=f"booking:{booking['_id']}")
-            sent += 1
-        return sent
+    # ---- notices (staff's slots, attendance, returns, reminders: services/booking_staff.py) ----
 
     async def _notify(self, record: dict[str, Any], text: str, ref: str) -> None:
         """Tell whoever made a booking or queued (the helper for proxy bookings), on the
@@ -648,26 +382,4 @@ class BookingService:
         return found
 
 
-def _in_order(service: dict[str, Any], slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rental pools in the catalog's order of aids (sessions stay in time order)."""
-    if service.get("kind") != "rental":
-        return slots
-    order = {unit["code"]: i for i, unit in enumerate(service.get("units", []))}
-    return sorted(slots, key=lambda slot: order.get(slot.get("unit"), len(order)))
-
-
-def elder_label(link: dict[str, Any], elder: Resident) -> str:
-    """How to name a linked elder to their helper."""
-    return link.get("label") or elder.name or ("家人" if link.get("relation") == "family" else "结对老人")
-
-
-def _payload(booking: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "booking_id": booking["_id"], "booking_no": booking["booking_no"], "resident_id": booking["resident_id"],
-        "booked_by": booking.get("booked_by"), "user_key": booking.get("user_key"), "service": booking["service"],
-        "community": booking["community"], "slot_id": booking["slot_id"], "start": booking["start"],
-        "at": datetime.now(timezone.utc),
-    }
-
-
-__all__ = ["BookingService", "BookingRefused", "BookResult", "BOOKING_ATTENDED", "elder_label", "rules_of"]
+__all__ = ["BookingService", "BOOKING_ATTENDED"]

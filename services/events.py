@@ -1,7 +1,8 @@
 """Typed domain events on an in-process publish/subscribe bus: the hooks capabilities attach to.
 
-Each event is a dataclass with its `topic`; services publish events, bot/bootstrap.py wires
-the subscriptions and hands the bus to every service (nothing subscribes at import time):
+Each event is a dataclass with its `topic`; services publish events on the bus they are
+given. There is no process-wide bus: bot/bootstrap.py creates one per app, hands it to every
+service it builds and wires the subscriptions (nothing subscribes at import time):
 
     await bus.publish(ReportValid(ticket=..., resident_id=..., community=..., category=..., at=now))
     bus.subscribe(ReportValid, stations.on_report_valid)      # gets the ReportValid
@@ -174,13 +175,8 @@ class EventBus:
         return done
 
 
-bus = EventBus()  # the process's bus: bot/bootstrap.py hands it to the services it builds
-subscribe = bus.subscribe
-unsubscribe = bus.unsubscribe
-publish = bus.publish
-
 __all__ = [
     "Event", "EventBus", "ReportValid", "CourierReport", "HelpCompleted", "BookingCreated", "BookingCancelled",
-    "BookingAttended", "EVENT_TYPES", "bus", "subscribe", "unsubscribe", "publish",
+    "BookingAttended", "EVENT_TYPES",
     "REPORT_VALID", "COURIER_REPORT", "HELP_COMPLETED", "BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_ATTENDED",
 ]

@@ -1,31 +1,26 @@
-"""Points (积分制): earning by rules, staff awards and corrections, the 积分超市 and the 荣誉榜.
+"""Points (积分制): earning by rules, staff awards and corrections, the 荣誉榜, and the
+积分超市 (services/points_shop.py, mixed into PointsService).
 
-All balances move through the ledger (storage/ledger.py). A redemption reserves one
-unit of stock and the points (resident -> escrow) as two idempotent steps with
-compensation: no stock -> nothing happens; stock but too few points -> the stock goes
-back. Staff confirm the hand-over (escrow -> shop) or void it (escrow -> resident, stock
-back); reservations not collected within `hold_days` are voided by the periodic job.
+All balances move through the ledger (storage/ledger.py); refusals are
+services/points_errors.py's PointsError family.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from bson import ObjectId
-
 from domain.time import TZ
+from services.points_errors import NotEnoughPoints, NotFound, PointsError
+from services.points_shop import PointsShop
 from storage.communities import CommunityRepository
-from domain.errors import DomainError
 from storage.ledger import (
-    EARNING_KINDS, ESCROW, ISSUER, SHOP, Entry, IdempotencyConflict, InsufficientPoints, LedgerError,
-    LedgerRepository, PostingInProgress, Rule, RuleRepository, resident_account,
+    EARNING_KINDS, ISSUER, Entry, IdempotencyConflict, InsufficientPoints, LedgerRepository, PostingInProgress, Rule,
+    RuleRepository, resident_account,
 )
 from storage.points_limits import APPROVED, REJECTED, PointsLimits, Review
-from storage.shop import (
-    FAILED, FULFILLED, FULFILLING, RESERVED, RESERVING, VOIDED, VOIDING, Reservation, ShopItem, ShopRepository,
-)
+from storage.shop import ShopRepository
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +40,6 @@ DEFAULT_DAILY_CAPS: dict[str, int] = {
 _COUNTERPART_KEYS = ("requester_id",)
 # Keys of an event payload that identify the record it is about (first found wins).
 _REF_KEYS = ("ref", "ticket", "booking_id", "booking", "request_id", "report_id", "id")
-
-
-class PointsError(DomainError):
-    """A refusal with a Chinese message for residents and an English detail."""
-
-    status = 409
-
-    def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(code, zh, en)
-
-
-class NotFound(PointsError):
-    status = 404
-
-
-class NotEnoughPoints(PointsError):
-    def __init__(self, needed: int, balance: int) -> None:
-        super().__init__("insufficient_points", f"积分不够：需要{needed}分，您现在有{balance}分",
-                         f"needs {needed} points, balance is {balance}")
-        self.needed, self.balance = needed, balance
 
 
 @dataclass
@@ -114,16 +89,11 @@ def event_ref(payload: dict[str, Any]) -> str | None:
     return None
 
 
-class PointsService:
-    def __init__(self, db: Any, residents: Any, notifier: Any = None, *, hold_days: int = 7) -> None:
-        self.db = db
-        self.ledger = LedgerRepository(db)
-        self.rules = RuleRepository(db)
-        self.shop = ShopRepository(db)
-        self.residents = residents
-        self.notifier = notifier
-        self.hold_days = hold_days
-        self.limits = PointsLimits(db)
+class PointsService(PointsShop):
+    def __init__(self, ledger: LedgerRepository, rules: RuleRepository, shop: ShopRepository, limits: PointsLimits,
+                 residents: Any, notifier: Any = None, *, hold_days: int = 7) -> None:
+        self.ledger, self.rules, self.shop, self.limits = ledger, rules, shop, limits
+        self.residents, self.notifier, self.hold_days = residents, notifier, hold_days
 
     # -- what the console reads and staff change (the repositories stay behind) -----------
     async def entry(self, entry_id: str) -> Entry | None:
@@ -131,32 +101,6 @@ class PointsService:
 
     async def review(self, review_id: str) -> Review | None:
         return await self.limits.get_review(review_id)
-
-    async def reservation(self, reservation_id: str) -> Reservation | None:
-        return await self.shop.get_reservation(reservation_id)
-
-    async def reservation_by_code(self, code: str, scope: dict[str, Any]) -> Reservation | None:
-        return await self.shop.find_by_code(code, scope)
-
-    async def reservations_in_scope(self, scope: dict[str, Any], states: list[str] | None,
-                                    limit: int) -> list[Reservation]:
-        return await self.shop.list_reservations(scope, states, limit)
-
-    async def shop_items(self, scope: dict[str, Any], *, active_only: bool = True) -> list[ShopItem]:
-        return await self.shop.list_items(scope, active_only=active_only)
-
-    async def shop_item(self, item_id: str) -> ShopItem | None:
-        return await self.shop.get_item(item_id)
-
-    async def add_shop_item(self, community: str, name: str, points: int, stock: int, description: str) -> ShopItem:
-        return await self.shop.add_item(community, name, points, stock, description)
-
-    async def update_shop_item(self, item_id: str, **changes: Any) -> ShopItem | None:
-        return await self.shop.update_item(item_id, **changes)
-
-    async def restock(self, item_id: str, count: int) -> ShopItem | None:
-        """Add (or take away) stock; None when there is not that much to take away."""
-        return await self.shop.add_stock(item_id, count)
 
     async def earning_rules(self) -> list[Rule]:
         return await self.rules.all()
@@ -310,143 +254,13 @@ class PointsService:
             raise PointsError("already_spent", f"该居民积分已花掉，余额{exc.balance}分，不够冲正{exc.needed}分",
                               "the resident already spent these points") from None
 
-    # -- shop ------------------------------------------------------------------------
-
-    async def items(self, community: str) -> list[ShopItem]:
-        return await self.shop.list_items({"community": community})
-
-    async def redeem(self, resident: Any, item_id: str, key: str) -> Reservation:
-        """Reserve one unit and its points for `resident`; the same key replays."""
-        item = await self.shop.get_item(item_id)
-        if item is None or not item.active or item.community != resident.community:
-            raise NotFound("item_not_found", "积分超市里没有这件商品", "no such shop item in this community")
-        now = datetime.now(timezone.utc)
-        reservation, new = await self.shop.create_reservation({
-            "_id": str(ObjectId()), "key": f"{resident.id}:{key}", "resident_id": resident.id,
-            "community": resident.community, "item_id": item.id, "item_name": item.name, "points": item.points,
-            "state": RESERVING, "state_at": now, "created_at": now, "expires_at": now + timedelta(days=self.hold_days),
-        })
-        if not new:
-            if reservation.item_id != item.id:
-                raise PointsError("key_reused", "这次兑换的编号已用过", "idempotency key used for another item")
-            return await self._settle(reservation)
-        return await self._reserve(reservation)
-
-    async def _reserve(self, reservation: Reservation) -> Reservation:
-        if not await self.shop.take_stock(reservation.item_id, reservation.id, reservation.community):
-            await self.shop.transition(reservation.id, [RESERVING], FAILED, reason="out_of_stock")
-            raise PointsError("out_of_stock", f"“{reservation.item_name}”已经兑完了", "out of stock")
-        try:
-            await self._post(
-                f"redeem:{reservation.id}", resident_account(reservation.resident_id), ESCROW, -reservation.points,
-                "redeem", ref={"type": "reservation", "id": reservation.id}, memo=f"兑换{reservation.item_name}",
-                community=reservation.community,
-            )
-        except InsufficientPoints as exc:
-            await self.shop.give_back_stock(reservation.item_id, reservation.id)
-            await self.shop.transition(reservation.id, [RESERVING], FAILED, reason="insufficient_points")
-            raise NotEnoughPoints(exc.needed, exc.balance) from None
-        except BaseException:  # unknown outcome (storage down): the periodic reconcile settles it
-            log.exception("redemption %s left for reconciliation", reservation.id)
-            raise
-        done = await self.shop.transition(reservation.id, [RESERVING], RESERVED)
-        return done or await self.shop.get_reservation(reservation.id)
-
-    async def _settle(self, reservation: Reservation) -> Reservation:
-        """Bring a replayed or stale "reserving" reservation to its outcome."""
-        if reservation.state == FAILED:
-            if reservation.reason == "insufficient_points":
-                raise NotEnoughPoints(reservation.points, await self.balance(reservation.resident_id))
-            raise PointsError("out_of_stock", f"“{reservation.item_name}”已经兑完了", "out of stock")
-        if reservation.state != RESERVING:
-            return reservation
-        entry = await self.ledger.by_key(f"redeem:{reservation.id}")
-        if entry is not None and entry.state == "applied":
-            return await self.shop.transition(reservation.id, [RESERVING], RESERVED) or await self.shop.get_reservation(reservation.id)
-        if entry is not None and entry.state == "rejected":
-            await self.shop.give_back_stock(reservation.item_id, reservation.id)
-            await self.shop.transition(reservation.id, [RESERVING], FAILED, reason="insufficient_points")
-            return await self._settle(await self.shop.get_reservation(reservation.id))
-        return await self._reserve(reservation)  # every step is idempotent
-
-    async def reservations(self, resident_id: str, limit: int = 10) -> list[Reservation]:
-        return await self.shop.for_resident(resident_id, limit)
-
-    async def confirm(self, reservation_id: str, *, staff_id: str | None) -> Reservation:
-        """Staff handed the goods over: the held points go to the shop."""
-        reservation = await self.shop.transition(reservation_id, [RESERVED, FULFILLING], FULFILLING, staff_id=staff_id)
-        if reservation is None:
-            raise await self._state_error(reservation_id, "无法核销")
-        await self._post(
-            f"redeem-confirm:{reservation.id}", SHOP, ESCROW, reservation.points, "redeem_confirm",
-            ref={"type": "reservation", "id": reservation.id}, memo=f"领取{reservation.item_name}",
-            community=reservation.community, staff_id=staff_id,
-        )
-        await self.shop.release_hold(reservation.item_id, reservation.id)
-        return await self.shop.transition(reservation.id, [FULFILLING], FULFILLED) or await self.shop.get_reservation(reservation.id)
-
-    async def void(self, reservation_id: str, *, staff_id: str | None, reason: str, resident_id: str | None = None) -> Reservation:
-        """Cancel a reservation: points back to the resident, the unit back on the shelf.
-        `resident_id` restricts it to the resident's own reservation (self-service)."""
-        if resident_id is not None:
-            own = await self.shop.get_reservation(reservation_id)
-            if own is None or own.resident_id != resident_id:
-                raise NotFound("reservation_not_found", "找不到这条兑换记录", "no such reservation")
-        reservation = await self.shop.transition(reservation_id, [RESERVED, VOIDING], VOIDING, staff_id=staff_id, reason=reason)
-        if reservation is None:
-            raise await self._state_error(reservation_id, "无法取消")
-        await self._post(
-            f"redeem-void:{reservation.id}", resident_account(reservation.resident_id), ESCROW, reservation.points,
-            "redeem_void", ref={"type": "reservation", "id": reservation.id}, memo=f"退回：{reservation.item_name}",
-            community=reservation.community, staff_id=staff_id,
-        )
-        await self.shop.give_back_stock(reservation.item_id, reservation.id)
-        done = await self.shop.transition(reservation.id, [VOIDING], VOIDED)
-        if done is None:  # a concurrent void finished it: that one answers (and is audited)
-            raise await self._state_error(reservation.id, "无需再次取消")
-        if staff_id is not None:
-            resident = await self.residents.get(reservation.resident_id)
-            if resident is not None:
-                await self._tell(resident, f"您兑换的“{reservation.item_name}”已取消（{reason}），"
-                                           f"{reservation.points}积分已退回。", ref=f"reservation:{reservation.id}")
-        return done
-
-    async def _state_error(self, reservation_id: str, action: str) -> PointsError:
-        current = await self.shop.get_reservation(reservation_id)
-        if current is None:
-            return NotFound("reservation_not_found", "找不到这条兑换记录", "no such reservation")
-        return PointsError("bad_state", f"这条兑换{current.state_title}，{action}", f"reservation is {current.state}")
-
     # -- periodic ------------------------------------------------------------------
 
     async def run_periodic(self, now: datetime | None = None) -> dict[str, int]:
         """Reconcile the ledger, settle stuck redemptions and void expired ones."""
         now = now or datetime.now(timezone.utc)
         counts = await self.ledger.reconcile()
-        stale = now - timedelta(minutes=5)
-        for reservation in await self.shop.stale([RESERVING], stale):
-            try:
-                await self._settle(reservation)
-            except (PointsError, LedgerError):
-                pass
-            counts["settled"] = counts.get("settled", 0) + 1
-        for reservation in await self.shop.stale([FULFILLING], stale):
-            await self.confirm(reservation.id, staff_id=reservation.staff_id)
-        for reservation in await self.shop.stale([VOIDING], stale):
-            try:
-                await self.void(reservation.id, staff_id=reservation.staff_id, reason=reservation.reason or "")
-            except PointsError:  # finished meanwhile by the void that started it
-                continue
-        for reservation in await self.shop.stale([RESERVED], now, field="expires_at"):
-            try:
-                await self.void(reservation.id, staff_id=None, reason="expired")
-            except PointsError:
-                continue
-            counts["expired"] = counts.get("expired", 0) + 1
-            resident = await self.residents.get(reservation.resident_id)
-            if resident is not None:
-                await self._tell(resident, f"您兑换的“{reservation.item_name}”超过{self.hold_days}天未领取，已自动取消，"
-                                           f"{reservation.points}积分已退回。", ref=f"reservation:{reservation.id}")
+        await self._settle_reservations(now, counts)
         return counts
 
     async def _post(self, *args: Any, **kwargs: Any) -> Entry:

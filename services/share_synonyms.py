@@ -2,7 +2,7 @@
 
 A search word that is, contains or is contained in a word of a group (two characters or more)
 also searches every other word of that group, so "梯子" finds 人字梯 and 折叠梯 and "婴儿推车"
-finds 婴儿车. Data only; `services.sharing.search_terms` uses it.
+finds 婴儿车. Data only; `services.share_search.search_terms` uses it.
 """
 from __future__ import annotations
 

@@ -11,21 +11,20 @@ taken by a volunteer and completed by the requester, which publishes `help.compl
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
 from typing import Any
 
 from domain.time import TZ
 from domain.errors import DomainError
 from services import events
 from services.content_check import ContentChecker, Verdict
-from services.share_synonyms import related
+from services.share_search import search_terms, search_words
 from services.sharing_contact import ContactRelay, display_name
 from storage.sharing import (
     ACCEPTED, ACTIVE_LOANS, AVAILABLE, CANCELLED, COMPLETED, DECLINED, GIVE, GIVEN, HANDED_OVER, ITEM, LEND, LENT,
     OPEN, REQUESTED, RETURNED, SKILL, TAKEN, WAITING, WITHDRAWN, HelpRequest, Loan, Post, SharingRepository,
+    ShareMessageRepository,
 )
 
 log = logging.getLogger(__name__)
@@ -38,13 +37,6 @@ HELP_KINDS: dict[str, str] = {
 }
 CONDITIONS = ["全新", "九成新", "有使用痕迹，能正常用"]
 
-# Words around what someone looks for: "谁家有梯子借我用一下吗" -> "梯子".
-_QUERY_NOISE = re.compile(
-    r"谁家有|谁家|谁有|有谁|有没有人|有没有|有人|哪家|哪位|邻居们?|请问|麻烦|帮忙|我想借|想借|借我|借给我|借用|"
-    r"借一下|用一下|用用|一下|我想要|我想|想要|需要|我要|要|找|借|能不能|能|可以|的|吗|呢|啊|呀|吧|我|"
-    r"[一两几]?(?:个|把|台|辆|张|套|件|只|部|副|本)"
-)
-_PUNCT = re.compile(r"[\s\W_]+")
 
 
 class SharingError(DomainError):
@@ -68,38 +60,6 @@ def today(now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(TZ).date()
 
 
-# What follows these is the purpose, not the thing: "想借来换个灯泡" -> "".
-@lru_cache(maxsize=1)
-def _jieba() -> Any:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba
-
-
-_PURPOSE = re.compile(r"(?:想借来|借来|拿来|用来|想用来|准备|打算|要去|去换|来换|换个|修一下|装一下).*$")
-_STOP = {"有", "的", "啊", "吗", "呢", "想", "借", "个", "把", "台", "我", "家", "一下", "用", "平时", "谁家", "有没有"}
-
-
-def search_words(text: str) -> list[str]:
-    """What a resident is looking for, without the words around it (or the purpose after it)."""
-    parts = [p for p in _PUNCT.split(_QUERY_NOISE.sub(" ", _PURPOSE.sub("", text or "") or text or "")) if p]
-    return parts[:3]
-
-
-def search_terms(text: str) -> list[str]:
-    """Search by meaning: the jieba words of what is looked for, each with its synonyms
-    (services.share_synonyms): "谁家有梯子" -> 梯子, 人字梯, 折叠梯 ..."""
-    terms: list[str] = []
-    for word in search_words(text):
-        tokens = [t for t in _jieba().lcut(word) if t.strip() and t not in _STOP and not _PUNCT.fullmatch(t)]
-        for candidate in [word, *tokens]:
-            for term in related(candidate):
-                if term not in terms and (len(term) >= 2 or term == word):
-                    terms.append(term)
-    return terms[:24]
-
-
 @dataclass
 class BorrowResult:
     loan: Loan
@@ -107,14 +67,14 @@ class BorrowResult:
 
 
 class SharingService:
-    def __init__(self, db: Any, residents: Any, notifier: Any = None, checker: ContentChecker | None = None,
-                 bus: events.EventBus | None = None) -> None:
-        self.repo = SharingRepository(db)
+    def __init__(self, repo: SharingRepository, messages: ShareMessageRepository, residents: Any,
+                 checker: ContentChecker, notifier: Any = None, *, bus: events.EventBus) -> None:
+        self.repo = repo
         self.residents = residents
         self.notifier = notifier
-        self.checker = checker or ContentChecker(db)
-        self.bus = bus if bus is not None else events.bus
-        self.contact = ContactRelay(db, self.repo, residents, self._tell, self.checker)
+        self.checker = checker
+        self.bus = bus
+        self.contact = ContactRelay(messages, repo, residents, self._tell, checker)
 
     # -- what the web layer reads (the repository stays behind the service) ---------------
     async def posts_of(self, owner_id: str, limit: int = 20) -> list[Post]:
@@ -417,5 +377,4 @@ class SharingService:
             log.exception("notice to resident %s failed", resident_id)
 
 
-__all__ = ["SharingService", "SharingError", "ContentRejected", "BorrowResult", "HELP_KINDS", "CONDITIONS",
-           "search_words", "search_terms", "today"]
+__all__ = ["SharingService", "SharingError", "ContentRejected", "BorrowResult", "HELP_KINDS", "CONDITIONS", "today"]

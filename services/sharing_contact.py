@@ -10,7 +10,6 @@ Only the two parties of an accepted / handed-over loan or a taken help request c
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -20,7 +19,7 @@ from bson import ObjectId
 from domain.phone import MOBILE
 
 from domain.errors import DomainError
-from storage.sharing import ACCEPTED, HANDED_OVER, TAKEN, SharingRepository
+from storage.sharing import ACCEPTED, HANDED_OVER, TAKEN, SharingRepository, ShareMessageRepository
 
 PHONE = MOBILE  # a mainland mobile number (domain/phone.py)
 MAX_MESSAGE = 200
@@ -56,8 +55,9 @@ def display_name(resident: Any, name: str | None = None) -> str:
 
 
 class ContactRelay:
-    def __init__(self, db: Any, repo: SharingRepository, residents: Any, tell: Any, checker: Any) -> None:
-        self.messages = db["share_messages"]
+    def __init__(self, messages: ShareMessageRepository, repo: SharingRepository, residents: Any, tell: Any,
+                 checker: Any) -> None:
+        self.messages = messages
         self.repo = repo
         self.residents = residents
         self._tell = tell  # async (resident_id, text, ref) -> None
@@ -81,8 +81,7 @@ class ContactRelay:
     async def _record(self, ref_kind: str, ref_id: str, parties: Parties, kind: str, text: str) -> dict[str, Any]:
         doc = {"_id": str(ObjectId()), "ref_kind": ref_kind, "ref_id": ref_id, "from_id": parties.sender_id,
                "to_id": parties.other_id, "kind": kind, "text": text, "created_at": datetime.now(timezone.utc)}
-        await self.messages.insert_one(doc)
-        return doc
+        return await self.messages.add(doc)
 
     async def relay(self, resident: Any, ref_kind: str, ref_id: str, text: str) -> Parties:
         """Pass a message on to the other side of the loan / help request."""

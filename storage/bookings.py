@@ -54,6 +54,10 @@ class CatalogRepository:
     async def in_scope(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
         return await self._col.find(scope).sort([("community", ASCENDING), ("order", ASCENDING)]).to_list(500)
 
+    async def active(self) -> list[dict[str, Any]]:
+        """Every active service of every community (the working plans open their slots)."""
+        return await self._col.find({"active": True}).to_list(None)
+
     async def insert_if_missing(self, doc: dict[str, Any]) -> None:
         await self._col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
@@ -344,11 +348,11 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
         await repo.ensure_indexes()
 
 
-async def open_slots_ahead(db: AsyncIOMotorDatabase, first_day: date, days: int = 14) -> int:
+async def open_slots_ahead(catalog: CatalogRepository, slots: SlotRepository, first_day: date, days: int = 14) -> int:
     """Create the slots every active service's working plan opens in the next `days`
     days (idempotent; slots staff already changed are left alone). Returns how many were new."""
-    slots, created = SlotRepository(db), 0
-    async for service in db["booking_services"].find({"active": True}):
+    created = 0
+    for service in await catalog.active():
         planned = rental_pools(service) if service.get("kind") == "rental" else planned_slots(service, first_day, days)
         for slot in planned:
             created += await slots.insert_if_missing(slot)
@@ -362,4 +366,4 @@ async def seed_catalog(db: AsyncIOMotorDatabase, today: date | None = None, days
     for community, codes in DEMO_COMMUNITIES.items():
         for code in codes:
             await catalog.insert_if_missing(service_doc(community, by_code[code]))
-    await open_slots_ahead(db, today or datetime.now(TZ).date(), days)
+    await open_slots_ahead(catalog, SlotRepository(db), today or datetime.now(TZ).date(), days)

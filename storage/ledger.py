@@ -124,7 +124,7 @@ class Entry:
         return 0
 
 
-def _legs(doc: dict[str, Any]) -> tuple[str, str, int]:
+def legs(doc: dict[str, Any]) -> tuple[str, str, int]:
     """(losing account, gaining account, positive amount) of an entry."""
     amount = int(doc["amount"])
     if amount > 0:
@@ -192,7 +192,7 @@ class LedgerRepository:
             if doc["state"] == APPLIED:
                 return Entry.from_doc(doc, replayed=True)
             if doc["state"] == REJECTED:
-                losing, _, needed = _legs(doc)
+                losing, _, needed = legs(doc)
                 raise InsufficientPoints(losing, needed, await self.balance(losing))
             claimed = await self._claim(doc["_id"])
             if claimed is not None:
@@ -211,7 +211,7 @@ class LedgerRepository:
 
     async def _drive(self, doc: dict[str, Any], token: str) -> Entry:
         entry_id = doc["_id"]
-        losing, gaining, amount = _legs(doc)
+        losing, gaining, amount = legs(doc)
         if not await self._leg(losing, entry_id, -amount, floor=losing not in NEGATIVE_ALLOWED):
             done = await self._entries.find_one_and_update(
                 {"_id": entry_id, "state": PENDING, "lease": token},

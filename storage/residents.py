@@ -79,9 +79,12 @@ class ResidentRepository:
                 doc = await self._col.find_one_and_update(
                     query, {"$setOnInsert": insert}, upsert=True, return_document=ReturnDocument.AFTER
                 )
-                return Resident.from_doc(doc)
             except DuplicateKeyError:  # a concurrent first message is creating it: retry
-                await asyncio.sleep(0.01 * (attempt + 1))
+                doc = None
+            if doc is not None:
+                return Resident.from_doc(doc)
+            # The server may also answer an upsert that lost that race with no document.
+            await asyncio.sleep(0.01 * (attempt + 1))
         raise RuntimeError(f"could not create resident for {key}")
 
     async def find_by_user_key(self, user_key: str) -> Resident | None:

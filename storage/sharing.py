@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -146,6 +146,29 @@ def bigrams(text: str) -> list[str]:
     return [text[i:i + 2] for i in range(len(text) - 1)] if len(text) > 2 else [text]
 
 
+def search_query(community: str, words: list[str], related: list[str] | None = None
+                 ) -> tuple[dict[str, Any] | None, Callable[[list[dict[str, Any]]], list[dict[str, Any]]]]:
+    """The filter of `SharingRepository.search` (None: nothing to look for) and how its
+    matches are ranked: whole words in the title first, then how many pieces match, free first."""
+    pieces = {piece for word in words for piece in [word, *bigrams(word)] if piece}
+    words = [*words, *(w for w in related or [] if w not in words)]
+    pieces |= set(words)
+    if not pieces:
+        return None, list
+    pattern = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True))
+    query = {"community": community, "hidden": False, "state": {"$in": [AVAILABLE, LENT]},
+             "$or": [{"title": {"$regex": pattern, "$options": "i"}},
+                     {"description": {"$regex": pattern, "$options": "i"}}]}
+
+    def score(doc: dict[str, Any]) -> tuple[int, int]:
+        text = f"{doc['title']} {doc.get('description') or ''}".lower()
+        whole = sum(10 for word in words if word.lower() in doc["title"].lower())
+        parts = sum(1 for piece in pieces if piece.lower() in text)
+        return whole + parts, int(doc["state"] == AVAILABLE)
+
+    return query, lambda docs: sorted(docs, key=score, reverse=True)
+
+
 class SharingRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.posts = db["share_posts"]
@@ -186,25 +209,11 @@ class SharingRepository:
     async def search(self, community: str, words: list[str], limit: int = 8, related: list[str] | None = None) -> list[Post]:
         """Visible posts of a community matching any word (or its two-character pieces) or any
         related word (synonyms, whole only), best match first."""
-        pieces = {piece for word in words for piece in [word, *bigrams(word)] if piece}
-        words = [*words, *(w for w in related or [] if w not in words)]
-        pieces |= set(words)
-        if not pieces:
+        query, ranked = search_query(community, words, related)
+        if query is None:
             return []
-        pattern = "|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True))
-        query = {"community": community, "hidden": False, "state": {"$in": [AVAILABLE, LENT]},
-                 "$or": [{"title": {"$regex": pattern, "$options": "i"}},
-                         {"description": {"$regex": pattern, "$options": "i"}}]}
         docs = await self.posts.find(query).sort("created_at", DESCENDING).limit(200).to_list(200)
-
-        def score(doc: dict[str, Any]) -> tuple[int, int]:
-            text = f"{doc['title']} {doc.get('description') or ''}".lower()
-            whole = sum(10 for word in words if word.lower() in doc["title"].lower())
-            parts = sum(1 for piece in pieces if piece.lower() in text)
-            return whole + parts, int(doc["state"] == AVAILABLE)
-
-        docs.sort(key=score, reverse=True)
-        return [Post.from_doc(doc) for doc in docs[:limit]]
+        return [Post.from_doc(doc) for doc in ranked(docs)[:limit]]
 
     async def recent_posts(self, community: str, limit: int = 8, kind: str | None = None) -> list[Post]:
         query: dict[str, Any] = {"community": community, "hidden": False, "state": {"$in": [AVAILABLE, LENT]}}
@@ -345,3 +354,15 @@ class SharingRepository:
             query["reports.0"] = {"$exists": True}
         docs = await self.helps.find(query).sort("created_at", DESCENDING).limit(limit).to_list(limit)
         return [HelpRequest.from_doc(doc) for doc in docs]
+
+
+class ShareMessageRepository:
+    """`share_messages`: what neighbours passed on to each other through Linli (relayed
+    messages, consents to share a phone number), see services/sharing_contact.py."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._col = db["share_messages"]
+
+    async def add(self, doc: dict[str, Any]) -> dict[str, Any]:
+        await self._col.insert_one(doc)
+        return doc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.stations import seed_demo_stations
+from services.station_import import seed_demo_stations
 from storage.seed import COMMUNITIES
 
 

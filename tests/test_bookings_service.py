@@ -9,8 +9,10 @@ import pytest
 import pytest_asyncio
 from pymongo.errors import DuplicateKeyError
 
+from bot.bootstrap import booking_service
 from services import events
-from services.bookings import BOOKING_ATTENDED, BookingRefused, BookingService
+from services.booking_rules import BookingRefused
+from services.bookings import BOOKING_ATTENDED, BookingService
 from services.notify import Notifier
 from storage.booking_catalog import TZ, service_id
 from storage.bookings import ensure_indexes, seed_catalog
@@ -39,7 +41,8 @@ async def setup(db):
     await ResidentRepository(db).ensure_indexes()
     await seed_catalog(db)
     clock = Clock()
-    service = BookingService(db, notifier=Notifier(NoticeRepository(db), ResidentRepository(db)), clock=clock)
+    residents = ResidentRepository(db)
+    service = booking_service(db, residents, Notifier(NoticeRepository(db), residents), events.EventBus(), clock=clock)
     return service, clock
 
 
@@ -385,13 +388,13 @@ async def test_attendance_publishes_an_event_for_points(setup, db):
     async def award(payload: dict) -> None:
         seen.append(payload)
 
-    events.subscribe(BOOKING_ATTENDED, award)
+    service.bus.subscribe(BOOKING_ATTENDED, award)
     try:
         clock.now = slot["start"] + timedelta(minutes=10)
         done = await service.mark_attendance(booking["_id"], "attended", staff())
         again = await service.mark_attendance(booking["_id"], "attended", staff())
     finally:
-        events.unsubscribe(BOOKING_ATTENDED, award)
+        service.bus.unsubscribe(BOOKING_ATTENDED, award)
     assert done["attendance"] == "attended" and again["attendance"] == "attended"
     assert len(seen) == 1  # once, however often staff click
     assert seen[0]["service"] == "volunteer" and seen[0]["resident_id"] == person.id

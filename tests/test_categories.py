@@ -10,7 +10,7 @@ import pytest_asyncio
 from bot import keys
 from handlers.flow import screen_of
 from handlers.report import category_choices
-from services.reports import NewReport, Reporter
+from services.report_rules import NewReport, Reporter
 from storage.residents import ResidentRepository
 from storage.routing import CATEGORIES, DEFAULT_ROUTES
 from tests.api_helpers import console_login, fast_argon2, make_staff, seed_places  # noqa: F401

@@ -10,7 +10,7 @@ import re
 import pytest_asyncio
 
 from bot import keys
-from services.reports import NewReport, Reporter
+from services.report_rules import NewReport, Reporter
 from storage.residents import ResidentRepository
 from tests.api_helpers import PASSWORD, fast_argon2, make_staff, seed_places  # noqa: F401
 from tests.browser import Browser

@@ -10,8 +10,8 @@ import pytest_asyncio
 from bot import keys
 from bot.console.mapdata import DEFAULT_GEOJSON
 from bot.console.maps import page_csp, tile_origin
-from services.reports import NewReport, Reporter
-from services.stations import seed_demo_stations
+from services.report_rules import NewReport, Reporter
+from services.station_import import seed_demo_stations
 from storage.residents import ResidentRepository
 from storage.seed import COMMUNITIES
 from tests.api_helpers import console_login, fast_argon2, make_staff, seed_places  # noqa: F401

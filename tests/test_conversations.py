@@ -186,7 +186,7 @@ async def seed(conv: dict[str, Any], db) -> None:
 
             await seed_points(db, [community for community, *_ in COMMUNITIES])
         if conv.get("stations"):
-            from services.stations import seed_demo_stations
+            from services.station_import import seed_demo_stations
 
             await seed_demo_stations(db)
 

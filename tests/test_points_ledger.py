@@ -7,8 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.bootstrap import points_service
 from services import events
-from services.points import NotEnoughPoints, PointsError, PointsService, month_bounds, seed_points
+from services.points import month_bounds, seed_points
+from services.points_errors import NotEnoughPoints, PointsError
 from storage.ledger import (
     ESCROW, ISSUER, SHOP, LEASE, IdempotencyConflict, InsufficientPoints, LedgerRepository, resident_account,
 )
@@ -29,7 +31,7 @@ async def ledger(db):
 
 @pytest.fixture
 async def points(db):
-    service = PointsService(db, ResidentRepository(db), Notifier(NoticeRepository(db), ResidentRepository(db)))
+    service = points_service(db, ResidentRepository(db), Notifier(NoticeRepository(db), ResidentRepository(db)))
     await service.ensure_indexes()
     await seed_points(db, [COMMUNITY])
     return service

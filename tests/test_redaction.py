@@ -42,7 +42,7 @@ def test_redact_text_leaves_other_text(text):
 import pytest_asyncio  # noqa: E402
 
 from bot import keys  # noqa: E402
-from services.reports import NewReport, Reporter  # noqa: E402
+from services.report_rules import NewReport, Reporter  # noqa: E402
 from storage.callbacks import CallbackRepository  # noqa: E402
 from storage.reports import Actor  # noqa: E402
 from storage.residents import ResidentRepository  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.reports import NotFound
+from services.report_rules import NotFound
 from tests.test_reports_service import HUAFU, NEAR, STAFF, streetlight, world  # noqa: F401  (fixture)
 
 

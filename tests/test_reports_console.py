@@ -9,7 +9,7 @@ import pytest_asyncio
 from aiohttp import FormData
 
 from bot import keys
-from services.reports import NewReport, Reporter
+from services.report_rules import NewReport, Reporter
 from storage.residents import ResidentRepository
 from tests.api_helpers import console_login, csrf_of, fast_argon2, make_staff, seed_places  # noqa: F401
 

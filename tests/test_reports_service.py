@@ -14,9 +14,10 @@ import pytest_asyncio
 from bot.periodic import PeriodicTask
 from services.events import REPORT_VALID, EventBus
 from services.notify import Notifier
-from services.reports import (
-    IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules, ReportService, allowed_actions,
+from services.report_rules import (
+    IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules, allowed_actions,
 )
+from services.reports import ReportService
 from storage import mongo
 from storage.notices import NoticeRepository
 from storage.reports import Actor, ReportRepository, find_ticket

@@ -6,7 +6,7 @@ import io
 
 import aiohttp
 
-from services.stations import seed_demo_stations
+from services.station_import import seed_demo_stations
 from tests.api_helpers import api, console_login, fake_mp, fast_argon2, make_staff  # noqa: F401  (fixtures)
 
 HEADER = "编号,名称,类型,地址,纬度,经度,设施,开放时间,社区\n"

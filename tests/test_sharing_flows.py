@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 
+from bot.bootstrap import points_service, sharing_service
 from bot.config import Settings
 from bot.messages import InboundMessage
 from handlers import registry
 from handlers.base import MENU_SELECT, Services, Turn
 from handlers.router import Router
 from services import events
-from services.content_check import ContentChecker, seed_words
+from services.content_check import seed_words
 from services.notify import Notifier
-from services.points import PointsService, seed_points
-from services.sharing import SharingService, today
+from services.points import seed_points
+from services.sharing import today
 from storage.elder_prefs import ElderPreferences
 from storage.dialogue_state import DialogueStateStore
 from storage.ledger import ISSUER, resident_account
@@ -32,10 +33,10 @@ class Chat:
         notifier = Notifier(NoticeRepository(db), residents)
         self.db = db
         self.residents = residents
-        self.points = PointsService(db, residents, notifier)
-        bus = events.EventBus()  # the app subscribes the points rules on services.events.bus
+        self.points = points_service(db, residents, notifier)
+        bus = events.EventBus()  # like the app's: the points rules subscribe on the bus the services get
         bus.subscribe("help.completed", self.points.subscriber("help.completed"))
-        self.sharing = SharingService(db, residents, notifier, ContentChecker(db), bus=bus)
+        self.sharing = sharing_service(db, residents, notifier, bus)
         self.services = Services(settings=Settings(default_community=COMMUNITY), elder_prefs=ElderPreferences(redis),
                                  residents=residents, sharing=self.sharing, points=self.points)
         self.store = DialogueStateStore(redis, 600)

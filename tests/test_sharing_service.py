@@ -7,11 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.bootstrap import points_service, sharing_service
 from services import events
-from services.content_check import ContentChecker, seed_words
+from services.content_check import seed_words
 from services.notify import Notifier
-from services.points import PointsService, seed_points
-from services.sharing import ContentRejected, SharingError, SharingService, search_words, today
+from services.points import seed_points
+from services.share_search import search_words
+from services.sharing import ContentRejected, SharingError, today
 from storage.notices import NoticeRepository
 from storage.residents import ResidentRepository
 from storage.sharing import (
@@ -28,8 +30,8 @@ async def world(db):
     bus = events.EventBus()
     await seed_words(db)
     await seed_points(db, [COMMUNITY])
-    sharing = SharingService(db, residents, notifier, ContentChecker(db), bus=bus)
-    points = PointsService(db, residents, notifier)
+    sharing = sharing_service(db, residents, notifier, bus)
+    points = points_service(db, residents, notifier)
     await sharing.ensure_indexes()
     await points.ensure_indexes()
     bus.subscribe("help.completed", points.subscriber("help.completed"))

@@ -7,13 +7,13 @@ from datetime import datetime
 import pytest
 import pytest_asyncio
 
+from services.events import EventBus
 from services.opening_hours import (
     TZ, HoursError, always_open, format_hours, is_open, minute_of_week, next_opening, open_until, parse_hours,
     week_intervals,
 )
-from services.stations import (
-    StationService, direction, haversine_m, import_rows, read_csv, seed_demo_stations,
-)
+from services.station_import import import_rows, read_csv, seed_demo_stations
+from services.stations import StationService, direction, haversine_m
 from storage.seed import COMMUNITIES
 from storage.stations import AMENITIES, StationRepository
 
@@ -36,7 +36,7 @@ async def stations(db) -> StationService:
     await repo.ensure_indexes()
     result = await seed_demo_stations(db)
     assert result.errors == [] and result.created == 20
-    return StationService(repo, clock=lambda: WED_10)
+    return StationService(repo, clock=lambda: WED_10, bus=EventBus())
 
 
 def at(service: StationService, moment: datetime) -> StationService:
@@ -190,7 +190,7 @@ t-10,,能量栈,华富路10号,22.5480,114.0770,饮水,24小时,,华富社区,
 
 async def test_csv_import_reports_bad_rows_by_number_and_keeps_the_good(db):
     await seed_communities(db)
-    from services.stations import community_ids
+    from services.station_import import community_ids
 
     repo = StationRepository(db)
     await repo.ensure_indexes()
@@ -216,7 +216,7 @@ async def test_csv_import_reports_bad_rows_by_number_and_keeps_the_good(db):
 
 async def test_csv_from_excel_in_gb18030_and_a_bad_header(db):
     await seed_communities(db)
-    from services.stations import community_ids
+    from services.station_import import community_ids
 
     data = "名称,类型,地址,纬度,经度,设施,开放时间,社区\n岗亭能量栈,能量栈,莲花路,22.55,114.066,雨衣,24小时,莲花一村\n"
     rows = read_csv(data.encode("gb18030"))
@@ -248,7 +248,7 @@ def test_import_command_prints_row_errors_and_exit_status(settings, tmp_path, mo
         assert "第 3 行：纬度“north”不是数字" in out.err and "导入驿站" in out.err  # tqdm's bar on stderr
         assert "已导入 2 个站点（新增 2，更新 0），出错 8 行" in out.out
         assert client[settings.mongodb_db].stations.count_documents({}) == 2
-        demo = main([str(__import__("services.stations", fromlist=["DEMO_CSV"]).DEMO_CSV)])
+        demo = main([str(__import__("services.station_import", fromlist=["DEMO_CSV"]).DEMO_CSV)])
         assert demo == 0 and client[settings.mongodb_db].stations.count_documents({}) == 22
         assert main([str(tmp_path / "missing.csv")]) == 2
     finally:

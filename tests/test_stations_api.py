@@ -9,7 +9,7 @@ import pytest
 
 from bot import keys
 from services.opening_hours import TZ
-from services.stations import seed_demo_stations
+from services.station_import import seed_demo_stations
 from tests.api_helpers import (  # noqa: F401  (fixtures)
     api, bearer, console_login, csrf_of, fake_mp, fast_argon2, login, make_staff,
 )

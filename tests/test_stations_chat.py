@@ -9,7 +9,7 @@ import pytest_asyncio
 from bot import keys
 from bot.messages import InboundMessage, Location
 from services.opening_hours import TZ
-from services.stations import seed_demo_stations
+from services.station_import import seed_demo_stations
 from storage.seed import COMMUNITIES
 from tests.test_wechat import fake_api, make_wechat  # noqa: F401  (fixtures)
 
@@ -130,11 +130,13 @@ async def test_a_courier_registers_after_reading_back_and_earns_points_for_valid
     from services import events
     from storage.ledger import RuleRepository
 
+    bus = chat_client.app[keys.BUS]  # the app's own bus, on which the bootstrap subscribed
+
     await RuleRepository(db).seed("courier.report", "快递小哥服务点上报", 5)
     payload = {"ticket": "R20261125-0001", "resident_id": resident["_id"], "user_key": "rest:courier-1",
                "community": resident["community"], "category": "streetlight", "at": WED_10}
-    await events.publish(events.REPORT_VALID, payload)
-    await events.publish(events.REPORT_VALID, payload)  # once per ticket
+    await bus.publish(events.REPORT_VALID, payload)
+    await bus.publish(events.REPORT_VALID, payload)  # once per ticket
     entries = await db.ledger_entries.find({"ref.type": "courier.report"}).to_list(None)
     assert len(entries) == 1 and entries[0]["amount"] == 5
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from bot import keys
 from tests.browser import Browser
 
 TICKET = re.compile(r"R\d{8}-\d{4}")

@@ -34,7 +34,8 @@ from bot.api.models.bookings import (
 from bot.api.spec import FORBIDDEN, NOT_FOUND, TOO_LARGE, operations
 from bot.errors import ApiError
 from domain.time import TZ
-from services.bookings import BookingRefused, BookingService
+from services.booking_rules import BookingRefused
+from services.bookings import BookingService
 from storage.booking_catalog import SERVICE_CODES
 from storage.residents import Resident
 

@@ -31,7 +31,8 @@ from bot.api.models.reports import (
 )
 from bot.api.spec import NOT_FOUND, operations
 from bot.errors import ApiError
-from services.reports import MAX_PHOTOS, NewReport, Reporter, ReportService
+from services.report_rules import MAX_PHOTOS, NewReport, Reporter
+from services.reports import ReportService
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import Report as StoredReport, find_ticket
 

@@ -24,7 +24,8 @@ from bot.safe_input import parse_day
 from domain.phone import is_mobile
 from domain.time import TZ
 from services.booking_times import day_label, local
-from services.bookings import BookingRefused, BookingService
+from services.booking_rules import BookingRefused
+from services.bookings import BookingService
 from storage.audit import AuditLog
 from storage.residents import Resident
 from storage.scope import in_scope, staff_scope

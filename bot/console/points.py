@@ -18,7 +18,8 @@ from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.common import communities_in_scope
 from bot.privacy import can_see_contact
-from services.points import PointsError, PointsService
+from services.points import PointsService
+from services.points_errors import PointsError
 from storage.ledger import resident_account
 from storage.scope import Scoped, in_scope, staff_scope
 from storage.shop import RESERVED

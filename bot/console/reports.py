@@ -30,7 +30,8 @@ from bot.console.board import BOARD_SORTS, BoardFilters
 from bot.console.common import Page, community_names
 from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
 from domain.time import TZ
-from services.reports import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, ReportService, allowed_actions
+from services.report_rules import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, allowed_actions
+from services.reports import ReportService
 from services.wechat_media import media_of
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import STATUS_LABELS, STATUSES, Actor, Report, find_ticket

@@ -16,7 +16,8 @@ from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.common import communities_in_scope
 from services.opening_hours import DAY_NAMES, DAYS, day_hours_text, format_hours, is_open
-from services.stations import StationService, build_station, import_rows, read_csv
+from services.station_import import build_station, import_rows, read_csv
+from services.stations import StationService
 from storage.scope import staff_scope
 from storage.stations import AMENITIES, KINDS, Station
 from storage.staff import ADMIN_ROLES

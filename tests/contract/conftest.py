@@ -23,11 +23,3 @@ def make(impl, request):
     return build
 
 
-@pytest.fixture
-def indexed(make):
-    """await indexed(real_factory, fake_factory) -> the repository with its indexes ensured."""
-    async def build(real, fake):
-        repo = make(real, fake)
-        await repo.ensure_indexes()
-        return repo
-    return build

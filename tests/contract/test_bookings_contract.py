@@ -1,5 +1,5 @@
-"""Contract of the slot, booking and waitlist repositories: the real ones and the fakes
-agree on the atomic rules BookingService relies on."""
+"""Contract of the catalog, slot, booking, waitlist and link repositories: the real ones and
+the fakes agree on the atomic rules BookingService relies on."""
 from __future__ import annotations
 
 import asyncio
@@ -8,27 +8,25 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from storage.bookings import BOOKED, HOLDING, BookingRepository, SlotRepository, WaitlistRepository
-from tests.fakes.bookings import FakeBookingRepository, FakeSlotRepository, FakeWaitlistRepository
+from storage.booking_links import LINK_CODE_MAX_WRONG
+from storage.bookings import (
+    BOOKED, HOLDING, BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository,
+)
+from tests.contract import repository
+from tests.fakes.bookings import (
+    FakeBookingRepository, FakeCatalogRepository, FakeLinkRepository, FakeSlotRepository, FakeWaitlistRepository,
+)
 
 pytestmark = pytest.mark.contract
 
 T0 = datetime(2026, 11, 23, 3, 30, tzinfo=timezone.utc)  # 11:30 in China
 
 
-@pytest.fixture
-async def slots(indexed):
-    return await indexed(SlotRepository, FakeSlotRepository)
-
-
-@pytest.fixture
-async def bookings(indexed):
-    return await indexed(BookingRepository, FakeBookingRepository)
-
-
-@pytest.fixture
-async def waitlist(indexed):
-    return await indexed(WaitlistRepository, FakeWaitlistRepository)
+catalog = repository(CatalogRepository, FakeCatalogRepository)
+links = repository(LinkRepository, FakeLinkRepository)
+slots = repository(SlotRepository, FakeSlotRepository)
+bookings = repository(BookingRepository, FakeBookingRepository)
+waitlist = repository(WaitlistRepository, FakeWaitlistRepository)
 
 
 def slot(start=T0, capacity=2, service_id="c1:elderly_meal", **fields) -> dict:
@@ -202,3 +200,68 @@ async def test_offers_go_in_queue_order_and_expire(waitlist):
     assert [e["resident_id"] for e in await waitlist.for_slot("s1")] == ["r2", "r3"]
     await waitlist.insert({"slot_id": "s9", "resident_id": "mum", "booked_by": "r2", "seq": 1, "created_at": T0})
     assert sorted(e["slot_id"] for e in await waitlist.for_resident("r2")) == ["s1", "s9"]
+
+
+# -- catalog ----------------------------------------------------------------------------
+
+
+async def test_catalog_lists_services_in_order_and_keeps_staff_changes(catalog):
+    for community, code, order, active in (("c1", "meal", 2, True), ("c1", "haircut", 1, True),
+                                           ("c1", "old", 3, False), ("c2", "meal", 1, True)):
+        await catalog.insert_if_missing({"_id": f"{community}:{code}", "community": community, "code": code,
+                                         "order": order, "active": active, "name": code})
+    await catalog.insert_if_missing({"_id": "c1:meal", "community": "c1", "code": "meal", "order": 9,
+                                     "active": False, "name": "changed"})
+    assert (await catalog.get("c1:meal"))["name"] == "meal" and await catalog.get("c9:meal") is None
+    assert [s["code"] for s in await catalog.for_community("c1")] == ["haircut", "meal"]
+    assert [s["code"] for s in await catalog.for_community("c1", active_only=False)] == ["haircut", "meal", "old"]
+    assert [s["_id"] for s in await catalog.in_scope({})] == ["c1:haircut", "c1:meal", "c1:old", "c2:meal"]
+    assert sorted(s["_id"] for s in await catalog.active()) == ["c1:haircut", "c1:meal", "c2:meal"]
+
+
+# -- resident links ---------------------------------------------------------------------
+
+
+async def test_a_link_request_is_confirmed_once_by_its_code(links):
+    request = await links.create_request("helper", "family", "妈妈", "c1", T0 + timedelta(hours=24), T0)
+    assert request["status"] == "pending" and len(request["code"]) == 6
+    assert (await links.pending_by_code(request["code"], T0))["_id"] == request["_id"]
+    assert await links.pending_by_code(request["code"], T0 + timedelta(hours=25)) is None  # expired
+    assert await links.is_linked("helper", "mum") is False
+    link = await links.confirm(request["_id"], "mum", T0, confirmed_by="resident:mum")
+    assert link["status"] == "confirmed" and link["elder_id"] == "mum" and "code" not in link
+    assert await links.confirm(request["_id"], "mum", T0, confirmed_by="resident:mum") is None
+    assert await links.pending_by_code(request["code"], T0) is None
+    assert await links.is_linked("helper", "mum") and not await links.is_linked("mum", "helper")
+    assert [link["_id"] for link in await links.confirmed_for_helper("helper")] == [link["_id"]]
+
+
+async def test_a_second_link_of_the_same_pair_is_merged_into_the_first(links):
+    first = await links.create_confirmed("helper", "mum", "family", None, "c1", T0, confirmed_by="staff:s1")
+    assert (await links.create_confirmed("helper", "mum", "family", None, "c1", T0, "staff:s1"))["_id"] == first["_id"]
+    request = await links.create_request("helper", "family", None, "c1", T0 + timedelta(hours=24), T0)
+    merged = await links.confirm(request["_id"], "mum", T0, confirmed_by="resident:mum")
+    assert merged["_id"] == first["_id"] and (await links.get(request["_id"]))["status"] == "merged"
+
+
+async def test_wrong_guesses_wear_out_every_live_code(links):
+    request = await links.create_request("helper", "family", None, "c1", T0 + timedelta(hours=24), T0)
+    for _ in range(LINK_CODE_MAX_WRONG - 1):
+        await links.count_wrong_guess(T0)
+    assert await links.pending_by_code(request["code"], T0) is not None
+    await links.count_wrong_guess(T0)
+    assert await links.pending_by_code(request["code"], T0) is None
+
+
+async def test_links_are_listed_and_revoked_within_a_scope(links):
+    pending = await links.create_request("helper", "volunteer", None, "c1", T0 + timedelta(hours=24), T0)
+    confirmed = await links.create_confirmed("helper", "mum", "family", None, "c1", T0 + timedelta(minutes=1),
+                                             confirmed_by="staff:s1")
+    assert [link["_id"] for link in await links.for_resident("helper")] == [confirmed["_id"], pending["_id"]]
+    assert [link["_id"] for link in await links.for_resident("mum")] == [confirmed["_id"]]
+    assert [link["_id"] for link in await links.in_scope({"community": "c1"}, "pending")] == [pending["_id"]]
+    assert await links.revoke(confirmed["_id"], T0, {"community": "c2"}) is None
+    revoked = await links.revoke(confirmed["_id"], T0, {"community": "c1"})
+    assert revoked["status"] == "revoked" and not await links.is_linked("helper", "mum")
+    assert await links.revoke(confirmed["_id"], T0, {}) is None
+    assert [link["_id"] for link in await links.for_resident("mum")] == []

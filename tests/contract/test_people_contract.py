@@ -9,6 +9,7 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.notices import NoticeRepository
 from storage.residents import ResidentRepository
+from tests.contract import repository
 from tests.fakes.people import FakeNoticeRepository, FakeResidentRepository
 
 pytestmark = pytest.mark.contract
@@ -16,14 +17,8 @@ pytestmark = pytest.mark.contract
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-async def residents(indexed):
-    return await indexed(ResidentRepository, FakeResidentRepository)
-
-
-@pytest.fixture
-async def notices(indexed):
-    return await indexed(NoticeRepository, FakeNoticeRepository)
+residents = repository(ResidentRepository, FakeResidentRepository)
+notices = repository(NoticeRepository, FakeNoticeRepository)
 
 
 async def test_one_resident_per_channel_identity(residents):

@@ -10,6 +10,7 @@ from storage.reports import (
     CLOSED, DISPATCHED, DUPLICATE, IN_PROGRESS, RESOLVED, SUBMITTED, SYSTEM, Report, ReportRepository,
 )
 from storage.routing import CATEGORIES, DEFAULT_ROUTES, RoutingRepository
+from tests.contract import repository
 from tests.fakes.reports import FakeReportRepository, FakeRoutingRepository
 
 pytestmark = pytest.mark.contract
@@ -17,14 +18,8 @@ pytestmark = pytest.mark.contract
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
 
 
-@pytest.fixture
-async def repo(indexed):
-    return await indexed(ReportRepository, FakeReportRepository)
-
-
-@pytest.fixture
-def routing(make):
-    return make(RoutingRepository, FakeRoutingRepository)
+repo = repository(ReportRepository, FakeReportRepository)
+routing = repository(RoutingRepository, FakeRoutingRepository, indexes=False)
 
 
 def ticket_doc(ticket: str, **fields) -> dict:

@@ -8,6 +8,7 @@ import pytest
 from services.opening_hours import always_open, open_now_filter, parse_hours, week_intervals
 from storage.scope import OutOfScope
 from storage.stations import CourierRegistry, StationRepository, point
+from tests.contract import repository
 from tests.fakes.stations import FakeCourierRegistry, FakeStationRepository
 
 pytestmark = pytest.mark.contract
@@ -17,16 +18,8 @@ MONDAY_10 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in
 MONDAY_20 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)  # Monday 20:00 in China
 
 
-@pytest.fixture
-async def repo(indexed):
-    return await indexed(StationRepository, FakeStationRepository)
-
-
-@pytest.fixture
-async def couriers(make):
-    registry = make(CourierRegistry, FakeCourierRegistry)
-    await registry.ensure_indexes()
-    return registry
+repo = repository(StationRepository, FakeStationRepository)
+couriers = repository(CourierRegistry, FakeCourierRegistry)
 
 
 def station(sid: str, name: str, north_m: float, *, community: str = "c1", kind: str = "energy",

@@ -1,6 +1,8 @@
-"""In-memory twins of storage/bookings.py's SlotRepository, BookingRepository and
-WaitlistRepository: the same atomic rules (a place is taken only while booked < capacity,
-one place per resident and slot, one active waitlist entry per resident and slot)."""
+"""In-memory twins of storage/bookings.py's CatalogRepository, SlotRepository,
+BookingRepository and WaitlistRepository and of storage/booking_links.py's LinkRepository:
+the same atomic rules (a place is taken only while booked < capacity, one place per
+resident and slot, one active waitlist entry per resident and slot, one confirmed link
+per pair, one live request per code)."""
 from __future__ import annotations
 
 import secrets
@@ -9,8 +11,33 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from storage.booking_links import LINK_CODE_MAX_WRONG
 from storage.bookings import BOOKED, HOLDING, new_id, slot_query
 from tests.fakes.query import FakeCollection
+
+
+class FakeCatalogRepository:
+    def __init__(self) -> None:
+        self.col = FakeCollection()
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def for_community(self, community: str, *, active_only: bool = True) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"community": community, **({"active": True} if active_only else {})}
+        return self.col.find(query, [("order", 1)], 100)
+
+    async def get(self, service_id: str) -> dict[str, Any] | None:
+        return self.col.find_one({"_id": str(service_id)})
+
+    async def in_scope(self, scope: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.col.find(scope, [("community", 1), ("order", 1)], 500)
+
+    async def active(self) -> list[dict[str, Any]]:
+        return self.col.find({"active": True})
+
+    async def insert_if_missing(self, doc: dict[str, Any]) -> None:
+        self.col.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
 
 class FakeSlotRepository:
@@ -193,3 +220,82 @@ class FakeWaitlistRepository:
 
     async def count_offers(self, slot_id: str) -> int:
         return self.col.count({"slot_id": str(slot_id), "status": "offered"})
+
+
+class FakeLinkRepository:
+    def __init__(self) -> None:
+        self.col = FakeCollection({
+            "confirmed_pair": (("helper_id", "elder_id"), {"status": "confirmed"}),
+            "pending_code": (("code",), {"status": "pending"}),
+        })
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def create_request(self, helper_id: str, relation: str, label: str | None, community: str,
+                             expires: datetime, now: datetime) -> dict[str, Any]:
+        for _ in range(10):
+            doc = {"_id": new_id(), "helper_id": str(helper_id), "elder_id": None, "relation": relation,
+                   "label": label, "community": community, "status": "pending",
+                   "code": f"{secrets.randbelow(10**6):06d}", "code_expires_at": expires,
+                   "created_at": now, "updated_at": now}
+            try:
+                self.col.insert_one(doc)
+            except DuplicateKeyError:
+                continue
+            return self.col.find_one({"_id": doc["_id"]})
+        raise RuntimeError("could not allocate a link code")
+
+    async def pending_by_code(self, code: str, now: datetime) -> dict[str, Any] | None:
+        found = self.col.find_one({"status": "pending", "code": str(code), "code_expires_at": {"$gt": now}})
+        return found if found is not None and found.get("wrong_guesses", 0) < LINK_CODE_MAX_WRONG else None
+
+    async def count_wrong_guess(self, now: datetime) -> None:
+        self.col.update_many({"status": "pending", "code_expires_at": {"$gt": now}}, {"$inc": {"wrong_guesses": 1}})
+
+    def _confirmed(self, helper_id: str, elder_id: str) -> dict[str, Any] | None:
+        return self.col.find_one({"helper_id": str(helper_id), "elder_id": str(elder_id), "status": "confirmed"})
+
+    async def confirm(self, link_id: str, elder_id: str, now: datetime, confirmed_by: str) -> dict[str, Any] | None:
+        closed = {"$unset": {"code": "", "code_expires_at": ""}}
+        try:
+            return self.col.update_one({"_id": str(link_id), "status": "pending"}, {
+                "$set": {"status": "confirmed", "elder_id": str(elder_id), "confirmed_at": now,
+                         "confirmed_by": confirmed_by, "updated_at": now}, **closed})
+        except DuplicateKeyError:  # the pair is linked already: the request is merged into it
+            request = self.col.update_one({"_id": str(link_id), "status": "pending"},
+                                          {"$set": {"status": "merged", "updated_at": now}, **closed})
+            return self._confirmed(request["helper_id"], elder_id) if request else None
+
+    async def create_confirmed(self, helper_id: str, elder_id: str, relation: str, label: str | None,
+                               community: str, now: datetime, confirmed_by: str) -> dict[str, Any]:
+        existing = self._confirmed(helper_id, elder_id)
+        if existing is not None:
+            return existing
+        doc = {"_id": new_id(), "helper_id": str(helper_id), "elder_id": str(elder_id), "relation": relation,
+               "label": label, "community": community, "status": "confirmed", "confirmed_at": now,
+               "confirmed_by": confirmed_by, "created_at": now, "updated_at": now}
+        self.col.insert_one(doc)
+        return self.col.find_one({"_id": doc["_id"]})
+
+    async def confirmed_for_helper(self, helper_id: str) -> list[dict[str, Any]]:
+        return self.col.find({"helper_id": str(helper_id), "status": "confirmed"}, [("confirmed_at", 1)], 20)
+
+    async def is_linked(self, helper_id: str, elder_id: str) -> bool:
+        return self._confirmed(helper_id, elder_id) is not None
+
+    async def revoke(self, link_id: str, now: datetime, scope: dict[str, Any]) -> dict[str, Any] | None:
+        return self.col.update_one(
+            {"_id": str(link_id), "status": {"$in": ["pending", "confirmed"]}, **scope},
+            {"$set": {"status": "revoked", "updated_at": now}, "$unset": {"code": "", "code_expires_at": ""}})
+
+    async def for_resident(self, resident_id: str) -> list[dict[str, Any]]:
+        query = {"$or": [{"helper_id": str(resident_id)}, {"elder_id": str(resident_id)}],
+                 "status": {"$in": ["pending", "confirmed"]}}
+        return self.col.find(query, [("created_at", -1)], 50)
+
+    async def in_scope(self, scope: dict[str, Any], status: str | None = None) -> list[dict[str, Any]]:
+        return self.col.find({**scope, **({"status": status} if status else {})}, [("created_at", -1)], 200)
+
+    async def get(self, link_id: str) -> dict[str, Any] | None:
+        return self.col.find_one({"_id": str(link_id)})

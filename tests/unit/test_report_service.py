@@ -10,9 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.events import REPORT_VALID, EventBus
-from services.reports import (
-    IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules, ReportService, allowed_actions,
+from services.report_rules import (
+    IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules, allowed_actions,
 )
+from services.reports import ReportService
 from storage.reports import Actor
 from storage.routing import DEFAULT_ROUTES
 from tests.fakes.reports import FakeReportRepository, FakeRoutingRepository

@@ -34,7 +34,7 @@ async def world():
     await repo.upsert(station("day", "华富爱心驿站", 200, kind="centre", amenities=("water", "toilet"),
                               hours=parse_hours("周一至周五 09:00-18:00"), address="华富路5号"))
     await repo.upsert(station("all", "莲花能量栈", 1200, amenities=("water", "charging")))
-    return StationService(repo, couriers, clock), couriers, clock
+    return StationService(repo, couriers, clock, bus=events.EventBus()), couriers, clock
 
 
 async def test_nearest_open_stations_with_distance_and_direction(world):

@@ -15,7 +15,7 @@ from pydantic import Field, StrictBool
 from bot.api.models.base import Body, Day, Out, Query, Variants, one_of, query_integer, text
 from domain.time import TZ
 from services import eligibility
-from services.bookings import rules_of
+from services.booking_rules import rules_of
 from storage.booking_catalog import SERVICE_CODES
 from storage.residents import Resident
 
