@@ -46,6 +46,7 @@ from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
 from services.report_rules import ReportRules
 from services.reports import ReportService
 from services.sharing import SharingService
+from services.station_import import StationImporter
 from services.stations import StationService
 from services.wechat_media import WeChatMedia
 from storage import mongo, redis_client
@@ -137,6 +138,7 @@ class Components:
     routing: RoutingRepository
     faq_entries: FaqRepository
     dashboards: Dashboards
+    station_import: StationImporter
     wechat: WeChatClient | None = None
     wechat_media: WeChatMedia | None = None
     tasks: list[PeriodicTask] = field(default_factory=list)
@@ -168,7 +170,8 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     bookings = booking_service(db, residents, notifier, bus)
     points = points_service(db, residents, notifier)
     sharing = sharing_service(db, residents, notifier, bus)
-    stations = StationService(StationRepository(db), CourierRegistry(db), bus=bus)
+    station_repo = StationRepository(db)
+    stations = StationService(station_repo, CourierRegistry(db), bus=bus)
     handoff = HandoffService(callbacks, conversations)
     faq = FaqService(faq_entries)  # chat answers and the console's try-out
 
@@ -217,7 +220,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
         stations=stations, handoff=handoff, chat=chat, audit=AuditLog(db), staff_accounts=StaffRepository(db),
         communities=communities, callbacks=callbacks, routing=routing, faq_entries=faq_entries,
-        dashboards=Dashboards(db), wechat=wechat, wechat_media=wechat_media,
+        dashboards=Dashboards(db), station_import=StationImporter(station_repo), wechat=wechat, wechat_media=wechat_media,
         tasks=tasks, subscriptions=subscriptions,
     )
 
@@ -234,6 +237,7 @@ def publish(app: web.Application, parts: Components) -> None:
     app[keys.CHAT] = parts.chat
     app[keys.AUDIT], app[keys.STAFF_ACCOUNTS], app[keys.RESIDENTS] = parts.audit, parts.staff_accounts, parts.residents
     app[keys.COMMUNITIES], app[keys.CALLBACKS] = parts.communities, parts.callbacks
+    app[keys.STATION_IMPORT] = parts.station_import
     app[keys.ROUTING], app[keys.FAQ_ENTRIES], app[keys.DASHBOARDS] = parts.routing, parts.faq_entries, parts.dashboards
     if parts.wechat is not None and parts.wechat_media is not None:
         app[keys.WECHAT], app[keys.WECHAT_MEDIA] = parts.wechat, parts.wechat_media

@@ -21,6 +21,7 @@ from services.reports import ReportService
 from services.sharing import SharingService
 from services.handoff import HandoffService
 from services.wechat_media import WeChatMedia
+from services.station_import import StationImporter
 from services.stations import StationService
 from storage.audit import AuditLog
 from storage.callbacks import CallbackRepository
@@ -70,4 +71,5 @@ RESIDENTS = web.AppKey("residents", ResidentRepository)
 CALLBACKS = web.AppKey("callbacks", CallbackRepository)  # 找人工 callback requests
 ROUTING = web.AppKey("routing", RoutingRepository)  # which department gets which category
 FAQ_ENTRIES = web.AppKey("faq_entries", FaqRepository)  # the FAQ editor's records
+STATION_IMPORT = web.AppKey("station_import", StationImporter)  # the console's CSV import
 DASHBOARDS = web.AppKey("dashboards", Dashboards)  # the to-do, charts, map and screen (read only)

@@ -58,7 +58,7 @@ async def catalogue(turn: Turn) -> list[dict[str, Any]]:
 
 async def current_service(turn: Turn) -> dict[str, Any] | None:
     service_id = turn.state.slots.get("service_id")
-    return await service_of(turn).catalog.get(service_id) if service_id else None
+    return await service_of(turn).service(service_id) if service_id else None
 
 
 def _unset(turn: Turn, *names: str) -> None:
@@ -172,7 +172,7 @@ async def unit_context(turn: Turn) -> dict[str, Any]:
 
 
 async def show_unit(turn: Turn, value: Any) -> str:
-    pool = await service_of(turn).slots.get(value) if value else None
+    pool = await service_of(turn).slot(value) if value else None
     return (pool or {}).get("title") or "未选择"
 
 
@@ -272,7 +272,7 @@ async def time_context(turn: Turn) -> dict[str, Any]:
 
 
 async def show_time(turn: Turn, value: Any) -> str:
-    slot = await service_of(turn).slots.get(value) if value else None
+    slot = await service_of(turn).slot(value) if value else None
     return slot_label(slot, service_of(turn).clock()) if slot else "未选择"
 
 
@@ -333,10 +333,10 @@ async def check(turn: Turn) -> list[Reply] | None:
         turn.state.end()
         return [turn.say("booking_no_slots", service=service["name"])]
     if slots.get("time"):
-        slot = await svc.slots.get(slots["time"])
+        slot = await svc.slot(slots["time"])
         slots["_full"] = bool(slot and slot["booked"] >= slot["capacity"])
     if slots.get("unit"):
-        pool = await svc.slots.get(slots["unit"])
+        pool = await svc.slot(slots["unit"])
         slots["_full"] = bool(pool and pool["booked"] >= pool["capacity"])
     return None
 

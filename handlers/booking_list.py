@@ -99,7 +99,7 @@ async def _open_item(turn: Turn, ref: str) -> list[Reply]:
     kind, _, item_id = ref.partition(":")
     turn.state.slots["item"] = item_id
     if kind == "b":
-        booking = await svc.bookings.get(item_id)
+        booking = await svc.booking(item_id)
         if booking is None or booking["status"] != "booked":
             turn.state.end()
             return [turn.say("booking_refused", text="这个预约已经取消或结束了。")]
@@ -107,11 +107,11 @@ async def _open_item(turn: Turn, ref: str) -> list[Reply]:
         return [turn.say("booking_cancel_confirm", booking=booking, when=booking_when(booking, now),
                          reasons=REASONS, buttons=[Button("1 不取消，保留预约", "1"),
                                                    *(Button(f"{k} {v}，取消", k) for k, v in REASONS.items())])]
-    entry = await svc.waitlist.get(item_id)
+    entry = await svc.waitlist_entry(item_id)
     if entry is None or not entry.get("active"):
         turn.state.end()
         return [turn.say("booking_refused", text="这条候补已经处理过了。")]
-    slot = await svc.slots.get(entry["slot_id"]) or {}
+    slot = await svc.slot(entry["slot_id"]) or {}
     when = slot_label(slot, now) if slot else ""
     if entry["status"] == "offered":
         turn.state.step = "offer"

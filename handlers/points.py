@@ -145,7 +145,7 @@ async def shop_context(turn: Turn) -> dict[str, Any]:
 
 
 async def show_item(turn: Turn, value: Any) -> str:
-    item = await _points(turn).shop.get_item(value) if value else None
+    item = await _points(turn).shop_item(value) if value else None
     return f"{item.name}（{item.points}积分）" if item else "未选择"
 
 
@@ -160,7 +160,7 @@ async def check(turn: Turn) -> list[Reply] | None:
         return None
     resident = await resident_of(turn)
     points = _points(turn)
-    item = await points.shop.get_item(item_id)
+    item = await points.shop_item(item_id)
     balance = await points.balance(resident.id)
     note = None
     if item is None or not item.active or item.community != resident.community:
@@ -250,7 +250,7 @@ async def my_redemptions(turn: Turn) -> list[Reply] | None:
             if words.number_of(turn.text) is None:
                 turn.state.end()
             return _wrong_number(turn, len(slots.get("ids", [])))
-        reservation = await points.shop.get_reservation(slots["ids"][picked - 1])
+        reservation = await points.reservation(slots["ids"][picked - 1])
         if reservation is None or reservation.state != RESERVED:
             turn.state.end()
             state = reservation.state_title if reservation else "找不到了"

@@ -195,7 +195,7 @@ async def help_choices(turn: Turn) -> list[Choice]:
 
 
 async def after_help(turn: Turn, value: Any) -> list[Reply] | None:
-    found = await sharing(turn).repo.get_help(str(value))
+    found = await sharing(turn).help_request(str(value))
     if found is None or found.state != OPEN:
         engine.done(turn).remove("help")
         return [await engine.ask(turn, VOLUNTEER_FLOW, "help", note="这个求助已经有邻居接了，请看看别的。")]

@@ -93,7 +93,7 @@ async def help_entries(turn: Turn) -> list[Choice]:
 
 async def after_loan_entry(turn: Turn, value: Any) -> list[Reply] | None:
     role, loan_id = str(value).split(":", 1)
-    loan = await sharing(turn).repo.get_loan(loan_id)
+    loan = await sharing(turn).loan(loan_id)
     if loan is None or not loan_actions(role, loan.state):
         engine.done(turn).remove("entry")
         return [await engine.ask(turn, MINE_FLOW, "entry", note="这条已经处理过了。")]
@@ -105,7 +105,7 @@ async def after_loan_entry(turn: Turn, value: Any) -> list[Reply] | None:
 
 async def after_help_entry(turn: Turn, value: Any) -> list[Reply] | None:
     role, help_id = str(value).split(":", 1)
-    found = await sharing(turn).repo.get_help(help_id)
+    found = await sharing(turn).help_request(help_id)
     if found is None or not help_actions(role, found.state):
         engine.done(turn).remove("entry")
         return [await engine.ask(turn, HELP_MINE_FLOW, "entry", note="这条已经处理过了。")]
@@ -178,7 +178,7 @@ def _slots(entries: Any, after_entry: Any, actions: Any, flow_name: str) -> list
     async def context(turn: Turn) -> dict[str, Any]:
         if flow_name != MINE:
             return {}
-        posts = await sharing(turn).repo.posts_of((await resident_of(turn)).id, 5)
+        posts = await sharing(turn).posts_of((await resident_of(turn)).id, 5)
         return {"posts": [f"{p.title}（{p.state_title}）" for p in posts]}
 
     return [
@@ -214,7 +214,7 @@ HELP_MINE_FLOW = engine.register(Flow(
 
 async def start_mine(turn: Turn) -> list[Reply]:
     if not await loan_entries(turn):
-        posts = await sharing(turn).repo.posts_of((await resident_of(turn)).id, 5)
+        posts = await sharing(turn).posts_of((await resident_of(turn)).id, 5)
         turn.state.end()
         return [turn.say("share_mine_none", posts=posts)]
     turn.state.slots = {}

@@ -108,8 +108,8 @@ async def _offer_courier(turn: Turn) -> bool:
     if turn.state.elder_mode or turn.services.residents is None:
         return False
     resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
-    couriers = _stations(turn).couriers
-    return couriers is not None and not (resident and await couriers.is_courier(resident.id))
+    stations = _stations(turn)
+    return stations.takes_couriers and not (resident and await stations.is_courier(resident.id))
 
 
 async def _search(turn: Turn, latitude: float, longitude: float, label: str | None) -> list[Reply]:
@@ -232,7 +232,7 @@ async def _results(turn: Turn) -> list[Reply] | None:
 
 async def _detail(turn: Turn, station_id: str) -> list[Reply]:
     service = _stations(turn)
-    station = await service.repo.get(station_id)
+    station = await service.station(station_id)
     if station is None or not station.active:
         return [turn.say("station_gone")]
     understood(turn)
@@ -252,7 +252,7 @@ async def _courier(turn: Turn) -> list[Reply]:
         return await _search(turn, slots["lat"], slots["lng"], slots.get("label"))
     settings = turn.services.settings
     resident = await turn.services.residents.for_user_key(turn.message.user_key, settings.default_community)
-    await _stations(turn).couriers.register(resident.id, resident.community)
+    await _stations(turn).register_courier(resident.id, resident.community)
     turn.state.end()
     report_key = next((item.key for item in registry.menu if item.intent == "report_problem"), "1")
     return [turn.say("station_courier_done", report_key=report_key)]

@@ -73,6 +73,9 @@ class BookingService(BookingWaitlist, BookingStaffWork):
     async def booking(self, booking_id: str) -> dict[str, Any] | None:
         return await self.bookings.get(booking_id)
 
+    async def waitlist_entry(self, entry_id: str) -> dict[str, Any] | None:
+        return await self.waitlist.get(entry_id)
+
     async def slot_bookings(self, slot_id: str) -> list[dict[str, Any]]:
         return await self.bookings.for_slot(slot_id)
 

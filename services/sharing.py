@@ -80,6 +80,12 @@ class SharingService:
     async def posts_of(self, owner_id: str, limit: int = 20) -> list[Post]:
         return await self.repo.posts_of(owner_id, limit)
 
+    async def loan(self, loan_id: str) -> Loan | None:
+        return await self.repo.get_loan(loan_id)
+
+    async def help_request(self, help_id: str) -> HelpRequest | None:
+        return await self.repo.get_help(help_id)
+
     async def loans_for(self, resident_id: str, role: str, limit: int = 20) -> list[Loan]:
         return await self.repo.loans_for(resident_id, role, limit=limit)
 

@@ -200,6 +200,17 @@ def numbered(rows: list[dict[str, str]]) -> Iterator[tuple[int, dict[str, str]]]
             yield index, row
 
 
+class StationImporter:
+    """The console's CSV import on the stations repository (built by the bootstrap)."""
+
+    def __init__(self, repo: StationRepository) -> None:
+        self._repo = repo
+
+    async def run(self, rows: list[dict[str, str]], communities: dict[str, str], *,
+                  scope: dict[str, Any] | None = None) -> "ImportResult":
+        return await import_rows(self._repo, rows, communities, scope=scope)
+
+
 async def import_rows(
     repo: StationRepository,
     rows: list[dict[str, str]],

@@ -166,6 +166,14 @@ class StationService:
                              changes: dict[str, Any]) -> dict[str, Any] | None:
         return await self.repo.update(station_id, scope, changes)
 
+    @property
+    def takes_couriers(self) -> bool:
+        """Whether couriers can register here (a courier registry is wired)."""
+        return self.couriers is not None
+
+    async def is_courier(self, resident_id: str) -> bool:
+        return self.couriers is not None and await self.couriers.is_courier(resident_id)
+
     async def courier(self, resident_id: str) -> dict[str, Any] | None:
         return await self.couriers.get(resident_id)
 

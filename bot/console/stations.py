@@ -16,7 +16,7 @@ from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.common import communities_in_scope
 from services.opening_hours import DAY_NAMES, DAYS, day_hours_text, format_hours, is_open
-from services.station_import import build_station, import_rows, read_csv
+from services.station_import import build_station, read_csv
 from services.stations import StationService
 from storage.scope import staff_scope
 from storage.stations import AMENITIES, KINDS, Station
@@ -183,7 +183,7 @@ async def station_import(request: web.Request) -> web.StreamResponse:
         except ValueError as exc:
             error = f"无法导入：{exc}"
         else:
-            result = await import_rows(_service(request).repo, rows, communities, scope=scope)
+            result = await request.config_dict[keys.STATION_IMPORT].run(rows, communities, scope=scope)
             audit = request.config_dict[keys.AUDIT]
             for change in result.changes:  # one entry per station written, with the change
                 await audit.record(request[STAFF], "station.import", "stations", change.id,
