@@ -12,8 +12,9 @@ from typing import Any, Optional
 from pydantic import BaseModel, StrictBool, create_model
 
 import bot.api.models
-from bot.api.models.base import (
-    Body, Out, Query, _Integer, _Number, _QueryInteger, _QueryNumber, integer, items, number, one_of, query_integer, text,
+from bot.api.models.base import Body, Out, Query
+from bot.api.models.fields import (
+    _Integer, _Number, _QueryInteger, _QueryNumber, integer, items, number, one_of, query_integer, text,
 )
 from bot.errors import ApiError
 

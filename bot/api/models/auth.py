@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bot.api.models.base import Body, Out, integer, one_of, text
+from bot.api.models.base import Body, Out
+from bot.api.models.fields import integer, one_of, text
 
 
 class LoginRequest(Body):

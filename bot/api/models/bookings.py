@@ -12,7 +12,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, StrictBool
 
-from bot.api.models.base import Body, Day, Out, Query, Variants, one_of, query_integer, text
+from bot.api.models.base import Body, Out, Query, Variants
+from bot.api.models.fields import Day, one_of, query_integer, text
 from domain.time import TZ
 from services import eligibility
 from services.booking_rules import rules_of

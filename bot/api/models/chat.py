@@ -5,7 +5,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
-from bot.api.models.base import Body, Out, text
+from bot.api.models.base import Body, Out
+from bot.api.models.fields import text
 from bot.messages import Reply
 
 

@@ -6,7 +6,8 @@ from typing import Optional
 
 from pydantic import Field
 
-from bot.api.models.base import Body, Out, Query, one_of, query_integer, text
+from bot.api.models.base import Body, Out, Query
+from bot.api.models.fields import one_of, query_integer, text
 from storage.ledger import Entry
 from storage import shop
 from storage.shop import STATE_TITLES, Reservation

@@ -6,7 +6,8 @@ from typing import Any, ClassVar, Optional
 
 from pydantic import Field, StrictBool, validator
 
-from bot.api.models.base import Body, FieldProblem, Out, integer, text
+from bot.api.models.base import Body, Out
+from bot.api.models.fields import FieldProblem, integer, text
 
 MIN_BIRTH_YEAR = 1900
 # Fields a PATCH may clear with null (or an empty text); the others only change.

@@ -7,7 +7,8 @@ from typing import Any, Optional
 from pydantic import Field
 
 from bot.api import PREFIX
-from bot.api.models.base import Body, Out, Query, integer, items, number, one_of, text
+from bot.api.models.base import Body, Out, Query
+from bot.api.models.fields import integer, items, number, one_of, text
 from services.report_rules import ACTION_LABELS, MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_PHOTOS
 from storage import notices
 from storage.report_model import Report as StoredReport

@@ -6,7 +6,8 @@ from typing import Any, Optional, Union
 
 from pydantic import Field, validator
 
-from bot.api.models.base import Body, FieldProblem, Out, Query, Variants, one_of, text
+from bot.api.models.base import Body, Out, Query, Variants
+from bot.api.models.fields import FieldProblem, one_of, text
 from bot.safe_input import parse_day
 from services.sharing import HELP_KINDS
 from storage import sharing as records

@@ -6,9 +6,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, validator
 
-from bot.api.models.base import (
-    Body, FieldProblem, Out, Query, QueryFlag, Variants, one_of, query_integer, query_number, text,
-)
+from bot.api.models.base import Body, Out, Query, Variants
+from bot.api.models.fields import FieldProblem, QueryFlag, one_of, query_integer, query_number, text
 from services.opening_hours import format_hours
 from services.stations import DEFAULT_RADIUS_M, MAX_RADIUS_M, Hit
 from storage.stations import AMENITIES, KINDS, Station as StationRecord
