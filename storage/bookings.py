@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Iterator
 
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -165,6 +165,13 @@ class SlotRepository:
         )
 
 
+def numbered_bookings(booking: dict[str, Any], tries: int = 8) -> Iterator[dict[str, Any]]:
+    """New booking documents with random 8-digit booking numbers, one per try (the unique
+    index on `booking_no` refuses a number already given)."""
+    for _ in range(tries):
+        yield {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking, "holds_place": True}
+
+
 class BookingRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._col = db["bookings"]
@@ -188,8 +195,7 @@ class BookingRepository:
     async def insert(self, booking: dict[str, Any]) -> dict[str, Any]:
         """Store a booking (status BOOKED or HOLDING) under a fresh 8-digit number;
         DuplicateKeyError when the resident already holds a place in the slot."""
-        for _ in range(8):
-            doc = {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking, "holds_place": True}
+        for doc in numbered_bookings(booking):
             try:
                 await self._col.insert_one(doc)
                 return doc

@@ -19,6 +19,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.local_api import LocalApi
+
 
 @dataclass
 class Recorded:
@@ -30,7 +32,7 @@ class Recorded:
 
 
 @dataclass
-class FakeWeChat:
+class FakeWeChat(LocalApi):
     app_id: str
     app_secret: str
     requests: list[Recorded] = field(default_factory=list)
@@ -48,17 +50,8 @@ class FakeWeChat:
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
         app.router.add_get("/cgi-bin/media/get", self._media)
         self._changed = asyncio.Condition()
-        self._server = TestServer(app)
-        await self._server.start_server()
+        await self.serve(app)
         return self
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def url(self) -> str:
-        return str(self._server.make_url("")).rstrip("/")
 
     def invalidate_token(self) -> None:
         """Every token issued so far stops working (the next send gets 40001 once)."""

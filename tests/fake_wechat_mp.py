@@ -20,11 +20,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.local_api import LocalApi
+
 _ids = itertools.count(1)
 
 
 @dataclass
-class FakeWeChatMP:
+class FakeWeChatMP(LocalApi):
     app_id: str = "wx-mp-test"
     app_secret: str = "mp-secret-test"
     codes: dict[str, str] = field(default_factory=dict)  # code -> openid
@@ -40,17 +42,8 @@ class FakeWeChatMP:
     async def start(self) -> "FakeWeChatMP":
         app = web.Application()
         app.router.add_get("/sns/jscode2session", self._jscode2session)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
+        await self.serve(app)
         return self
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def url(self) -> str:
-        return str(self._server.make_url("")).rstrip("/")
 
     def issue(self, openid: str) -> str:
         """A new one-time code for `openid` (what wx.login() gives the mini-program)."""

@@ -12,7 +12,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from storage.booking_links import LINK_CODE_MAX_WRONG
-from storage.bookings import BOOKED, HOLDING, new_id, slot_query
+from storage.bookings import BOOKED, HOLDING, new_id, numbered_bookings, slot_query
 from tests.fakes.query import FakeCollection
 
 
@@ -113,8 +113,7 @@ class FakeBookingRepository:
         return None
 
     async def insert(self, booking: dict[str, Any]) -> dict[str, Any]:
-        for _ in range(8):
-            doc = {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking, "holds_place": True}
+        for doc in numbered_bookings(booking):
             try:
                 self.col.insert_one(doc)
                 return doc
