@@ -28,10 +28,12 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 
 from bot import keys
-from bot.channels.wechat import LASTLOC_KEY, MENU_KEYS, _parse, _reply_xml, render_text
+from bot.channels.wechat import MENU_KEYS
+from bot.channels.wechat_xml import parse_message_xml, render_text, reply_xml
 from bot.config import ROOT
 from bot.messages import Button, Reply
 from bot.wechat_api import WeChatApiError, WeChatClient
+from services.locations import LASTLOC_KEY
 from storage.servers import free_port
 from tests.fake_wechat import FakeWeChat
 
@@ -366,7 +368,7 @@ def test_buttons_become_numbered_lines_unless_already_shown():
 def test_reply_text_cannot_break_out_of_cdata():
     message = parse_message(message_xml("text", Content="x"))
     tricky = "a]]><Content>evil</Content>b\x01c"
-    reply = parse_message(_reply_xml(message, tricky))
+    reply = parse_message(reply_xml(message, tricky))
     assert reply.content == "a]]><Content>evil</Content>bc"
     assert reply.target == OPENID
 
@@ -499,7 +501,7 @@ async def test_request_gone_mid_dialogue_still_gets_its_reply_once(make_wechat, 
     channel = next(r.handler.__self__ for r in client.app.router.routes()
                    if r.method == "POST" and r.resource.canonical == "/wechat")
     xml = message_xml("text", Content="你好")
-    fields, message = _parse(xml)
+    fields, message = parse_message_xml(xml)
     plan = channel._plan(fields, message, client.app[keys.SETTINGS])
     request = asyncio.create_task(channel._answer(client.app, plan, message))
     await asyncio.wait_for(in_dialogue.wait(), 60)  # the dialogue is running: now the request goes
