@@ -32,7 +32,9 @@ from handlers.booking_common import (
 )
 from handlers.booking_list import cancel_booking, my_bookings
 from handlers.booking_times import birth_year, exact_pick, option_title, time_options
-from handlers.flow import Choice, Flow, Rejected, Slot, engine
+from handlers.flow import engine
+from handlers.flow_choices import Choice
+from handlers.flow_spec import Flow, Rejected, Slot
 from services.booking_rules import BookingRefused, elder_label
 from services.booking_times import Wanted, booking_when, day_label, slot_label
 from storage.booking_catalog import CATALOG
