@@ -2,9 +2,29 @@
 read-back, submit, and the conversation-repair cases of Rasa CALM's patterns.
 
 What a flow declares (Slot, Flow, the state it keeps) is in handlers/flow_spec.py, numbered
-choices in handlers/flow_choices.py, corrections, the read-back's answer and clarification in
-handlers/flow_repair.py. Here: registering flows, asking, the turn loop (cancel, skip, back,
-repeat, handoff, chitchat, two misses), digression and resume.
+choices in handlers/flow_choices.py. Here: registering flows, asking, the turn loop,
+digression and resume.
+
+Repair cases, all handled here for every flow (corrections, the answer to the read-back and
+to "which item", and clarification through `Repair`, handlers/flow_repair.py):
+- correction at any step or at the read-back in free words (不对，地点是X / 地址错了应该是X / 改成X):
+  the named slot (or the one whose `extract` finds a new value, or at a step the slot answered
+  last) changes and the flow goes on (at the read-back: read back again); a bare 不对 / 2 at the
+  read-back asks which item, as numbered choices;
+- cancel (取消 / 算了 / the cancel intent): ends the flow unsaved;
+- skip (跳过) on skippable slots; back (上一步) to the previous question;
+- clarification: an answer that fits two choices equally asks which of the two;
+- digression and resume: a confident other intent is answered and the flow offered back
+  (刚才的报事还没提交，继续吗？); an unsure message (nlu_fallback, low confidence) never leaves;
+- chitchat (greet / thank / goodbye) inside a flow: a short answer, then the question again;
+- cannot-handle: submit raising `CannotHandle` says so and stays at the read-back;
+- human handoff: 找人工 / 9 pauses the flow for the handoff; two misses in a row offer 找人工;
+- repeat (再说一遍): the question again, not counted as a miss;
+- context follow-up (那X呢 / X的呢): read like a correction without a marker, so "那洗衣皂呢"
+  at the read-back of 大米 changes the item, "后天的呢" at the time question changes the day.
+
+A flow's own rules run after every answer (`Flow.check`: eligibility, consistency of
+dependent slots); `Flow.on_no` names the slot "2" at the read-back goes back to.
 """
 from __future__ import annotations
 
@@ -12,7 +32,7 @@ from typing import Any
 
 from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
-from handlers.flow_choices import MORE_KEY, screen_of, match_choices
+from handlers.flow_choices import MORE_KEY, match_choices, screen_of
 from handlers.flow_repair import Repair
 from handlers.flow_spec import CLARIFY, CONFIRM, DONE_KEY, FIX, MISSES_KEY, PAGE_KEY, Flow, Rejected, Slot, call
 from handlers.messages import Button, Reply

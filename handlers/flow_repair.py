@@ -1,29 +1,10 @@
-"""Conversation repair of the dialogue engine: corrections in free words, "which item to
-change", the answer to the read-back and "which of the two did you mean".
+"""Conversation repair of the dialogue engine (handlers/flow.py): a correction in free words
+(不对，地点是X / 改成X / 那X呢) at any step, the read-back's answer (1 submit, 2 / 不对 change),
+"which item to change" and "which of the two did you mean".
 
-Repair cases, for every flow; the engine (handlers/flow.py) routes a turn here:
-- correction at any step or at the read-back in free words (不对，地点是X / 地址错了应该是X / 改成X):
-  the named slot (or the one whose `extract` finds a new value, or at a step the slot answered
-  last) changes and the flow goes on (at the read-back: read back again); a bare 不对 / 2 at the
-  read-back asks which item, as numbered choices;
-- cancel (取消 / 算了 / the cancel intent): ends the flow unsaved;
-- skip (跳过) on skippable slots; back (上一步) to the previous question;
-- clarification: an answer that fits two choices equally asks which of the two;
-- digression and resume: a confident other intent is answered and the flow offered back
-  (刚才的报事还没提交，继续吗？); an unsure message (nlu_fallback, low confidence) never leaves;
-- chitchat (greet / thank / goodbye) inside a flow: a short answer, then the question again;
-- cannot-handle: submit raising `CannotHandle` says so and stays at the read-back;
-- human handoff: 找人工 / 9 pauses the flow for the handoff; two misses in a row offer 找人工;
-- repeat (再说一遍): the question again, not counted as a miss;
-- context follow-up (那X呢 / X的呢): read like a correction without a marker, so "那洗衣皂呢"
-  at the read-back of 大米 changes the item, "后天的呢" at the time question changes the day.
-
-A flow's own rules run after every answer (`Flow.check`: eligibility, consistency of
-dependent slots); `Flow.on_no` names the slot "2" at the read-back goes back to.
-
-The engine keeps the turn loop and the asking; `Repair` holds the engine it belongs to and asks
-through it. What is not here (cancel, skip, back, repeat, handoff, digression and resume,
-chitchat, two misses) is in the engine's turn loop.
+`Repair` is composed into the engine (`Engine.repair`) and asks through it; the engine's turn
+loop routes the turn here by its step. Cancel, skip, back, repeat, handoff, chitchat, two misses,
+digression and resume stay in the turn loop.
 """
 from __future__ import annotations
 
