@@ -9,7 +9,7 @@ from typing import Any
 from handlers.messages import Button
 from handlers import words
 from handlers.base import MENU_SELECT, Turn
-from handlers.flow import Choice, match_choices
+from handlers.flow_choices import Choice, match_choices
 from services.booking_times import Wanted, wanted_from_entities, wanted_from_text
 from services.bookings import BookingService
 from storage.booking_catalog import SERVICE_CODES

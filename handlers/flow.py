@@ -1,47 +1,12 @@
 """The dialogue engine every guided flow runs on: ordered slots, numbered choices, a
 read-back, submit, and the conversation-repair cases of Rasa CALM's patterns.
 
-API (stable; capabilities build on it)::
+What a flow declares (Slot, Flow, the state it keeps) is in handlers/flow_spec.py, numbered
+choices in handlers/flow_choices.py. Here: registering flows, asking, the turn loop,
+digression and resume.
 
-    from handlers.flow import Choice, Flow, Slot, engine
-
-    REPORT = engine.register(Flow(
-        name="report", title="报事",                 # title: "刚才的报事还没提交，继续吗？"
-        intents={"report_problem"},                 # intents that are this flow, not a digression
-        slots=[
-            Slot("category", "类别", "report_ask_category", words=("类别", "类型"),
-                 choices=category_choices,          # (turn) -> list[Choice]; paged, <= 9 a screen
-                 extract=category_from_entities),   # (turn) -> value | None, run on EVERY message
-            Slot("location", "地点", "report_ask_location", words=("地点", "地址", "位置"),
-                 choices=location_choices, parse=parse_place, extract=place_entity, skippable=True),
-            ...
-        ],
-        confirm_template="report_ask_confirm",      # read-back; gets `items` [(number, label, shown)]
-        submit=submit_report,                       # async (turn) -> list[Reply]; ends the flow itself
-        media=on_media,                             # optional async (turn) -> list[Reply] | None
-    ))
-    return await engine.start(turn, "report", category="drainage")   # from an intent handler
-
-Slot fields: `name` (key in `state.slots`), `label` (read-back and "which item" list), `template`
-(the question; it gets note, again, current, choices, more, offer_human, slots and `context(turn)`),
-`words` (how a resident names the slot in a correction: 地址错了应该是…), `choices` (numbered
-options: digits, Chinese numerals, the option's words and close paraphrases pick one), `parse`
-((turn, text) -> value | None: a free answer; None = not understood), `extract` ((turn) -> value |
-None: a value any message of the flow carries, e.g. an NLU entity; also the first message),
-`skippable` / `skip_value` (跳过), `needed` ((turn) -> bool: ask at all), `show` ((turn, value) -> str:
-the read-back text), `looks_like` ((text) -> bool: the words fit this slot; routes a correction that
-names no slot), `after` ((turn, value) -> list[Reply] | None: runs once the slot is answered; replies
-returned end the turn, e.g. a pick that acts at once or hands over to another flow). `parse` may
-raise `Rejected(note)`: the answer was understood but is not accepted (the note says why). A `Choice` has `value`, `title` and `words` (other words that pick it); a
-choice whose value is `Choice.FREE`-like callable result can be produced by `choices` per turn.
-Callables may be sync or async.
-
-State (Redis, `storage.dialogue_state`): `state.flow` = flow name, `state.step` = the slot being
-asked, "confirm" (read-back), "fix" (which item to change) or "clarify"; values in
-`state.slots[name]`, answered slot names in `state.slots["_done"]`. A digression keeps the flow in
-`state.paused` until it is resumed or declined. Tests read exactly this.
-
-Repair cases, all handled here for every flow:
+Repair cases, all handled here for every flow (corrections, the answer to the read-back and
+to "which item", and clarification through `Repair`, handlers/flow_repair.py):
 - correction at any step or at the read-back in free words (不对，地点是X / 地址错了应该是X / 改成X):
   the named slot (or the one whose `extract` finds a new value, or at a step the slot answered
   last) changes and the flow goes on (at the read-back: read back again); a bare 不对 / 2 at the
@@ -63,146 +28,27 @@ dependent slots); `Flow.on_no` names the slot "2" at the read-back goes back to.
 """
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass, field
-from difflib import SequenceMatcher
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
+from handlers.flow_choices import MORE_KEY, match_choices, screen_of
+from handlers.flow_repair import Repair
+from handlers.flow_spec import CLARIFY, CONFIRM, DONE_KEY, FIX, MISSES_KEY, PAGE_KEY, Flow, Rejected, Slot, call
+from handlers.messages import Button, Reply
 
-CONFIRM, FIX, CLARIFY = "confirm", "fix", "clarify"
-CANCEL_FLOW = "_cancel"  # Flow.on_no: "2" at the read-back ends the flow unsaved
 RESUME_FLOW = "resume"
-DONE_KEY, MISSES_KEY, PAGE_KEY = "_done", "_misses", "_page"
 # Other intents at or above this confidence are a digression (answered, then the flow offered
 # back): a wrong one costs one turn, since the flow is offered back at once.
 DIGRESSION_CONFIDENCE = 0.6
 CHITCHAT = {"greet", "thank", "goodbye"}
-# A screen of numbered choices: 9 and 0 stay 找人工 / 主菜单, so 8 options, or 7 and "8 下一页".
-SCREEN, PAGED_SCREEN, MORE_KEY = 8, 7, 8
 _SOFT_SKIP = {"不用", "不用了", "没有", "不要", "没", "无", "没有了", "不需要"}
-
-
-class CannotHandle(Exception):
-    """Raised by a flow's submit when the request cannot be done; the message is shown."""
-
-
-class Rejected(Exception):
-    """Raised by a slot's parse: the answer is not accepted; the message is the note shown."""
-
-
-@dataclass(frozen=True)
-class Choice:
-    value: Any
-    title: str
-    words: tuple[str, ...] = ()
-
-
-@dataclass
-class Slot:
-    name: str
-    label: str
-    template: str
-    words: tuple[str, ...] = ()
-    choices: Callable[[Turn], Any] | None = None
-    parse: Callable[[Turn, str], Any] | None = None
-    extract: Callable[[Turn], Any] | None = None
-    skippable: bool = False
-    skip_value: Any = None
-    needed: Callable[[Turn], Any] | None = None
-    show: Callable[[Turn, Any], str] | None = None
-    context: Callable[[Turn], Any] | None = None
-    # (text) -> bool: the words look like a value of this slot (routes a correction that names
-    # no slot, e.g. "不对，是华富路21号" -> the place).
-    looks_like: Callable[[str], bool] | None = None
-    # Read a free answer (`parse`) before matching the numbered choices: for slots whose
-    # choices are re-ranked by what is said ("后天" narrows the times, it picks none).
-    parse_first: bool = False
-    # (turn, value) -> list[Reply] | None: runs after the slot is answered; replies end the turn.
-    after: Callable[[Turn, Any], Any] | None = None
-    # The answer is digits (a phone number): a menu digit goes to `parse`, not "没有这个选项".
-    digits: bool = False
-
-
-@dataclass
-class Flow:
-    name: str
-    title: str
-    slots: list[Slot]
-    confirm_template: str
-    submit: Callable[[Turn], Awaitable[list[Reply]]]
-    intents: set[str] = field(default_factory=set)
-    media: Callable[[Turn], Awaitable["list[Reply] | None"]] | None = None
-    # The flow's own rules after every answer (eligibility, a service not offered ...):
-    # replies to say instead of the next question (the check may end the flow), or None.
-    check: Callable[[Turn], Awaitable["list[Reply] | None"]] | None = None
-    # The slot asked again when the read-back is refused with 2 (e.g. "2 换个时间");
-    # None: ask which item to change; CANCEL_FLOW: "2 取消". A bare 不对 always asks which item.
-    on_no: str | None = None
-    # Read-back buttons (number -> title); the template shows the same words.
-    confirm_buttons: tuple[str, str] = ("确认提交", "返回修改")
-    # What cancelling says (gets `title`).
-    cancel_template: str = "flow_cancelled"
-
-    def slot(self, name: str) -> Slot:
-        return next(s for s in self.slots if s.name == name)
-
-
-async def _call(func: Callable[..., Any] | None, *args: Any) -> Any:
-    if func is None:
-        return None
-    result = func(*args)
-    return await result if inspect.isawaitable(result) else result
-
-
-# -- numbered choices ------------------------------------------------------------------
-
-
-def screen_of(choices: list[Choice], page: int) -> tuple[list[tuple[int, Choice]], str | None]:
-    """The choices shown on `page` with their numbers, and the title of key 8 when paged."""
-    if len(choices) <= SCREEN:
-        return list(enumerate(choices, start=1)), None
-    pages = (len(choices) + PAGED_SCREEN - 1) // PAGED_SCREEN
-    page %= pages
-    shown = choices[page * PAGED_SCREEN:(page + 1) * PAGED_SCREEN]
-    return list(enumerate(shown, start=1)), ("回到第一页" if page == pages - 1 else "下一页")
-
-
-def _similarity(text: str, choice: Choice) -> float:
-    best = 0.0
-    for candidate in (choice.title, *choice.words):
-        cand = words.plain(candidate)
-        if not cand:
-            continue
-        if text == cand:
-            return 1.0
-        if len(cand) >= 2 and cand in text or len(text) >= 2 and text in cand:
-            best = max(best, 0.9)
-        else:
-            best = max(best, SequenceMatcher(None, text, cand).ratio())
-    return best
-
-
-def match_choices(text: str, choices: list[Choice]) -> list[Choice]:
-    """The choices the words pick: one, several equally good (ask which), or none."""
-    said = words.plain(text)
-    if not said:
-        return []
-    scored = [(_similarity(said, c), i) for i, c in enumerate(choices)]
-    top = max((s for s, _ in scored), default=0.0)
-    if top < 0.6:
-        return []
-    return [choices[i] for s, i in scored if s == top]
-
-
-# -- the engine ------------------------------------------------------------------------
 
 
 class Engine:
     def __init__(self) -> None:
         self.flows: dict[str, Flow] = {}
+        self.repair = Repair(self)
 
     def register(self, flow: Flow) -> Flow:
         self.flows[flow.name] = flow
@@ -231,7 +77,7 @@ class Engine:
     async def needed(self, turn: Turn, flow: Flow) -> list[Slot]:
         result = []
         for slot in flow.slots:
-            if slot.needed is None or await _call(slot.needed, turn):
+            if slot.needed is None or await call(slot.needed, turn):
                 result.append(slot)
         return result
 
@@ -247,7 +93,7 @@ class Engine:
         for slot in await self.needed(turn, flow):
             if slot.name in self.done(turn) and not overwrite:
                 continue
-            value = await _call(slot.extract, turn)
+            value = await call(slot.extract, turn)
             if value is not None:
                 self.set_value(turn, slot, value)
                 filled.append(slot)
@@ -274,10 +120,10 @@ class Engine:
             return await self.ask_fix(turn, flow, note, offer_human)
         slot = flow.slot(step)
         slots = turn.state.slots
-        context: dict[str, Any] = dict(await _call(slot.context, turn) or {})
+        context: dict[str, Any] = dict(await call(slot.context, turn) or {})
         shown, more = [], None
         buttons: list[Button] = []
-        choices = await _call(slot.choices, turn) or []
+        choices = await call(slot.choices, turn) or []
         if choices:
             screen, more = screen_of(choices, int(slots.get(PAGE_KEY, 0)))
             shown = [(n, c.title) for n, c in screen]
@@ -301,7 +147,7 @@ class Engine:
 
     async def shown(self, turn: Turn, slot: Slot, value: Any) -> str:
         if slot.show is not None:
-            return str(await _call(slot.show, turn, value))
+            return str(await call(slot.show, turn, value))
         return "未提供" if value in (None, "") else str(value)
 
     async def items(self, turn: Turn, flow: Flow) -> list[tuple[int, Slot, str]]:
@@ -354,15 +200,15 @@ class Engine:
         if kind == words.REPEAT:
             return [await self.ask(turn, flow, step)]
         if step == CLARIFY:
-            return await self._on_clarify(turn, flow)
-        fixed = await self._on_correction(turn, flow, step)
+            return await self.repair.on_clarify(turn, flow)
+        fixed = await self.repair.on_correction(turn, flow, step)
         if fixed is not None:
             return fixed
         if step == CONFIRM:
-            return await self._on_confirm(turn, flow)
+            return await self.repair.on_confirm(turn, flow)
         if step == FIX:
-            return await self._on_fix(turn, flow)
-        return await self._on_slot(turn, flow, flow.slot(step))
+            return await self.repair.on_fix(turn, flow)
+        return await self.on_slot(turn, flow, flow.slot(step))
 
     async def _soft_skip(self, turn: Turn, flow: Flow, step: str) -> bool:
         """"不用了" at a skippable question means "none", not "stop everything"."""
@@ -377,21 +223,21 @@ class Engine:
         state.end()
         return None
 
-    def _unsure(self, turn: Turn) -> bool:
+    def unsure(self, turn: Turn) -> bool:
         return turn.intent in (FALLBACK, None) or turn.confidence < DIGRESSION_CONFIDENCE
 
     def _other_intent(self, turn: Turn, flow: Flow) -> bool:
         """A confident intent of another capability (a digression)."""
-        if self._unsure(turn) or turn.intent in flow.intents or turn.intent == MENU_SELECT:
+        if self.unsure(turn) or turn.intent in flow.intents or turn.intent == MENU_SELECT:
             return False
         if turn.intent in CHITCHAT | {"affirm", "deny", "cancel", "out_of_scope"}:
             return False
         return turn.intent in registry.intents
 
-    async def _not_understood(self, turn: Turn, flow: Flow, note: str | None = None) -> list[Reply] | None:
+    async def not_understood(self, turn: Turn, flow: Flow, note: str | None = None) -> list[Reply] | None:
         if self._other_intent(turn, flow):
             return self.digress(turn)
-        if turn.intent in CHITCHAT and not self._unsure(turn) and len(words.plain(turn.text)) <= 8:
+        if turn.intent in CHITCHAT and not self.unsure(turn) and len(words.plain(turn.text)) <= 8:
             return [await self.ask(turn, flow, turn.state.step, note=_chitchat_note(turn.intent))]
         return await self.reprompt(turn, flow, note=note or "没太听明白。")
 
@@ -400,17 +246,17 @@ class Engine:
         turn.state.slots.pop(PAGE_KEY, None)
         return await self.proceed(turn, flow, note=note)
 
-    async def _on_slot(self, turn: Turn, flow: Flow, slot: Slot) -> list[Reply] | None:
+    async def on_slot(self, turn: Turn, flow: Flow, slot: Slot) -> list[Reply] | None:
         slots = turn.state.slots
         kind = words.kind_of(turn.text)
         if kind == words.BACK:
-            return [await self.ask(turn, flow, await self._previous(turn, flow, slot.name), again=True)]
+            return [await self.ask(turn, flow, await self.previous(turn, flow, slot.name), again=True)]
         if kind == words.SKIP or (slot.skippable and words.plain(turn.text) in _SOFT_SKIP):
             if not slot.skippable:
                 return [await self.ask(turn, flow, slot.name, note="这一项不能跳过。")]
             self.set_value(turn, slot, slot.skip_value)
             return await self._understood(turn, flow)
-        choices = await _call(slot.choices, turn) or []
+        choices = await call(slot.choices, turn) or []
         number = words.number_of(turn.text)
         if choices and number is not None:
             screen, more = screen_of(choices, int(slots.get(PAGE_KEY, 0)))
@@ -422,195 +268,49 @@ class Engine:
             picked = dict(screen).get(number)
             if picked is None:
                 return await self.reprompt(turn, flow, note=f"没有“{turn.text}”这个选项。")
-            return await self._take(turn, flow, slot, picked.value)
+            return await self.take(turn, flow, slot, picked.value)
         digits_answer = slot.digits and not choices  # a phone number or a count typed as digits
         if (number is not None or turn.intent == MENU_SELECT) and not digits_answer:  # no numbers offered
             return await self.reprompt(turn, flow, note=f"没有“{turn.text}”这个选项。")
         if slot.parse_first and slot.parse is not None:
             try:
-                value = await _call(slot.parse, turn, turn.text)
+                value = await call(slot.parse, turn, turn.text)
             except Rejected as exc:
                 turn.state.slots.pop(MISSES_KEY, None)
                 return [await self.ask(turn, flow, slot.name, note=str(exc) or None)]
             if value is not None:
-                return await self._take(turn, flow, slot, value)
+                return await self.take(turn, flow, slot, value)
         if choices:
             matched = match_choices(turn.text, choices)
             if len(matched) == 1:
-                return await self._take(turn, flow, slot, matched[0].value)
+                return await self.take(turn, flow, slot, matched[0].value)
             if len(matched) > 1:
-                return await self._ask_clarify(turn, flow, slot, matched)
+                return await self.repair.ask_clarify(turn, flow, slot, matched)
         try:
-            value = await _call(slot.parse, turn, turn.text) if slot.parse else None
+            value = await call(slot.parse, turn, turn.text) if slot.parse else None
         except Rejected as exc:
             return [await self.ask(turn, flow, slot.name, note=str(exc))]
         if value is None:
-            value = await _call(slot.extract, turn)
+            value = await call(slot.extract, turn)
         if value is None:
-            return await self._not_understood(turn, flow)
-        return await self._take(turn, flow, slot, value)
+            return await self.not_understood(turn, flow)
+        return await self.take(turn, flow, slot, value)
 
-    async def _take(self, turn: Turn, flow: Flow, slot: Slot, value: Any) -> list[Reply]:
+    async def take(self, turn: Turn, flow: Flow, slot: Slot, value: Any) -> list[Reply]:
         self.set_value(turn, slot, value)
         if turn.intent != MENU_SELECT and turn.message.kind in ("text", "voice"):
             await self.fill_from_message(turn, flow)  # "5栋后门，灯一直闪": more than was asked
         if slot.after is not None:
-            replies = await _call(slot.after, turn, value)
+            replies = await call(slot.after, turn, value)
             if replies is not None:
                 turn.state.slots.pop(MISSES_KEY, None)
                 return replies
         return await self._understood(turn, flow)
 
-    async def _previous(self, turn: Turn, flow: Flow, name: str) -> str:
+    async def previous(self, turn: Turn, flow: Flow, name: str) -> str:
         order = [s.name for s in await self.needed(turn, flow)]
         index = order.index(name) if name in order else len(order)
         return order[max(0, index - 1)]
-
-    async def _ask_clarify(self, turn: Turn, flow: Flow, slot: Slot, matched: list[Choice]) -> list[Reply]:
-        options = matched[:2]
-        turn.state.slots["_clarify"] = {"slot": slot.name, "back": turn.state.step,
-                                        "options": [[c.title, c.value] for c in options]}
-        turn.state.step = CLARIFY
-        return [turn.say("flow_clarify", options=[c.title for c in options],
-                         buttons=[Button(f"{n} {c.title}", str(n)) for n, c in enumerate(options, start=1)])]
-
-    async def _on_clarify(self, turn: Turn, flow: Flow) -> list[Reply] | None:
-        pending = turn.state.slots.get("_clarify") or {}
-        options = [Choice(value, title) for title, value in pending.get("options", [])]
-        number = words.number_of(turn.text)
-        picked = options[number - 1] if number is not None and 0 < number <= len(options) else None
-        if picked is None:
-            matched = match_choices(turn.text, options)
-            picked = matched[0] if len(matched) == 1 else None
-        turn.state.step = pending.get("back")
-        if picked is None:
-            turn.state.slots.pop("_clarify", None)
-            return await self._on_slot(turn, flow, flow.slot(pending.get("slot")))
-        turn.state.slots.pop("_clarify", None)
-        return await self._take(turn, flow, flow.slot(pending["slot"]), picked.value)
-
-    async def _on_correction(self, turn: Turn, flow: Flow, step: str) -> list[Reply] | None:
-        """不对 / 说错了 / 改成 / 应该是: change the slot meant, then go on (or read back again)."""
-        fix, follow = None, False
-        if turn.intent != MENU_SELECT:
-            fix = words.correction(turn.text)
-            if fix is None:
-                fix, follow = words.follow_up(turn.text), True
-        if fix is None:
-            return None
-        if fix.bare:
-            if step == CONFIRM:
-                return [await self.ask_fix(turn, flow)]
-            if step in (FIX, CLARIFY):
-                return None
-            return [await self.ask(turn, flow, await self._previous(turn, flow, step), again=True)]
-        needed = await self.needed(turn, flow)
-        target = None
-        if fix.slot_word:
-            target = next((s for s in needed if fix.slot_word in s.words or fix.slot_word == s.label), None)
-        value = None
-        if target is None:  # the slot whose value the message now carries differently
-            for slot in needed:
-                found = await _call(slot.extract, turn)
-                if found is not None and slot.name in self.done(turn) and found != turn.state.slots.get(slot.name):
-                    target, value = slot, found
-                    break
-        if target is None and fix.value_text:
-            target = await self._slot_for_words(turn, needed, fix.value_text)
-        if follow and target is None:
-            return None  # "那X呢" that fits no slot: an answer like any other
-        if target is None and step not in (CONFIRM, FIX):
-            answered = [n for n in self.done(turn) if n != step]
-            target = flow.slot(answered[-1]) if answered else None
-        if target is None:
-            turn.state.slots["_pending"] = fix.value_text
-            return [await self.ask_fix(turn, flow, note="您要改哪一项？")]
-        if value is None:
-            value = await self._value_from(turn, target, fix.value_text)
-        if value is None:
-            return [await self.ask(turn, flow, target.name, again=True)]
-        self.set_value(turn, target, value)
-        turn.state.slots.pop(MISSES_KEY, None)
-        note = f"好的，{target.label}改为：{await self.shown(turn, target, value)}。"
-        return await self.proceed(turn, flow, note=note)
-
-    async def _slot_for_words(self, turn: Turn, needed: list[Slot], text: str) -> Slot | None:
-        """The one slot whose choices or `looks_like` the corrected words fit, if exactly one."""
-        fitting = []
-        for slot in needed:
-            choices = await _call(slot.choices, turn) or []
-            if (choices and len(match_choices(text, choices)) == 1) or (slot.looks_like and slot.looks_like(text)):
-                fitting.append(slot)
-        return fitting[0] if len(fitting) == 1 else None
-
-    async def _value_from(self, turn: Turn, slot: Slot, text: str) -> Any:
-        """The slot's value in the corrected words (a choice, a free answer or an entity)."""
-        if not text:
-            return None
-        if slot.parse_first and slot.parse is not None:
-            try:
-                value = await _call(slot.parse, turn, text)
-            except Rejected:
-                value = None
-            if value is not None:
-                return value
-        choices = await _call(slot.choices, turn) or []
-        matched = match_choices(text, choices) if choices else []
-        if len(matched) == 1:
-            return matched[0].value
-        try:
-            value = await _call(slot.parse, turn, text) if slot.parse else None
-        except Rejected:
-            return None
-        return value if value is not None else await _call(slot.extract, turn)
-
-    async def _on_confirm(self, turn: Turn, flow: Flow) -> list[Reply] | None:
-        answer = words.yes_no(turn.text)
-        if answer is None and turn.intent == "affirm" and not self._unsure(turn) and len(words.plain(turn.text)) <= 6:
-            answer = True
-        if answer is True:
-            try:
-                return await flow.submit(turn)
-            except CannotHandle as exc:
-                return [await self.read_back(turn, flow, note=f"没能提交：{exc}")]
-        if answer is False or words.kind_of(turn.text) == words.BACK:
-            if flow.on_no == CANCEL_FLOW and words.number_of(turn.text) == 2:
-                turn.state.end()
-                return [turn.say(flow.cancel_template, title=flow.title)]
-            if flow.on_no is not None and words.number_of(turn.text) == 2:
-                return [await self.ask(turn, flow, flow.on_no, again=True)]
-            return [await self.ask_fix(turn, flow)]
-        target = await self._named_slot(turn, flow)
-        if target is not None:  # "修改地点"
-            return [await self.ask(turn, flow, target.name, again=True)]
-        return await self._not_understood(turn, flow, note="请回复 1 确认提交，回复 2 修改。")
-
-    async def _named_slot(self, turn: Turn, flow: Flow) -> Slot | None:
-        said = words.plain(turn.text)
-        if len(said) > 8 or not said:
-            return None
-        for slot in await self.needed(turn, flow):
-            if any(word in said for word in (slot.label, *slot.words)):
-                return slot
-        return None
-
-    async def _on_fix(self, turn: Turn, flow: Flow) -> list[Reply] | None:
-        needed = await self.needed(turn, flow)
-        number = words.number_of(turn.text)
-        target = needed[number - 1] if number is not None and 0 < number <= len(needed) else None
-        if target is None:
-            target = await self._named_slot(turn, flow)
-        if target is None:
-            if words.yes_no(turn.text) is True:  # "没问题" after all: back to the read-back
-                return [await self.read_back(turn, flow)]
-            return await self._not_understood(turn, flow, note="请回复要修改的那一项的数字。")
-        pending = turn.state.slots.pop("_pending", None)
-        if pending:
-            value = await self._value_from(turn, target, pending)
-            if value is not None:
-                self.set_value(turn, target, value)
-                return await self.proceed(turn, flow, note=f"好的，{target.label}改为：{await self.shown(turn, target, value)}。")
-        return [await self.ask(turn, flow, target.name, again=True)]
 
     # -- digression and resume ------------------------------------------------------------
 

@@ -20,7 +20,9 @@ from typing import Any
 from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
-from handlers.flow import CANCEL_FLOW, Choice, Flow, Slot, engine
+from handlers.flow import engine
+from handlers.flow_choices import Choice
+from handlers.flow_spec import CANCEL_FLOW, Flow, Slot
 from services.points import TZ, PointsService
 from services.points_errors import PointsError
 from storage.ledger import resident_account

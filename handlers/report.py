@@ -16,7 +16,9 @@ from typing import Any
 from handlers.messages import Reply
 from handlers.text import is_menu_key
 from handlers.base import Turn, registry
-from handlers.flow import CannotHandle, Choice, Flow, Slot, engine
+from handlers.flow import engine
+from handlers.flow_choices import Choice
+from handlers.flow_spec import CannotHandle, Flow, Slot
 from handlers.report_status import looks_like_status, show_status
 from services.report_rules import Created, NewReport, ReportError, Reporter
 from storage.reports import find_ticket

@@ -18,7 +18,7 @@ from typing import Awaitable, Callable
 from handlers.messages import Button, Reply
 from handlers import words
 from handlers.base import FALLBACK, MENU_SELECT, Turn, registry
-from handlers.flow import Choice, match_choices
+from handlers.flow_choices import Choice, match_choices
 from handlers.sharing_borrow import query_of, start_borrow
 from handlers.sharing_common import item_entity, leaves
 from handlers.sharing_help import start_help, start_volunteer

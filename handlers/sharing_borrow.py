@@ -13,7 +13,9 @@ from typing import Any
 
 from handlers.messages import Reply
 from handlers.base import Turn
-from handlers.flow import CannotHandle, Choice, Flow, Slot, engine
+from handlers.flow import engine
+from handlers.flow_choices import Choice
+from handlers.flow_spec import CannotHandle, Flow, Slot
 from handlers.sharing_common import MAX_ITEMS, day_label, item_entity, resident_of, sharing
 from handlers.sharing_text import elsewhere, free_text
 from services.share_search import search_words

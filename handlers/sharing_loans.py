@@ -12,7 +12,9 @@ from typing import Any
 
 from handlers.messages import Reply
 from handlers.base import Turn
-from handlers.flow import Choice, Flow, Rejected, Slot, engine
+from handlers.flow import engine
+from handlers.flow_choices import Choice
+from handlers.flow_spec import Flow, Rejected, Slot
 from handlers.sharing_common import MAX_ITEMS, day_label, resident_of, sharing
 from handlers.sharing_text import free_text
 from services.sharing import SharingError

@@ -12,7 +12,9 @@ from typing import Any
 
 from handlers.messages import Reply
 from handlers.base import Turn, registry
-from handlers.flow import CannotHandle, Choice, Flow, Rejected, Slot, engine
+from handlers.flow import engine
+from handlers.flow_choices import Choice
+from handlers.flow_spec import CannotHandle, Flow, Rejected, Slot
 from handlers.sharing_common import item_entity, resident_of, sharing
 from handlers.sharing_text import elsewhere, free_text
 from services.sharing import CONDITIONS, ContentRejected, SharingError

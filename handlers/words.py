@@ -9,7 +9,7 @@
   named (地址, 时间 ...) if any, and the new value's words after the last marker.
 - `follow_up(text)`: "那洗衣皂呢" / "后天的呢" as a correction of the last answer (no marker).
 
-Flows map the slot words to their own slots (`handlers.flow.Slot.words`).
+Flows map the slot words to their own slots (`handlers.flow_spec.Slot.words`).
 """
 from __future__ import annotations
 

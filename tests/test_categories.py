@@ -8,7 +8,7 @@ import re
 import pytest_asyncio
 
 from bot import keys
-from handlers.flow import screen_of
+from handlers.flow_choices import screen_of
 from handlers.report import category_choices
 from services.report_rules import NewReport, Reporter
 from storage.residents import ResidentRepository
