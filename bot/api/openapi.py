@@ -4,13 +4,14 @@ components here."""
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 from pydantic.schema import schema as pydantic_schema
 
-from bot.api import PREFIX, api_modules, json_response
+from bot.api import PREFIX, api_modules, dumps
 from bot.api.auth import is_public, public
 from bot.api.spec import error, operation_object, operation_of, operations, template
 
@@ -113,4 +114,10 @@ def build_document() -> dict[str, Any]:
     200: {"description": "OpenAPI 文档", "content": {"application/json": {"schema": {"type": "object"}}}}})
 @public
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(build_document())
+    return web.Response(text=_document_text(), content_type="application/json")
+
+
+@functools.cache
+def _document_text() -> str:
+    """The served document, written once per process (it only changes with the code)."""
+    return dumps(build_document())
