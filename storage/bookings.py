@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable
 
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -165,11 +165,19 @@ class SlotRepository:
         )
 
 
-def numbered_bookings(booking: dict[str, Any], tries: int = 8) -> Iterator[dict[str, Any]]:
-    """New booking documents with random 8-digit booking numbers, one per try (the unique
-    index on `booking_no` refuses a number already given)."""
+async def insert_numbered(booking: dict[str, Any], insert_one: Callable[[dict[str, Any]], Awaitable[Any]],
+                          tries: int = 8) -> dict[str, Any]:
+    """Insert `booking` under a random 8-digit booking number, drawing again while the unique
+    index on `booking_no` refuses one already given (any other duplicate key is raised)."""
     for _ in range(tries):
-        yield {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking, "holds_place": True}
+        doc = {"_id": new_id(), "booking_no": f"{secrets.randbelow(10**8):08d}", **booking, "holds_place": True}
+        try:
+            await insert_one(doc)
+            return doc
+        except DuplicateKeyError as exc:
+            if "booking_no" not in str(exc):
+                raise
+    raise RuntimeError("could not allocate a booking number")
 
 
 class BookingRepository:
@@ -195,14 +203,7 @@ class BookingRepository:
     async def insert(self, booking: dict[str, Any]) -> dict[str, Any]:
         """Store a booking (status BOOKED or HOLDING) under a fresh 8-digit number;
         DuplicateKeyError when the resident already holds a place in the slot."""
-        for doc in numbered_bookings(booking):
-            try:
-                await self._col.insert_one(doc)
-                return doc
-            except DuplicateKeyError as exc:
-                if "booking_no" not in str(exc):
-                    raise
-        raise RuntimeError("could not allocate a booking number")
+        return await insert_numbered(booking, self._col.insert_one)
 
     async def get(self, booking_id: str) -> dict[str, Any] | None:
         return await self._col.find_one({"_id": str(booking_id)})

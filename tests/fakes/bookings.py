@@ -12,7 +12,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from storage.booking_links import LINK_CODE_MAX_WRONG
-from storage.bookings import BOOKED, HOLDING, new_id, numbered_bookings, slot_query
+from storage.bookings import BOOKED, HOLDING, new_id, insert_numbered, slot_query
 from tests.fakes.query import FakeCollection
 
 
@@ -113,14 +113,10 @@ class FakeBookingRepository:
         return None
 
     async def insert(self, booking: dict[str, Any]) -> dict[str, Any]:
-        for doc in numbered_bookings(booking):
-            try:
-                self.col.insert_one(doc)
-                return doc
-            except DuplicateKeyError as exc:
-                if "booking_no" not in str(exc):
-                    raise
-        raise RuntimeError("could not allocate a booking number")
+        async def insert_one(doc: dict[str, Any]) -> None:
+            self.col.insert_one(doc)
+
+        return await insert_numbered(booking, insert_one)
 
     async def get(self, booking_id: str) -> dict[str, Any] | None:
         return self.col.find_one({"_id": str(booking_id)})
