@@ -163,7 +163,7 @@ async def pickup_choices(turn: Turn) -> list[Choice]:
     if service is None:
         return []
     svc = service_of(turn)
-    return [Choice(d.isoformat(), day_label(svc._pickup_at(service, d), svc.clock()))
+    return [Choice(d.isoformat(), day_label(svc.pickup_at(service, d), svc.clock()))
             for d in svc.pickup_days(service)]
 
 
@@ -195,7 +195,7 @@ async def show_pickup(turn: Turn, value: Any) -> str:
     if not value or service is None:
         return "未选择"
     svc = service_of(turn)
-    start = svc._pickup_at(service, date.fromisoformat(value))
+    start = svc.pickup_at(service, date.fromisoformat(value))
     return f"{day_label(start, svc.clock())}{start:%H:%M}后领取，最长借{service.get('loan_days', 30)}天"
 
 

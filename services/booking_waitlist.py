@@ -108,7 +108,7 @@ class BookingWaitlist:
             raise BookingRefused("not_found", "没有找到这个时段。", "slot or resident vanished")
         booker = await self.residents.get(entry["booked_by"]) if entry.get("booked_by") else None
         pickup = date.fromisoformat(entry["pickup"]) if entry.get("pickup") else None
-        if slot.get("start") is None and (pickup is None or self._pickup_at(service, pickup) <= now):
+        if slot.get("start") is None and (pickup is None or self.pickup_at(service, pickup) <= now):
             pickup = (self.pickup_days(service, now, 1) or [now.astimezone(TZ).date() + timedelta(days=1)])[0]
         start, end = self._when(service, slot, pickup)
         doc = self._booking_doc(service, slot, resident, booker, entry.get("user_key"), entry.get("channel", "chat"),

@@ -142,14 +142,15 @@ class BookingService(BookingWaitlist, BookingStaffWork):
         now = now or self.clock()
         start_from, start_to = self.bookable_range(service, now)
         days, day = [], start_from.astimezone(TZ).date()
-        while len(days) < count and self._pickup_at(service, day) <= start_to:
-            if self._pickup_at(service, day) >= start_from:
+        while len(days) < count and self.pickup_at(service, day) <= start_to:
+            if self.pickup_at(service, day) >= start_from:
                 days.append(day)
             day += timedelta(days=1)
         return days
 
     @staticmethod
-    def _pickup_at(service: dict[str, Any], day: date) -> datetime:
+    def pickup_at(service: dict[str, Any], day: date) -> datetime:
+        """When a rental can be picked up on `day` (the service's first pickup hour)."""
         hour, minute = (int(p) for p in (service.get("pickup_hours") or ["09:00"])[0].split(":"))
         return datetime.combine(day, time(hour, minute), tzinfo=TZ)
 
@@ -164,7 +165,7 @@ class BookingService(BookingWaitlist, BookingStaffWork):
             return slot["start"], slot.get("end") or slot["start"]
         if pickup is None:
             raise BookingRefused("pickup_required", "请选择领取日期。", "a rental needs a pickup date")
-        start = self._pickup_at(service, pickup)
+        start = self.pickup_at(service, pickup)
         return start, start + timedelta(days=int(service.get("loan_days", 30)))
 
     def _check_timing(self, service: dict[str, Any], start: datetime, now: datetime) -> None:
