@@ -96,7 +96,7 @@ async def digits(db, redis, turns: int) -> None:
                         communities=CommunityRepository(db), locations=RecentLocations(redis),
                         handoff=HandoffService(CallbackRepository(db), conversations))
     nlu = NLUService(Path("/nonexistent/never-loaded.tar.gz"))
-    chat = ChatService(db=db, redis=redis, nlu=nlu, states=DialogueStateStore(redis, 1800), conversations=conversations,
+    chat = ChatService(nlu=nlu, states=DialogueStateStore(redis, 1800), conversations=conversations,
                        router=Router(registry), services=services)
     script = ["8", "7", "1", "1", "2", "0", "9", "1", "2", "1", "1", "0"]
     stats = Stats()

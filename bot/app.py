@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import health, keys, privacy_export, webchat
-from bot.api import setup_api
+from bot.api.subapp import setup_api
 from bot.bootstrap import House
 from bot.channels.rest import RestChannel
 from bot.channels.wechat import WeChatChannel

@@ -25,7 +25,9 @@ from redis.asyncio import Redis
 from bot import keys
 from bot.chat import ChatService
 from bot.config import Settings
+from bot.mp_api import MiniProgramClient
 from bot.periodic import PeriodicTask
+from bot.privacy_chat import PrivacyRequests
 from bot.wechat_api import WeChatApiError, WeChatClient
 from domain.time import utcnow
 from handlers import registry
@@ -59,6 +61,7 @@ from storage.elder_prefs import ElderPreferences
 from storage.dedup import Deduplicator
 from storage.dialogue_state import DialogueStateStore
 from storage.faq import FaqRepository
+from storage.login_lock import StaffLoginLock
 from storage.locks import redis_serializer
 from storage.notices import NoticeRepository
 from storage.bookings import BookingRepository, CatalogRepository, LinkRepository, SlotRepository, WaitlistRepository
@@ -69,6 +72,7 @@ from storage.rate_limit import LINK_CODE_PREFIX, LoginGuard, RateLimiter
 from storage.reports import ReportRepository
 from storage.residents import ResidentRepository
 from storage.routing import RoutingRepository
+from storage.sessions import SessionStore
 from storage.sharing import SharingRepository, ShareMessageRepository
 from storage.shop import ShopRepository
 from storage.staff import StaffRepository
@@ -131,6 +135,7 @@ class Components:
     stations: StationService
     handoff: HandoffService
     chat: ChatService
+    privacy: PrivacyRequests
     audit: AuditLog
     staff_accounts: StaffRepository
     communities: CommunityRepository
@@ -139,6 +144,10 @@ class Components:
     faq_entries: FaqRepository
     dashboards: Dashboards
     station_import: StationImporter
+    api_sessions: SessionStore  # mini-program session tokens
+    console_sessions: SessionStore  # staff console cookies (sliding)
+    login_guard: StaffLoginLock  # staff login lockout per (username, client)
+    mp_client: MiniProgramClient | None = None  # only with MP_APP_ID / MP_APP_SECRET
     wechat: WeChatClient | None = None
     wechat_media: WeChatMedia | None = None
     tasks: list[PeriodicTask] = field(default_factory=list)
@@ -161,6 +170,9 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     if settings.wechat_token and settings.wechat_app_id and settings.wechat_app_secret:
         wechat = WeChatClient(redis, settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base)
         wechat_media = WeChatMedia(wechat, photos, api_errors=(WeChatApiError,))
+    mp_client = None
+    if settings.mp_app_id and settings.mp_app_secret:  # mini-program login (jscode2session)
+        mp_client = MiniProgramClient(settings.mp_app_id, settings.mp_app_secret, settings.wechat_api_base)
     notifier = Notifier(NoticeRepository(db), residents, wechat=wechat)
 
     reports = ReportService(
@@ -175,11 +187,13 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     handoff = HandoffService(callbacks, conversations)
     faq = FaqService(faq_entries)  # chat answers and the console's try-out
 
+    api_sessions = SessionStore(redis, "api", settings.api_session_ttl)
+    states = DialogueStateStore(redis, settings.dialogue_ttl_seconds)
+    privacy = PrivacyRequests(db, redis, states, conversations, api_sessions, settings.base_url,
+                              before_erase=lambda person: bookings.release_for_erasure(person.id))
     chat = ChatService(
-        db=db,
-        redis=redis,
         nlu=nlu,
-        states=DialogueStateStore(redis, settings.dialogue_ttl_seconds),
+        states=states,
         conversations=conversations,
         router=Router(registry),
         services=Services(
@@ -189,6 +203,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
             locations=RecentLocations(redis), faq=faq, resolve_times=resolve_times,
             elder_prefs=ElderPreferences(redis),
         ),
+        privacy=privacy,
     )
 
     # Periodic jobs: every worker runs the loop, one claims each tick (bot/periodic.py).
@@ -218,9 +233,13 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         link_code_guard=LoginGuard(redis, LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK, prefix=LINK_CODE_PREFIX),
         dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
-        stations=stations, handoff=handoff, chat=chat, audit=AuditLog(db), staff_accounts=StaffRepository(db),
+        stations=stations, handoff=handoff, chat=chat, privacy=privacy, audit=AuditLog(db), staff_accounts=StaffRepository(db),
         communities=communities, callbacks=callbacks, routing=routing, faq_entries=faq_entries,
-        dashboards=Dashboards(db), station_import=StationImporter(station_repo), wechat=wechat, wechat_media=wechat_media,
+        dashboards=Dashboards(db), station_import=StationImporter(station_repo),
+        api_sessions=api_sessions,
+        console_sessions=SessionStore(redis, "console", settings.console_session_ttl, sliding=True),
+        login_guard=StaffLoginLock(redis, settings.login_max_failures, settings.login_lock_seconds),
+        mp_client=mp_client, wechat=wechat, wechat_media=wechat_media,
         tasks=tasks, subscriptions=subscriptions,
     )
 
@@ -234,11 +253,15 @@ def publish(app: web.Application, parts: Components) -> None:
     app[keys.REPORTS], app[keys.BOOKINGS] = parts.reports, parts.bookings
     app[keys.POINTS], app[keys.SHARING] = parts.points, parts.sharing
     app[keys.STATIONS], app[keys.HANDOFF] = parts.stations, parts.handoff
-    app[keys.CHAT] = parts.chat
+    app[keys.CHAT], app[keys.PRIVACY] = parts.chat, parts.privacy
     app[keys.AUDIT], app[keys.STAFF_ACCOUNTS], app[keys.RESIDENTS] = parts.audit, parts.staff_accounts, parts.residents
     app[keys.COMMUNITIES], app[keys.CALLBACKS] = parts.communities, parts.callbacks
     app[keys.STATION_IMPORT] = parts.station_import
     app[keys.ROUTING], app[keys.FAQ_ENTRIES], app[keys.DASHBOARDS] = parts.routing, parts.faq_entries, parts.dashboards
+    app[keys.API_SESSIONS], app[keys.CONSOLE_SESSIONS] = parts.api_sessions, parts.console_sessions
+    app[keys.LOGIN_GUARD] = parts.login_guard
+    if parts.mp_client is not None:
+        app[keys.MP_CLIENT] = parts.mp_client
     if parts.wechat is not None and parts.wechat_media is not None:
         app[keys.WECHAT], app[keys.WECHAT_MEDIA] = parts.wechat, parts.wechat_media
 
@@ -282,6 +305,8 @@ class House:
                 parts.bus.unsubscribe(topic, subscriber)
             if parts.wechat is not None:
                 await parts.wechat.close()
+            if parts.mp_client is not None:
+                await parts.mp_client.close()
             await redis.close()
             client.close()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot import privacy_chat
+from bot.privacy_chat import PrivacyRequests
 from handlers.messages import InboundMessage, Reply
 from handlers.text import is_menu_key, normalize
 from handlers.base import FALLBACK, MENU_SELECT, Services, Turn
@@ -35,13 +35,11 @@ class ChatService:
         conversations: ConversationRepository,
         router: Router,
         services: Services,
-        db: Any = None,
-        redis: Any = None,
+        privacy: PrivacyRequests | None = None,
     ) -> None:
-        """`db` and `redis` serve the data-rights requests said in chat (bot/privacy_chat.py),
-        which export and erase across every collection and key; handlers never see them."""
-        self.db = db
-        self.redis = redis
+        """`privacy` answers the data-rights requests said in chat (bot/privacy_chat.py)
+        before the dialogue."""
+        self.privacy = privacy
         self.nlu = nlu
         self.states = states
         self.conversations = conversations
@@ -63,7 +61,7 @@ class ChatService:
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         # Data export / erasure requests of WeChat and REST residents (PIPL), before the dialogue.
-        if (rights := await privacy_chat.intercept(self, message)) is not None:
+        if self.privacy is not None and (rights := await self.privacy.intercept(message)) is not None:
             return rights
         text = normalize(message.text)
         parsed = await self.understand(message, text)

@@ -101,6 +101,11 @@ class Settings:
     # export); unset: http://{host}:{port}.
     public_url: str | None = None
 
+    @property
+    def base_url(self) -> str:
+        """Where residents reach the app (`public_url`, or this process's own address)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     @classmethod
     def from_env(cls) -> "Settings":
         return cls(

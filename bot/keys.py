@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from bot.chat import ChatService
 from bot.config import Settings
 from bot.mp_api import MiniProgramClient
+from bot.privacy_chat import PrivacyRequests
 from bot.wechat_api import WeChatClient
 from nlu.service import NLUService
 from services.bookings import BookingService
@@ -43,6 +44,7 @@ REDIS = web.AppKey("redis", Redis)
 NLU = web.AppKey("nlu", NLUService)
 NLU_LOADING = web.AppKey("nlu_loading", asyncio.Task)
 CHAT = web.AppKey("chat", ChatService)
+PRIVACY = web.AppKey("privacy", PrivacyRequests)  # data export / erasure said in chat, export links
 DEDUP = web.AppKey("dedup", Deduplicator)
 WECHAT = web.AppKey("wechat", WeChatClient)  # only when WeChat AppID/AppSecret are configured
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,6 +1,7 @@
 """PIPL rights in chat, for WeChat and REST residents (the mini-program has /api/v1/me).
 
-Called by bot/chat.py before the dialogue, so it works in any flow and needs no NLU:
+`PrivacyRequests` is built by the composition root (bot/bootstrap.py) and asked by the
+chat pipeline (bot/chat.py) before the dialogue, so it works in any flow and needs no NLU:
 - "导出我的数据" / "查看我的个人信息": a one-time link to a JSON export
   (GET /privacy/export/{token}): the token lives in Redis for `EXPORT_TTL` seconds,
   only its SHA-256 is kept, and it answers once (GETDEL). A new request replaces the
@@ -18,16 +19,18 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import TYPE_CHECKING
+from typing import Any, Awaitable, Callable
 
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from redis.asyncio import Redis
 
 from handlers.messages import Button, InboundMessage, Reply
 from handlers.text import normalize
-from storage.personal_data import erase_resident, resident_for_identity
+from storage.conversations import ConversationRepository
+from storage.dialogue_state import DialogueStateStore
+from storage.personal_data import erase_resident, export_resident, resident_for_identity
+from storage.residents import Resident
 from storage.sessions import SessionStore
-
-if TYPE_CHECKING:
-    from bot.chat import ChatService
 
 CHANNELS = frozenset({"wechat", "rest"})
 PENDING_KEY = "linli:privacy:pending:{user_key}"
@@ -69,74 +72,99 @@ EXPORT_READY = (
 LINK_HIDDEN = "（一次性下载链接，记录中已隐去）"
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is kept of an export token (its SHA-256)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _base_url(settings) -> str:
-    return (getattr(settings, "public_url", None) or f"http://{settings.host}:{settings.port}").rstrip("/")
+class PrivacyRequests:
+    """Export and erasure said in chat. It works across every collection and key that
+    holds a person (storage/personal_data.py), which is why it gets the database and Redis
+    themselves; the dialogue handlers never do."""
 
+    def __init__(self, db: AsyncIOMotorDatabase, redis: Redis, states: DialogueStateStore,
+                 conversations: ConversationRepository, api_sessions: SessionStore, public_url: str,
+                 before_erase: Callable[[Resident], Awaitable[Any]]) -> None:
+        """`api_sessions`: the mini-program sessions an erased person loses; `public_url`: where
+        residents open the export link; `before_erase`: what must happen first (bookings
+        give their places back)."""
+        self.db, self.redis = db, redis
+        self.states, self.conversations = states, conversations
+        self.api_sessions = api_sessions
+        self.public_url = public_url.rstrip("/")
+        self.before_erase = before_erase
 
-async def intercept(chat: "ChatService", message: InboundMessage) -> list[Reply] | None:
-    """Replies when the message is a data-rights request or its confirmation; None
-    lets the dialogue answer."""
-    if message.channel not in CHANNELS or message.kind not in ("text", "voice") or message.metadata.get("intent"):
+    async def intercept(self, message: InboundMessage) -> list[Reply] | None:
+        """Replies when the message is a data-rights request or its confirmation; None
+        lets the dialogue answer."""
+        if message.channel not in CHANNELS or message.kind not in ("text", "voice") or message.metadata.get("intent"):
+            return None
+        text = normalize(message.text)
+        pending_key = PENDING_KEY.format(user_key=message.user_key)
+        if await self.redis.get(pending_key):
+            # One chance: the request goes with this message, whatever it says; the confirming
+            # message that deletes it runs the erasure (a concurrent duplicate does not).
+            taken = await self.redis.delete(pending_key)
+            if text in YES and taken:
+                return await self._erase(message)
+            if text in NO:
+                return await self._answer(message, text, "privacy_cancel", [Reply(CANCELLED)])
+        if ERASE.fullmatch(text):
+            await self.redis.set(pending_key, "erase", ex=PENDING_TTL)
+            buttons = [Button("确认注销", "1"), Button("取消", "2")]
+            return await self._answer(message, text, "privacy_erase", [Reply(ASK_CONFIRM, buttons)])
+        if EXPORT.fullmatch(text):
+            url = await self._issue_export(message.user_key)
+            reply = Reply(EXPORT_READY.format(url=url))
+            return await self._answer(message, text, "privacy_export", [reply],
+                                      logged=[Reply(EXPORT_READY.format(url=LINK_HIDDEN))])
         return None
-    text = normalize(message.text)
-    redis = chat.redis
-    pending_key = PENDING_KEY.format(user_key=message.user_key)
-    if await redis.get(pending_key):
-        # One chance: the request goes with this message, whatever it says; the confirming
-        # message that deletes it runs the erasure (a concurrent duplicate does not).
-        taken = await redis.delete(pending_key)
-        if text in YES and taken:
-            return await _erase(chat, message)
-        if text in NO:
-            return await _answer(chat, message, text, "privacy_cancel", [Reply(CANCELLED)])
-    if ERASE.fullmatch(text):
-        await redis.set(pending_key, "erase", ex=PENDING_TTL)
-        buttons = [Button("确认注销", "1"), Button("取消", "2")]
-        return await _answer(chat, message, text, "privacy_erase", [Reply(ASK_CONFIRM, buttons)])
-    if EXPORT.fullmatch(text):
-        url = await _issue_export(chat, message.user_key)
-        reply = Reply(EXPORT_READY.format(url=url))
-        return await _answer(chat, message, text, "privacy_export", [reply],
-                             logged=[Reply(EXPORT_READY.format(url=LINK_HIDDEN))])
-    return None
 
+    async def redeem_export(self, token: str) -> str | None:
+        """The identity behind a one-time export token, once (None: unknown, expired or used)."""
+        if not re.fullmatch(r"[\w\-]{16,64}", token):
+            return None
+        value = digest(token)
+        user_key = await self.redis.getdel(EXPORT_KEY.format(value=value))
+        if not user_key:
+            return None
+        issued_key = ISSUED_KEY.format(user_key=user_key)
+        if await self.redis.get(issued_key) == value:
+            await self.redis.delete(issued_key)
+        return user_key
 
-async def _answer(chat: "ChatService", message: InboundMessage, text: str, intent: str, replies: list[Reply],
-                  logged: list[Reply] | None = None) -> list[Reply]:
-    state = await chat.states.load(message.user_key)
-    await chat.conversations.record_turn(
-        user_key=message.user_key, channel=message.channel, user=message.sender, kind=message.kind, text=text,
-        message_id=message.message_id, intent=intent, confidence=1.0, entities=[],
-        replies=[r.as_dict() for r in (logged or replies)], flow=state.flow, received_at=message.received_at,
-    )
-    return replies
+    async def export(self, user_key: str) -> dict[str, Any]:
+        """Everything kept about the person behind `user_key` (storage/personal_data.py)."""
+        resident = await resident_for_identity(self.db, user_key)
+        return await export_resident(self.db, resident)
 
+    async def _answer(self, message: InboundMessage, text: str, intent: str, replies: list[Reply],
+                      logged: list[Reply] | None = None) -> list[Reply]:
+        state = await self.states.load(message.user_key)
+        await self.conversations.record_turn(
+            user_key=message.user_key, channel=message.channel, user=message.sender, kind=message.kind, text=text,
+            message_id=message.message_id, intent=intent, confidence=1.0, entities=[],
+            replies=[r.as_dict() for r in (logged or replies)], flow=state.flow, received_at=message.received_at,
+        )
+        return replies
 
-async def _issue_export(chat: "ChatService", user_key: str) -> str:
-    redis = chat.redis
-    token = secrets.token_urlsafe(24)
-    issued_key = ISSUED_KEY.format(user_key=user_key)
-    previous = await redis.get(issued_key)
-    async with redis.pipeline(transaction=True) as pipe:
-        if previous:
-            pipe.delete(EXPORT_KEY.format(value=previous))
-        pipe.set(EXPORT_KEY.format(value=_digest(token)), user_key, ex=EXPORT_TTL)
-        pipe.set(issued_key, _digest(token), ex=EXPORT_TTL)
-        await pipe.execute()
-    return _base_url(chat.services.settings) + EXPORT_PATH.format(token=token)
+    async def _issue_export(self, user_key: str) -> str:
+        token = secrets.token_urlsafe(24)
+        issued_key = ISSUED_KEY.format(user_key=user_key)
+        previous = await self.redis.get(issued_key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if previous:
+                pipe.delete(EXPORT_KEY.format(value=previous))
+            pipe.set(EXPORT_KEY.format(value=digest(token)), user_key, ex=EXPORT_TTL)
+            pipe.set(issued_key, digest(token), ex=EXPORT_TTL)
+            await pipe.execute()
+        return self.public_url + EXPORT_PATH.format(token=token)
 
-
-async def _erase(chat: "ChatService", message: InboundMessage) -> list[Reply]:
-    services = chat.services
-    async with chat.states.locked(message.user_key):
-        resident = await resident_for_identity(chat.db, message.user_key)
-        await erase_resident(chat.db, chat.redis, resident,
-                             before_erase=lambda r: services.bookings.release_for_erasure(r.id))
-        if resident.id:  # mini-program sessions of the same person end too
-            await SessionStore(chat.redis, "api", services.settings.api_session_ttl).revoke_owner(resident.id)
-    message.metadata[ERASED] = True
-    return [Reply(DONE)]
+    async def _erase(self, message: InboundMessage) -> list[Reply]:
+        async with self.states.locked(message.user_key):
+            resident = await resident_for_identity(self.db, message.user_key)
+            await erase_resident(self.db, self.redis, resident, before_erase=self.before_erase)
+            if resident.id:  # mini-program sessions of the same person end too
+                await self.api_sessions.revoke_owner(resident.id)
+        message.metadata[ERASED] = True
+        return [Reply(DONE)]

@@ -4,7 +4,7 @@ Each module listed in `API_MODULES` exposes `routes: web.RouteTableDef` with ful
 ("/api/v1/..."); each handler declares its operation with `@op(...)` (bot.api.spec) and
 reads and answers pydantic models (bot.api.models), from which `/api/v1/openapi.json` is
 written (bot.api.openapi). Capabilities append their module ("bot.api.reports") to
-`API_MODULES`.
+`API_MODULES`; bot/api/subapp.py mounts them as the /api/v1 sub-app.
 
 Every route needs `Authorization: Bearer <token>` (from POST /api/v1/auth/login) unless
 its handler is marked `@public` (bot.api.auth); the handler then finds the resident with
@@ -49,27 +49,6 @@ def relative_routes(routes: web.RouteTableDef, prefix: str) -> list[web.RouteDef
         assert isinstance(route, web.RouteDef) and (route.path + "/").startswith(prefix + "/"), route
         out.append(web.RouteDef(route.method, route.path[len(prefix):], route.handler, route.kwargs))
     return out
-
-
-def create_api() -> web.Application:
-    """The /api/v1 sub-app: its routes and its token / rate-limit middleware. Shared state
-    (settings, storage, services) is read from the parent through `request.config_dict`."""
-    from bot.api.auth import api_middleware, private_responses
-
-    api = web.Application(middlewares=[api_middleware])
-    for module in api_modules():
-        api.add_routes(relative_routes(module.routes, PREFIX))
-    api.on_response_prepare.append(private_responses)
-    return api
-
-
-def setup_api(app: web.Application) -> None:
-    """Mount the API under /api/v1 and add its session store to `app`
-    (call after the storage context is registered)."""
-    from bot.api.auth import api_context
-
-    app.add_subapp(PREFIX, create_api())
-    app.cleanup_ctx.append(api_context)
 
 
 def _default(value: Any) -> Any:

@@ -13,7 +13,7 @@ token it answers 401, unless the handler is marked `@public`. It sets
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from aiohttp import web
 
@@ -24,7 +24,7 @@ from bot.api.models.base import read_body
 from bot.api.spec import BAD_GATEWAY, TOO_LARGE, UNAVAILABLE, operations
 from bot.errors import ApiError
 from bot.mp_api import (
-    BUSY, CODE_USED, HIGH_RISK, INVALID_CODE, RATE_LIMITED, MiniProgramClient, MiniProgramError,
+    BUSY, CODE_USED, HIGH_RISK, INVALID_CODE, RATE_LIMITED, MiniProgramError,
 )
 from storage.residents import Resident
 from storage.sessions import SessionStore
@@ -118,18 +118,6 @@ async def api_middleware(request: web.Request, handler: Callable) -> web.StreamR
     request[RESIDENT] = resident
     request[TOKEN] = token
     return await handler(request)
-
-
-async def api_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    app[keys.API_SESSIONS] = SessionStore(app[keys.REDIS], "api", settings.api_session_ttl)
-    client = None
-    if settings.mp_app_id and settings.mp_app_secret:
-        client = MiniProgramClient(settings.mp_app_id, settings.mp_app_secret, settings.wechat_api_base)
-        app[keys.MP_CLIENT] = client
-    yield
-    if client is not None:
-        await client.close()
 
 
 def _login_error(exc: MiniProgramError) -> ApiError:

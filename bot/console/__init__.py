@@ -97,10 +97,7 @@ def create_console() -> web.Application:
 
 
 def setup_console(app: web.Application) -> None:
-    """Templates (also for /chat), the /console sub-app and its session stores
-    (call after the storage context)."""
-    from bot.console.auth import console_storage
-
+    """Templates (also for /chat) and the /console sub-app (its session store and login
+    lock come from the composition root, bot/bootstrap.py)."""
     setup_templates(app)
     app.add_subapp(PREFIX, create_console())
-    app.cleanup_ctx.append(console_storage)

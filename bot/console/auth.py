@@ -17,7 +17,7 @@ import functools
 import hmac
 import logging
 import secrets
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -208,17 +208,9 @@ async def console_context(request: web.Request) -> dict[str, Any]:
         return {}
     context = console_context_sync(request)
     if context["staff"] is not None:
-        from bot.console.common import place_names
-
-        context["community_names"], context["street_names"] = await place_names(request)
+        places = request.config_dict[keys.COMMUNITIES]
+        context["community_names"], context["street_names"] = await places.names(), await places.street_names()
     return context
-
-
-async def console_storage(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    app[keys.CONSOLE_SESSIONS] = SessionStore(app[keys.REDIS], "console", settings.console_session_ttl, sliding=True)
-    app[keys.LOGIN_GUARD] = StaffLoginLock(app[keys.REDIS], settings.login_max_failures, settings.login_lock_seconds)
-    yield
 
 
 def _safe_next(target: str | None) -> str:

@@ -1,9 +1,9 @@
 """What every console page shares: China time, place names, pagination.
 
 - `cst` (template filter): a datetime in Asia/Shanghai, formatted; naive values are UTC.
-- `place_names(request)`: community and street codes -> names (the context processor puts
-  them in every console page as `communities` and `streets`); `community_names`,
-  `communities_in_scope` (the signed-in staff member's, for a select).
+- `community_names`, `communities_in_scope` (the signed-in staff member's, for a select);
+  every console page also gets `community_names` / `street_names` from the context
+  processor (bot/console/auth.py).
 - `Page`: one page of a list (`?page=`), with links that keep the other query parameters.
 """
 from __future__ import annotations
@@ -45,12 +45,6 @@ async def communities_in_scope(request: web.Request) -> list[tuple[str, str]]:
     """(id, name) of the communities within the signed-in staff member's scope, for a select."""
     scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
     return [(cid, name) for cid, name in (await community_names(request)).items() if in_scope(scope, cid)]
-
-
-async def place_names(request: web.Request) -> tuple[dict[str, str], dict[str, str]]:
-    """Community and street ids -> names."""
-    places = request.config_dict[keys.COMMUNITIES]
-    return await places.names(), await places.street_names()
 
 
 @dataclass(frozen=True)
