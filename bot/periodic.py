@@ -18,9 +18,8 @@ import asyncio
 import logging
 import random
 import uuid
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
-from aiohttp import web
 from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
@@ -95,9 +94,3 @@ class PeriodicTask:
         except asyncio.CancelledError:
             pass
         self._task = None
-
-    async def context(self, app: web.Application) -> AsyncIterator[None]:
-        """aiohttp cleanup_ctx: started with the app, stopped (cancelled) with it."""
-        self.start()
-        yield
-        await self.stop()
