@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, nlu: NLUService | None = Non
     app.router.add_static("/static", STATIC, append_version=False)
     if settings.wechat_token:
         wechat = WeChatChannel(settings, chat=house.chat, dedup=house.dedup, redis=house.redis,
-                               client=house.wechat, media=house.wechat_media)
+                               locations=house.locations, client=house.wechat, media=house.wechat_media)
         app.add_routes(wechat.routes())
         house.drains.append(wechat.drain)  # replies still being sent finish before Redis closes
     return app

@@ -135,6 +135,7 @@ class Components:
     stations: StationService
     handoff: HandoffService
     chat: ChatService
+    locations: RecentLocations
     privacy: PrivacyRequests
     audit: AuditLog
     staff_accounts: StaffRepository
@@ -189,6 +190,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
 
     api_sessions = SessionStore(redis, "api", settings.api_session_ttl)
     states = DialogueStateStore(redis, settings.dialogue_ttl_seconds)
+    locations = RecentLocations(redis)  # the WeChat channel writes, the station dialogue reads
     privacy = PrivacyRequests(db, redis, states, conversations, api_sessions, settings.base_url,
                               before_erase=lambda person: bookings.release_for_erasure(person.id))
     chat = ChatService(
@@ -200,7 +202,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
             settings=settings, conversations=conversations, residents=residents,
             reports=reports, bookings=bookings, sharing=sharing, points=points, stations=stations,
             handoff=handoff, communities=communities, notices=NoticeRepository(db),
-            locations=RecentLocations(redis), faq=faq, resolve_times=resolve_times,
+            locations=locations, faq=faq, resolve_times=resolve_times,
             elder_prefs=ElderPreferences(redis),
         ),
         privacy=privacy,
@@ -233,7 +235,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         link_code_guard=LoginGuard(redis, LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK, prefix=LINK_CODE_PREFIX),
         dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
-        stations=stations, handoff=handoff, chat=chat, privacy=privacy, audit=AuditLog(db), staff_accounts=StaffRepository(db),
+        stations=stations, handoff=handoff, chat=chat, locations=locations, privacy=privacy, audit=AuditLog(db), staff_accounts=StaffRepository(db),
         communities=communities, callbacks=callbacks, routing=routing, faq_entries=faq_entries,
         dashboards=Dashboards(db), station_import=StationImporter(station_repo),
         api_sessions=api_sessions,
@@ -332,6 +334,9 @@ class House:
 
     def redis(self) -> Redis:
         return self.started().redis
+
+    def locations(self) -> RecentLocations:
+        return self.started().locations
 
     def wechat(self) -> WeChatClient | None:
         return self.started().wechat

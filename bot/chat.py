@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from bot.privacy_chat import PrivacyRequests
+from domain.time import utcnow
 from handlers.messages import InboundMessage, Reply
 from handlers.text import is_menu_key, normalize
 from handlers.base import FALLBACK, MENU_SELECT, Services, Turn
@@ -58,6 +59,20 @@ class ChatService:
         if not self.nlu.ready:
             raise NLUNotReady("NLU model not loaded yet")
         return await self.nlu.parse(text)
+
+    async def forget(self, user_key: str) -> None:
+        """Drop the dialogue of `user_key` (a WeChat user unsubscribed)."""
+        await self.states.clear(user_key)
+
+    async def record_direct(self, *, user_key: str, channel: str, user: str, kind: str, text: str,
+                            message_id: str | None, replies: list[Reply]) -> None:
+        """Log a turn the channel answered itself (a menu page), with the flow still open."""
+        state = await self.states.load(user_key)
+        await self.conversations.record_turn(
+            user_key=user_key, channel=channel, user=user, kind=kind, text=text, message_id=message_id,
+            intent=None, confidence=None, entities=[], replies=[r.as_dict() for r in replies], flow=state.flow,
+            received_at=utcnow(),
+        )
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         # Data export / erasure requests of WeChat and REST residents (PIPL), before the dialogue.

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
+from services.background import BackgroundTasks
 from storage.photos import BadPhoto, PhotoStore, StoredPhoto
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class WeChatMedia:
         self.api_errors = api_errors
         self.photos = photos
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self._tasks: set[asyncio.Task] = set()
+        self.background = BackgroundTasks("WeChat photo fetches")
         self._inflight: dict[str, asyncio.Task] = {}
 
     def fetch_soon(self, media_id: str, user_key: str) -> asyncio.Task | None:
@@ -48,12 +49,10 @@ class WeChatMedia:
         running = self._inflight.get(media_id)
         if running is not None and not running.done():
             return running
-        task = asyncio.create_task(self._fetch_logged(media_id, user_key))
-        self._tasks.add(task)
+        task = self.background.start(self._fetch_logged(media_id, user_key))
         self._inflight[media_id] = task
 
         def done(t: asyncio.Task) -> None:
-            self._tasks.discard(t)
             if self._inflight.get(media_id) is t:
                 del self._inflight[media_id]
 
@@ -91,11 +90,8 @@ class WeChatMedia:
         return await self.photos.get(photo_id) if photo_id else None
 
     async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
+        """Let the fetches still running finish (cancelled after `timeout`)."""
+        await self.background.drain(timeout)
 
 
 def media_of(photo: dict[str, Any]) -> str | None:

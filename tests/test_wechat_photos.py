@@ -90,7 +90,8 @@ async def test_a_photo_wechat_no_longer_has_is_shown_as_missing(make_wechat, fak
     await make_staff(db, "admin-a", "community_admin", "huafu-tianmian")
     client, wechat = await make_wechat(wechat_reply_budget=60.0)
     ticket = await report_with_photo(wechat, "media-gone")  # the fake does not know it: 40007
-    await until(lambda: asyncio.sleep(0, result=not client.app[keys.WECHAT_MEDIA]._tasks), "the fetch attempt")
+    media = client.app[keys.WECHAT_MEDIA]
+    await until(lambda: asyncio.sleep(0, result=not media.background), "the fetch attempt")
     assert await db["report_photos.files"].count_documents({}) == 0
     assert "media-gone not stored" in caplog.text
     # Without the WeChat client (no AppSecret) the console says the photo is missing.

@@ -17,11 +17,9 @@ sent later through the customer-service message API.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
 
 from aiohttp import web
@@ -38,7 +36,8 @@ from bot.errors import ApiError
 from bot.wechat_api import WeChatClient
 from handlers import registry as handler_registry
 from handlers.messages import InboundMessage, Location, Reply
-from services.locations import LASTLOC_KEY, LASTLOC_TTL_SECONDS
+from services.locations import RecentLocations
+from services.background import BackgroundTasks
 from services.wechat_media import WeChatMedia
 from storage.dedup import Deduplicator
 
@@ -118,22 +117,23 @@ class WeChatChannel:
         chat: Callable[[], ChatService],
         dedup: Callable[[], Deduplicator],
         redis: Callable[[], Redis],
+        locations: Callable[[], RecentLocations],
         client: Callable[[], WeChatClient | None] = lambda: None,
         media: Callable[[], WeChatMedia | None] = lambda: None,
     ) -> None:
         """Given what it uses (getters: the app builds them when it starts, bot/bootstrap.py):
-        the chat pipeline (its message handler, dialogue state and conversation log), the
-        de-duplicator, Redis (replay checks, the last location), the API client for
-        customer-service messages and the photo fetcher."""
+        the chat pipeline (its message handler, forgetting a dialogue, logging a turn the
+        channel answers itself), the de-duplicator, Redis (replay checks), the residents'
+        last locations, the API client for customer-service messages and the photo fetcher."""
         if not settings.wechat_token:
             raise ValueError("the WeChat channel needs WECHAT_TOKEN")
         self.settings = settings
-        self._chat, self._dedup, self._redis = chat, dedup, redis
+        self._chat, self._dedup, self._locations = chat, dedup, locations
         self._client, self._media = client, media
         self.security = WeChatSecurity(
             settings.wechat_token, aes_key=settings.wechat_aes_key, app_id=settings.wechat_app_id, redis=redis
         )
-        self._tasks: set[asyncio.Task] = set()
+        self._background = BackgroundTasks("WeChat deliveries")
         if not self.security.safe_mode:
             log.warning(
                 "WeChat channel in plain mode: messages are neither encrypted nor signed over their body; "
@@ -145,14 +145,7 @@ class WeChatChannel:
 
     async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
         """Wait for background deliveries; cancel what is still running after `timeout`."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("cancelled %d WeChat deliveries at shutdown", len(pending))
-            await asyncio.wait(pending, timeout=1)
+        await self._background.drain(timeout)
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -277,11 +270,13 @@ class WeChatChannel:
         if plan.location is not None:
             await self._remember_location(plan)
         if plan.unsubscribe:
-            await chat.states.clear(f"{self.name}:{plan.openid}")
-            await self._redis().delete(LASTLOC_KEY.format(openid=plan.openid))
+            await chat.forget(f"{self.name}:{plan.openid}")
+            await self._locations().forget(plan.openid)
             return SUCCESS
         if plan.direct is not None:
-            await self._record_direct(chat, plan)
+            await chat.record_direct(
+                user_key=f"{self.name}:{plan.openid}", channel=self.name, user=plan.openid, kind=plan.kind,
+                text=plan.text, message_id=plan.message_id, replies=[Reply(plan.direct)])
             return reply_xml(message, plan.direct)
         if plan.inbound is None:
             return SUCCESS
@@ -314,9 +309,7 @@ class WeChatChannel:
 
     def _deliver_later(self, task: asyncio.Task, plan: _Plan) -> None:
         plan.delegated = True
-        background = asyncio.create_task(self._deliver(task, plan.dedup_id, plan.openid, plan))
-        self._tasks.add(background)
-        background.add_done_callback(self._tasks.discard)
+        self._background.start(self._deliver(task, plan.dedup_id, plan.openid, plan))
 
     async def _deliver(self, task: asyncio.Task, message_id: str, openid: str,
                        plan: _Plan | None = None) -> None:
@@ -358,28 +351,11 @@ class WeChatChannel:
             except Exception:
                 log.exception("handoff text to %s failed", openid)
 
-        background = asyncio.create_task(send())
-        self._tasks.add(background)
-        background.add_done_callback(self._tasks.discard)
-
-    async def _record_direct(self, chat: ChatService, plan: _Plan) -> None:
-        user_key = f"{self.name}:{plan.openid}"
-        state = await chat.states.load(user_key)
-        await chat.conversations.record_turn(
-            user_key=user_key, channel=self.name, user=plan.openid, kind=plan.kind, text=plan.text,
-            message_id=plan.message_id, intent=None, confidence=None, entities=[],
-            replies=[Reply(plan.direct).as_dict()], flow=state.flow, received_at=datetime.now(timezone.utc),
-        )
+        self._background.start(send())
 
     async def _remember_location(self, plan: _Plan) -> None:
         loc = plan.location
-        value = {
-            "latitude": loc.latitude, "longitude": loc.longitude, "label": loc.label,
-            "precision": plan.precision, "at": datetime.now(timezone.utc).isoformat(),
-        }
-        await self._redis().set(
-            LASTLOC_KEY.format(openid=plan.openid), json.dumps(value, ensure_ascii=False), ex=LASTLOC_TTL_SECONDS
-        )
+        await self._locations().remember(plan.openid, loc.latitude, loc.longitude, loc.label, plan.precision)
 
 
 # -- helpers -------------------------------------------------------------------
