@@ -91,6 +91,11 @@ class ResidentRepository:
         doc = await self._col.find_one({"user_keys": str(user_key)})
         return Resident.from_doc(doc) if doc else None
 
+    async def find_by_phone(self, phone: str, scope: dict[str, Any]) -> Resident | None:
+        """A resident (not erased) with this phone number within a staff member's `scope`."""
+        doc = await self._col.find_one({"phone": str(phone), **scope, "deleted_at": None})
+        return Resident.from_doc(doc) if doc else None
+
     async def get(self, resident_id: str) -> Resident | None:
         doc = await self._col.find_one({"_id": str(resident_id)})
         return Resident.from_doc(doc) if doc else None

@@ -12,11 +12,11 @@ from pymongo import ReturnDocument
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from bot.console.common import Page, community_names
+from bot.console.common import community_names, Page, scope_of
 from bot.console.todo import todo_items
 from bot.privacy import can_see_contact
 from storage.residents import Resident
-from storage.scope import Scoped, in_scope, staff_scope
+from storage.scope import Scoped, in_scope
 from storage.staff import (
     ADMIN_ROLES, GRID_WORKER, COMMUNITY_ADMIN, ROLES, STREET_ADMIN, SYSADMIN, Staff, StaffError, can_manage,
 )
@@ -51,7 +51,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     residents = await Scoped.for_staff(db, staff, "residents")
     count = await residents.count_documents({"deleted_at": None})
     names = await community_names(request)
-    scope = await staff_scope(db, staff)
+    scope = await scope_of(request)
     todo = await todo_items(request.config_dict[keys.DASHBOARDS], scope, request.config_dict[keys.REPORTS].clock())
     return aiohttp_jinja2.render_template("index.html", request, {
         "resident_count": count, "community_name": names.get(staff.community or ""), "todo": todo,
@@ -167,8 +167,7 @@ async def resident_update(request: web.Request) -> web.StreamResponse:
 async def _staff_form_context(request: web.Request, error: str | None = None,
                               values: dict[str, str] | None = None) -> dict[str, Any]:
     staff: Staff = request[STAFF]
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, staff)
+    scope = await scope_of(request)
     names = await community_names(request)
     communities = [(cid, name) for cid, name in sorted(names.items()) if in_scope(scope, cid)]
     streets = []
@@ -186,8 +185,7 @@ async def _staff_form_context(request: web.Request, error: str | None = None,
 @routes.get(f"{PREFIX}/staff")
 @staff_required(*ADMIN_ROLES)
 async def staff_list(request: web.Request) -> web.StreamResponse:
-    db = request.config_dict[keys.MONGO]
-    members = await request.config_dict[keys.STAFF_ACCOUNTS].list(await staff_scope(db, request[STAFF]))
+    members = await request.config_dict[keys.STAFF_ACCOUNTS].list(await scope_of(request))
     guard = request.config_dict[keys.LOGIN_GUARD]
     locks = {m.id: await guard.locks_of(m.username) for m in members}
     return aiohttp_jinja2.render_template(
@@ -206,7 +204,6 @@ async def staff_new(request: web.Request) -> web.StreamResponse:
 @staff_required(*ADMIN_ROLES)
 async def staff_create(request: web.Request) -> web.StreamResponse:
     actor: Staff = request[STAFF]
-    db = request.config_dict[keys.MONGO]
     form = await request.post()
     values = {k: _form_value(form, k) for k in ("username", "name", "role", "community", "street")}
     password = str(form.get("password", ""))[:256]
@@ -222,7 +219,7 @@ async def staff_create(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden()
     community = values["community"] if role in (GRID_WORKER, COMMUNITY_ADMIN) else None
     street = values["street"] if role == STREET_ADMIN else None
-    if community is not None and not in_scope(await staff_scope(db, actor), community):
+    if community is not None and not in_scope(await scope_of(request), community):
         raise web.HTTPForbidden()
     if role == STREET_ADMIN and actor.role != SYSADMIN:
         raise web.HTTPForbidden()
@@ -290,9 +287,8 @@ AUDIT_FILTERS = ("action", "collection", "record_id")
 @routes.get(f"{PREFIX}/audit")
 @staff_required(*ADMIN_ROLES)
 async def audit_log(request: web.Request) -> web.StreamResponse:
-    db = request.config_dict[keys.MONGO]
     filters = {k: request.query[k].strip()[:64] for k in AUDIT_FILTERS if request.query.get(k, "").strip()}
-    entries = await request.config_dict[keys.AUDIT].list(await staff_scope(db, request[STAFF]), limit=PAGE_SIZE, **filters)
+    entries = await request.config_dict[keys.AUDIT].list(await scope_of(request), limit=PAGE_SIZE, **filters)
     return aiohttp_jinja2.render_template(
         "audit.html", request, {"entries": entries, "filters": filters, "communities": await community_names(request)}
     )

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from bot.console.common import community_names
+from bot.console.common import community_names, scope_of
 from bot.safe_input import parse_day
 from domain.phone import is_mobile
 from domain.time import TZ
@@ -28,7 +28,7 @@ from services.booking_rules import BookingRefused
 from services.bookings import BookingService
 from storage.audit import AuditLog
 from storage.residents import Resident
-from storage.scope import in_scope, staff_scope
+from storage.scope import in_scope
 from storage.staff import ADMIN_ROLES
 
 routes = web.RouteTableDef()
@@ -42,10 +42,6 @@ _CODE = re.compile(r"\d{6}")
 
 def _svc(request: web.Request) -> BookingService:
     return request.config_dict[keys.BOOKINGS]
-
-
-async def _scope(request: web.Request) -> dict[str, Any]:
-    return await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
 
 
 def _audit(request: web.Request) -> AuditLog:
@@ -74,7 +70,7 @@ async def _people(request: web.Request, ids: set[str]) -> dict[str, Resident]:
 @staff_required()
 async def roster(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
-    scope = await _scope(request)
+    scope = await scope_of(request)
     now = svc.clock()
     day = _day(request.query.get("date"), now.astimezone(TZ).date())
     service = request.query.get("service") or None
@@ -93,7 +89,7 @@ async def roster(request: web.Request) -> web.StreamResponse:
 
 async def _new_page(request: web.Request, values: dict[str, Any], error: str | None = None,
                     status: int = 200) -> web.Response:
-    services = [s for s in await _svc(request).services_in_scope(await _scope(request)) if s.get("kind") != "rental"]
+    services = [s for s in await _svc(request).services_in_scope(await scope_of(request)) if s.get("kind") != "rental"]
     return aiohttp_jinja2.render_template("bookings/new.html", request, {
         "services": services, "values": values, "error": error, "communities": await community_names(request),
     }, status=status)
@@ -113,7 +109,7 @@ async def slot_create(request: web.Request) -> web.StreamResponse:
     values = {k: str(form.get(k, "")).strip()[:60] for k in ("service_id", "date", "start", "end", "capacity", "title")}
     svc = _svc(request)
     service = await svc.service(values["service_id"])
-    if service is None or not in_scope(await _scope(request), service["community"]):
+    if service is None or not in_scope(await scope_of(request), service["community"]):
         return await _new_page(request, values, "请选择服务。", status=400)
     try:
         day = parse_day(values["date"])
@@ -137,7 +133,7 @@ async def slot_create(request: web.Request) -> web.StreamResponse:
 
 async def _scoped_slot(request: web.Request) -> dict[str, Any]:
     slot = await _svc(request).slot(request.match_info["slot_id"][:32])
-    if slot is None or not in_scope(await _scope(request), slot["community"]):
+    if slot is None or not in_scope(await scope_of(request), slot["community"]):
         raise web.HTTPNotFound()
     return slot
 
@@ -192,7 +188,7 @@ async def slot_edit(request: web.Request) -> web.StreamResponse:
 
 async def _scoped_booking(request: web.Request) -> dict[str, Any]:
     booking = await _svc(request).booking(request.match_info["booking_id"][:32])
-    if booking is None or not in_scope(await _scope(request), booking["community"]):
+    if booking is None or not in_scope(await scope_of(request), booking["community"]):
         raise web.HTTPNotFound()
     return booking
 
@@ -256,7 +252,7 @@ async def returned(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def rentals(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
-    pools = await svc.rental_pools(await _scope(request))
+    pools = await svc.rental_pools(await scope_of(request))
     return aiohttp_jinja2.render_template("bookings/rentals.html", request, {
         "pools": pools, "communities": await community_names(request),
     })
@@ -267,7 +263,7 @@ async def rentals(request: web.Request) -> web.StreamResponse:
 async def _links_page(request: web.Request, error: str | None = None, notice: str | None = None,
                       status: int = 200) -> web.Response:
     svc = _svc(request)
-    links = await svc.links_in_scope(await _scope(request))
+    links = await svc.links_in_scope(await scope_of(request))
     links = [link for link in links if link["status"] in ("pending", "confirmed")]
     people = await _people(request, {link["helper_id"] for link in links} | {link.get("elder_id") for link in links})
     return aiohttp_jinja2.render_template("bookings/links.html", request, {
@@ -286,9 +282,7 @@ async def _resident_by_phone(request: web.Request, phone: str) -> Resident | Non
     """A resident of the staff member's scope by phone (staff verify people in person)."""
     if not is_mobile(phone):
         return None
-    scope = await _scope(request)
-    doc = await request.config_dict[keys.MONGO]["residents"].find_one({"phone": phone, **scope, "deleted_at": None})
-    return Resident.from_doc(doc) if doc else None
+    return await request.config_dict[keys.RESIDENTS].find_by_phone(phone, await scope_of(request))
 
 
 @routes.post(f"{PREFIX}/bookings/links")
@@ -337,7 +331,7 @@ async def link_confirm(request: web.Request) -> web.StreamResponse:
 @staff_required(*ADMIN_ROLES)
 async def link_revoke(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
-    done = await svc.revoke_link(request.match_info["link_id"][:32], await _scope(request))
+    done = await svc.revoke_link(request.match_info["link_id"][:32], await scope_of(request))
     if done is None:
         raise web.HTTPNotFound()
     await _audit(request).record(request[STAFF], "resident_link.revoke", "resident_links", done["_id"],

@@ -15,9 +15,8 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from bot.console.common import community_names
+from bot.console.common import community_names, scope_of
 from storage.callbacks import DONE, OPEN, REASON_NAMES, STATUS_NAMES
-from storage.scope import staff_scope
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -28,11 +27,10 @@ MAX_NOTE = 500
 @routes.get(f"{PREFIX}/callbacks")
 @staff_required()
 async def callbacks_list(request: web.Request) -> web.StreamResponse:
-    db = request.config_dict[keys.MONGO]
     status = request.query.get("status", OPEN)
     if status not in (OPEN, DONE, "all"):
         raise web.HTTPBadRequest()
-    scope = await staff_scope(db, request[STAFF])
+    scope = await scope_of(request)
     items = await request.config_dict[keys.CALLBACKS].list(scope, None if status == "all" else status)
     return aiohttp_jinja2.render_template("callbacks/list.html", request, {
         "items": items, "status": status, "communities": await community_names(request),
@@ -41,8 +39,7 @@ async def callbacks_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, request[STAFF])
+    scope = await scope_of(request)
     item = await request.config_dict[keys.CALLBACKS].get(request.match_info["callback_id"][:64], scope)
     if item is None:  # missing or outside the scope: the same answer
         raise web.HTTPNotFound()
@@ -61,7 +58,6 @@ async def callback_detail(request: web.Request) -> web.StreamResponse:
 @routes.post(f"{PREFIX}/callbacks/{{callback_id}}")
 @staff_required()
 async def callback_done(request: web.Request) -> web.StreamResponse:
-    db = request.config_dict[keys.MONGO]
     staff = request[STAFF]
     form = await request.post()
     note = str(form.get("note", "")).strip()
@@ -70,7 +66,7 @@ async def callback_done(request: web.Request) -> web.StreamResponse:
         return await _page(request, "请写一下处理情况", status=400)
     if len(note) > MAX_NOTE or len(reply) > MAX_NOTE:
         return await _page(request, f"处理情况和回复各不超过{MAX_NOTE}字", status=400)
-    scope = await staff_scope(db, staff)
+    scope = await scope_of(request)
     repo = request.config_dict[keys.CALLBACKS]
     before = await repo.get(request.match_info["callback_id"][:64], scope)
     if before is None:

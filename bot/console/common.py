@@ -35,15 +35,25 @@ def cst(value: Any, fmt: str = DEFAULT_FORMAT) -> str:
         return value.strftime(fmt.split(" ")[0])
     return str(value)
 
+SCOPE = "linli.console.scope"  # request key of scope_of's answer
+
 
 async def community_names(request: web.Request) -> dict[str, str]:
     """Community id -> name, of every community."""
     return await request.config_dict[keys.COMMUNITIES].names()
 
 
+async def scope_of(request: web.Request) -> dict[str, Any]:
+    """The signed-in staff member's scope (storage/scope.py: the one rule), looked up once
+    per request; a copy, so a caller cannot change another's."""
+    if SCOPE not in request:
+        request[SCOPE] = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    return dict(request[SCOPE])
+
+
 async def communities_in_scope(request: web.Request) -> list[tuple[str, str]]:
     """(id, name) of the communities within the signed-in staff member's scope, for a select."""
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     return [(cid, name) for cid, name in (await community_names(request)).items() if in_scope(scope, cid)]
 
 

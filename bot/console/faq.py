@@ -20,10 +20,10 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from bot.console.common import communities_in_scope
+from bot.console.common import communities_in_scope, scope_of
 from services.faq import FaqService
 from storage.faq import COLLECTION, MAX_ANSWER, MAX_QUESTION, FaqEntry, FaqRepository, snapshot
-from storage.scope import OutOfScope, staff_scope
+from storage.scope import OutOfScope
 from storage.staff import COMMUNITY_ADMIN, SYSADMIN, Staff
 
 routes = web.RouteTableDef()
@@ -47,7 +47,7 @@ def _form(form: Any) -> dict[str, str]:
 
 
 async def _scoped_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     doc = await _repo(request).get_doc(request.match_info["entry_id"][:80], scope)
     if doc is None:  # missing or outside the scope: the same answer
         raise web.HTTPNotFound()
@@ -68,7 +68,7 @@ async def _edit_page(request: web.Request, entry: FaqEntry | None, values: dict[
 @staff_required()
 async def faq_list(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     communities = await communities_in_scope(request)
     entries = await _repo(request).list(scope)
     asked = request.query.get("q", "").strip()[:100]
@@ -100,7 +100,7 @@ async def faq_create(request: web.Request) -> web.StreamResponse:
         values["community"] = staff.community or ""
     if values["community"] not in dict(await communities_in_scope(request)):
         return await _edit_page(request, None, values, "请选择您管辖的社区", status=400)
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     try:
         doc = await _repo(request).create(scope, community=values["community"], question=values["question"],
                                           answer=values["answer"], keywords=values["keywords"],

@@ -22,11 +22,10 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot import keys
-from bot.console.auth import CSP, PREFIX, STAFF, staff_required
+from bot.console.auth import CSP, PREFIX, staff_required
 from bot.console.charts import ECHARTS_VERSION
-from bot.console.common import community_names
+from bot.console.common import community_names, scope_of
 from bot.console.mapdata import DEFAULT_GEOJSON, map_data, screen_data
-from storage.scope import staff_scope
 from storage.staff import STREET_ADMIN, SYSADMIN
 
 routes = web.RouteTableDef()
@@ -85,10 +84,9 @@ async def map_page(request: web.Request) -> web.StreamResponse:
 @staff_required()
 async def map_json(request: web.Request) -> web.StreamResponse:
     days = MAP_DAYS.get(request.query.get("days", "30"), 30)
-    db = request.config_dict[keys.MONGO]
     now, station_now = _clocks(request)
     data = await map_data(request.config_dict[keys.DASHBOARDS], await community_names(request),
-                          await staff_scope(db, request[STAFF]), now, station_now, days=days,
+                          await scope_of(request), now, station_now, days=days,
                           geojson=_geojson(request), tile_url=_tile_url(request))
     return web.json_response(data, headers={"Cache-Control": "no-store"})
 
@@ -108,9 +106,8 @@ async def screen_page(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{PREFIX}/screen.json")
 @staff_required(*SCREEN_ROLES)
 async def screen_json(request: web.Request) -> web.StreamResponse:
-    db = request.config_dict[keys.MONGO]
     now, station_now = _clocks(request)
     data = await screen_data(request.config_dict[keys.DASHBOARDS], await community_names(request),
-                             await staff_scope(db, request[STAFF]), now, station_now,
+                             await scope_of(request), now, station_now,
                              geojson=_geojson(request), tile_url=_tile_url(request))
     return web.json_response(data, headers={"Cache-Control": "no-store"})

@@ -16,12 +16,12 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from bot.console.common import communities_in_scope
+from bot.console.common import communities_in_scope, scope_of
 from bot.privacy import can_see_contact
 from services.points import PointsService
 from services.points_errors import PointsError
 from storage.ledger import resident_account
-from storage.scope import Scoped, in_scope, staff_scope
+from storage.scope import Scoped, in_scope
 from storage.shop import RESERVED
 from storage.staff import ADMIN_ROLES, STREET_ADMIN, SYSADMIN
 
@@ -52,7 +52,7 @@ async def _index(request: web.Request, message: str | None = None, error: str | 
                  status: int = 200) -> web.Response:
     staff = request[STAFF]
     service = _service(request)
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     communities = await communities_in_scope(request)
     community = request.query.get("community") or (communities[0][0] if communities else "")
     if community and not in_scope(scope, community):
@@ -86,7 +86,7 @@ async def points_index(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_reservation(request: web.Request, reservation_id: str):
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     reservation = await _service(request).reservation(reservation_id)
     if reservation is None or not in_scope(scope, reservation.community):
         raise web.HTTPNotFound()
@@ -99,7 +99,7 @@ async def pickup_by_code(request: web.Request) -> web.StreamResponse:
     """Hand over the goods of a pickup code (the resident shows it at the desk)."""
     form = await request.post()
     code = _text(form, "code", 12).upper()
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     reservation = await _service(request).reservation_by_code(code, scope) if code else None
     if reservation is None:
         return await _index(request, error=f"没有找到领取码“{code}”的兑换", status=404)
@@ -154,7 +154,7 @@ async def decide_review(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
     review = await service.review(request.match_info["review_id"])
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     if review is None or not in_scope(scope, review.community):
         raise web.HTTPNotFound()
     approve = request.match_info["decision"] == "approve"
@@ -181,7 +181,7 @@ async def add_item(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     community, name = _text(form, "community", 64), _text(form, "name", 30)
     price, stock = _int(form, "points", 1, 100000), _int(form, "stock", 0, 100000)
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     if not community or not in_scope(scope, community):
         return await _index(request, error="请选择您管理的社区", status=400)
     if not name or price is None or stock is None:
@@ -199,7 +199,7 @@ async def add_item(request: web.Request) -> web.StreamResponse:
 async def update_item(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     points = _service(request)
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     before = await points.shop_item(request.match_info["item_id"])
     if before is None or not in_scope(scope, before.community):
         raise web.HTTPNotFound()
@@ -319,7 +319,7 @@ async def reverse(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     service = _service(request)
     entry = await service.entry(request.match_info["entry_id"])
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     if entry is None or not entry.account.startswith("resident:") or not in_scope(scope, entry.community):
         raise web.HTTPNotFound()
     resident = await _scoped_resident(request, entry.account.split(":", 1)[1])

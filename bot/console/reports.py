@@ -27,7 +27,7 @@ from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.charts import ECHARTS_VERSION, chart_data
 from bot.console.board import BOARD_SORTS, BoardFilters
-from bot.console.common import Page, community_names
+from bot.console.common import community_names, Page, scope_of
 from bot.console.export import MAX_ROWS, XLSX_TYPE, report_rows, to_csv, to_xlsx
 from domain.time import TZ
 from services.report_rules import ACTION_LABELS, STAFF_ACTIONS, InvalidReport, ReportError, allowed_actions
@@ -36,7 +36,6 @@ from services.wechat_media import media_of
 from storage.photos import BadPhoto, PhotoStore
 from storage.reports import STATUS_LABELS, STATUSES, Actor, Report, find_ticket
 from storage.routing import CATEGORIES
-from storage.scope import staff_scope
 from storage.staff import STREET_ADMIN, SYSADMIN, Staff
 
 routes = web.RouteTableDef()
@@ -90,8 +89,7 @@ async def photo_upload_middleware(request: web.Request, handler: Any) -> web.Str
 @routes.get(f"{PREFIX}/reports")
 @staff_required()
 async def board(request: web.Request) -> web.StreamResponse:
-    staff: Staff = request[STAFF]
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     filters = BoardFilters.of(request.query)
     service = _service(request)
     args = filters.board_args(service.clock())
@@ -122,7 +120,7 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
 
 async def _export(request: web.Request, fmt: str) -> web.StreamResponse:
     staff: Staff = request[STAFF]
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     service = _service(request)
     filters = BoardFilters.of(request.query)
     reports, _ = await service.board(scope, limit=MAX_ROWS, sort=filters.order, **filters.board_args(service.clock()))
@@ -149,7 +147,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
     days = PERIODS[period]
     service = _service(request)
     since = service.clock() - timedelta(days=days) if days else None
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     rows = await service.stats(scope, since)
     max_count = max((r.count for r in rows), default=0)
     max_hours = max((r.median_hours or 0 for r in rows), default=0)
@@ -170,8 +168,7 @@ async def stats_json(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     now = service.clock()
     since = now - timedelta(days=days) if days else None
-    db = request.config_dict[keys.MONGO]
-    data = await chart_data(request.config_dict[keys.DASHBOARDS], await staff_scope(db, request[STAFF]), since, now)
+    data = await chart_data(request.config_dict[keys.DASHBOARDS], await scope_of(request), since, now)
     return web.json_response(data, headers={"Cache-Control": "no-store"})
 
 
@@ -218,7 +215,7 @@ async def _scoped_report(request: web.Request) -> tuple[dict[str, Any], Report]:
     ticket = find_ticket(request.match_info["ticket"])
     if ticket is None:
         raise web.HTTPNotFound()
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     report = await _service(request).find(ticket, scope)
     if report is None:  # missing or outside the staff member's scope: the same answer
         raise web.HTTPNotFound()

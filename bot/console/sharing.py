@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from storage.scope import staff_scope
+from bot.console.common import scope_of
 from storage.staff import STREET_ADMIN, SYSADMIN
 
 routes = web.RouteTableDef()
@@ -25,7 +25,7 @@ def _text(form: Any, name: str, max_len: int) -> str:
 async def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     staff = request[STAFF]
     sharing = request.config_dict[keys.SHARING]
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     show = request.query.get("show", "reported")
     reported = show == "reported"
     posts = await sharing.posts_in_scope(scope, reported_only=reported)
@@ -53,7 +53,7 @@ async def moderate(request: web.Request) -> web.StreamResponse:
     if action == "hide" and not reason:
         return await _page(request, error="请填写隐藏原因（会记录在审计日志里）", status=400)
     sharing = request.config_dict[keys.SHARING]
-    scope = await staff_scope(request.config_dict[keys.MONGO], staff)
+    scope = await scope_of(request)
     before = await sharing.set_hidden(kind, record_id, action == "hide", reason or None, staff.id, scope)
     if before is None:  # missing or outside the scope
         raise web.HTTPNotFound()

@@ -14,11 +14,10 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
-from bot.console.common import communities_in_scope
+from bot.console.common import communities_in_scope, scope_of
 from services.opening_hours import DAY_NAMES, DAYS, day_hours_text, format_hours, is_open
 from services.station_import import build_station, read_csv
 from services.stations import StationService
-from storage.scope import staff_scope
 from storage.stations import AMENITIES, KINDS, Station
 from storage.staff import ADMIN_ROLES
 
@@ -81,7 +80,7 @@ async def _edit_page(request: web.Request, station: Station | None, values: dict
 @staff_required()
 async def stations_list(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     stations = await service.stations_in_scope(scope)
     now = service.now()
     names = dict(await communities_in_scope(request))
@@ -114,7 +113,7 @@ async def station_create(request: web.Request) -> web.StreamResponse:
             raise ValueError("本社区已有同名站点")
     except ValueError as exc:
         return await _edit_page(request, None, _values_of(form), str(exc), status=400)
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     await service.add_station(doc, scope)
     await request.config_dict[keys.AUDIT].record(request[STAFF], "station.create", "stations", doc["_id"], None,
                                                   _snapshot(doc))
@@ -122,7 +121,7 @@ async def station_create(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_station(request: web.Request) -> tuple[Station, dict[str, Any], dict[str, Any]]:
-    scope = await staff_scope(request.config_dict[keys.MONGO], request[STAFF])
+    scope = await scope_of(request)
     doc = await _service(request).station_doc(request.match_info["station_id"][:64], scope)
     if doc is None:  # missing or outside the scope: the same answer
         raise web.HTTPNotFound()
@@ -169,8 +168,7 @@ async def station_update(request: web.Request) -> web.StreamResponse:
 async def station_import(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     upload = form.get("file")
-    db = request.config_dict[keys.MONGO]
-    scope = await staff_scope(db, request[STAFF])
+    scope = await scope_of(request)
     communities: dict[str, str] = {}
     for cid, name in await communities_in_scope(request):
         communities.update({cid: cid, name: cid, name.removesuffix("社区"): cid})
