@@ -45,6 +45,7 @@ from services.notify import Notifier
 from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
 from services.report_rules import ReportRules
 from services.reports import ReportService
+from services.residents import ResidentService
 from services.sharing import SharingService
 from services.station_import import StationImporter
 from services.stations import StationService
@@ -161,7 +162,8 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     if settings.wechat_token and settings.wechat_app_id and settings.wechat_app_secret:
         wechat = WeChatClient(redis, settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base)
         wechat_media = WeChatMedia(wechat, photos, api_errors=(WeChatApiError,))
-    notifier = Notifier(NoticeRepository(db), residents, wechat=wechat)
+    notices = NoticeRepository(db)
+    notifier = Notifier(notices, residents, wechat=wechat)
 
     reports = ReportService(
         ReportRepository(db), routing, notifier, ReportRules.from_settings(settings),
@@ -183,11 +185,11 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         conversations=conversations,
         router=Router(registry),
         services=Services(
-            settings=settings, conversations=conversations, residents=residents,
+            settings=settings,
+            residents=ResidentService(residents, communities, ElderPreferences(redis),
+                                      default_community=settings.default_community, notices=notices),
             reports=reports, bookings=bookings, sharing=sharing, points=points, stations=stations,
-            handoff=handoff, communities=communities, notices=NoticeRepository(db),
-            locations=RecentLocations(redis), faq=faq, resolve_times=resolve_times,
-            elder_prefs=ElderPreferences(redis),
+            handoff=handoff, locations=RecentLocations(redis), faq=faq, resolve_times=resolve_times,
         ),
     )
 
