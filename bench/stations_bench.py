@@ -32,6 +32,7 @@ from nlu.service import NLUService
 from services.events import EventBus
 from services.handoff import HandoffService
 from services.opening_hours import TZ, parse_hours, week_intervals
+from services.residents import ResidentService
 from services.station_import import seed_demo_stations
 from services.stations import StationService
 from storage import mongo, redis_client
@@ -91,10 +92,10 @@ async def digits(db, redis, turns: int) -> None:
     await seed_demo_stations(db)
     conversations = ConversationRepository(db)
     stations = StationService(StationRepository(db), CourierRegistry(db), clock=lambda: NOON, bus=EventBus())
-    services = Services(settings=settings, conversations=conversations, elder_prefs=ElderPreferences(redis),
-                        residents=ResidentRepository(db), stations=stations,
-                        communities=CommunityRepository(db), locations=RecentLocations(redis),
-                        handoff=HandoffService(CallbackRepository(db), conversations))
+    residents = ResidentService(ResidentRepository(db), CommunityRepository(db), ElderPreferences(redis),
+                                default_community=settings.default_community)
+    services = Services(settings=settings, residents=residents, stations=stations,
+                        locations=RecentLocations(redis), handoff=HandoffService(CallbackRepository(db), conversations))
     nlu = NLUService(Path("/nonexistent/never-loaded.tar.gz"))
     chat = ChatService(nlu=nlu, states=DialogueStateStore(redis, 1800), conversations=conversations,
                        router=Router(registry), services=services)

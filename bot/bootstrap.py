@@ -47,6 +47,7 @@ from services.notify import Notifier
 from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
 from services.report_rules import ReportRules
 from services.reports import ReportService
+from services.residents import ResidentService
 from services.sharing import SharingService
 from services.station_import import StationImporter
 from services.stations import StationService
@@ -174,7 +175,8 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     mp_client = None
     if settings.mp_app_id and settings.mp_app_secret:  # mini-program login (jscode2session)
         mp_client = MiniProgramClient(settings.mp_app_id, settings.mp_app_secret, settings.wechat_api_base)
-    notifier = Notifier(NoticeRepository(db), residents, wechat=wechat)
+    notices = NoticeRepository(db)
+    notifier = Notifier(notices, residents, wechat=wechat)
 
     reports = ReportService(
         ReportRepository(db), routing, notifier, ReportRules.from_settings(settings),
@@ -199,11 +201,11 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         conversations=conversations,
         router=Router(registry),
         services=Services(
-            settings=settings, conversations=conversations, residents=residents,
+            settings=settings,
+            residents=ResidentService(residents, communities, ElderPreferences(redis),
+                                      default_community=settings.default_community, notices=notices),
             reports=reports, bookings=bookings, sharing=sharing, points=points, stations=stations,
-            handoff=handoff, communities=communities, notices=NoticeRepository(db),
-            locations=locations, faq=faq, resolve_times=resolve_times,
-            elder_prefs=ElderPreferences(redis),
+            handoff=handoff, locations=locations, faq=faq, resolve_times=resolve_times,
         ),
         privacy=privacy,
     )

@@ -20,13 +20,9 @@ if TYPE_CHECKING:
     from services.locations import RecentLocations
     from services.points import PointsService
     from services.reports import ReportService
+    from services.residents import ResidentService
     from services.sharing import SharingService
     from services.stations import StationService
-    from storage.communities import CommunityRepository
-    from storage.conversations import ConversationRepository
-    from storage.elder_prefs import ElderPreferences
-    from storage.notices import NoticeRepository
-    from storage.residents import ResidentRepository
 
 MENU_SELECT = "menu_select"
 FALLBACK = "nlu_fallback"
@@ -34,24 +30,22 @@ FALLBACK = "nlu_fallback"
 
 @dataclass
 class Services:
-    """Everything handlers may use: typed services and repositories, one per capability."""
+    """Everything handlers may use: typed services, one per capability (no repositories:
+    each service keeps its own)."""
 
     settings: Any
-    conversations: "ConversationRepository | None" = None
-    residents: "ResidentRepository | None" = None
+    # The person writing: their record, community, unread notices, elder-mode preference.
+    residents: "ResidentService | None" = None
     reports: "ReportService | None" = None
     bookings: "BookingService | None" = None
     sharing: "SharingService | None" = None
     points: "PointsService | None" = None
     stations: "StationService | None" = None
     handoff: "HandoffService | None" = None
-    communities: "CommunityRepository | None" = None
-    notices: "NoticeRepository | None" = None  # unread notices shown in chat
     locations: "RecentLocations | None" = None  # where a WeChat user was a moment ago
     faq: "FaqService | None" = None  # the community's own rules, answered from its FAQ
     # The NLU's time extractor (text, now) -> time entities, for times typed inside a flow.
     resolve_times: "Resolver | None" = None
-    elder_prefs: "ElderPreferences | None" = None  # elder mode chosen or read from the profile
     extra: dict[str, Any] = field(default_factory=dict)
 
 

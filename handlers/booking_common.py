@@ -83,8 +83,7 @@ def service_of(turn: Turn) -> BookingService:
 
 
 async def me_of(turn: Turn) -> Resident:
-    settings = turn.services.settings
-    return await turn.services.residents.for_user_key(turn.message.user_key, settings.default_community)
+    return await turn.services.residents.me(turn.message.user_key)
 
 
 def numbered(options: list[str]) -> list[Button]:

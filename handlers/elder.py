@@ -20,7 +20,6 @@ from handlers import words
 from handlers.base import MENU_SELECT, Turn, registry
 from handlers.replies import render
 from handlers.smalltalk import main_menu
-from storage.elder_prefs import PREF_KEY  # noqa: F401  (tests read the key)
 
 registry.add_menu_item("8", "长者模式", "elder_mode", "字少一点、一步一问，按数字就能办", wechat_key="MENU_ELDER")
 ELDER_AGE = 60
@@ -69,8 +68,8 @@ def ends_with_footer(text: str) -> bool:
 # -- mode on / off ----------------------------------------------------------------------
 
 async def _remember(turn: Turn, on: bool) -> None:
-    if turn.services.elder_prefs is not None:
-        await turn.services.elder_prefs.chosen(turn.message.user_key, on)
+    if turn.services.residents is not None:
+        await turn.services.residents.choose_elder_mode(turn.message.user_key, on)
 
 
 @registry.on_intent("elder_mode")
@@ -95,23 +94,23 @@ async def elder_before(turn: Turn) -> None:
             turn.intent, turn.confidence = "elder_mode", 1.0
         elif _HANDOFF_TEXT.match(text):
             turn.intent, turn.confidence = "human_handoff", 1.0
-    prefs = turn.services.elder_prefs
-    if turn.state.elder_mode or prefs is None:
+    residents = turn.services.residents
+    if turn.state.elder_mode or residents is None:
         return
-    pref = await prefs.get(turn.message.user_key)
+    pref = await residents.elder_preference(turn.message.user_key)
     if pref == "on":
         turn.state.elder_mode = True
         return
-    if pref is not None or turn.services.residents is None:
+    if pref is not None:
         return
-    resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
+    resident = await residents.find(turn.message.user_key)
     age = resident.age() if resident is not None else None
     if age is not None and age >= ELDER_AGE and turn.intent != "elder_mode":
         turn.state.elder_mode = True
         turn.message.metadata["elder_auto"] = True
-        await prefs.from_profile(turn.message.user_key, True)
+        await residents.elder_mode_from_profile(turn.message.user_key, True)
     else:
-        await prefs.from_profile(turn.message.user_key, False)
+        await residents.elder_mode_from_profile(turn.message.user_key, False)
 
 
 @registry.after_turn

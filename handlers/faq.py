@@ -56,11 +56,10 @@ async def answer_from_faq(turn: Turn) -> list[Reply] | None:
     services = turn.services
     if services.faq is None or not is_question(turn):
         return None
-    community = services.settings.default_community
     if services.residents is not None:
-        resident = await services.residents.find_by_user_key(turn.message.user_key)
-        if resident is not None and resident.community:
-            community = resident.community
+        community = await services.residents.community_of(turn.message.user_key)
+    else:
+        community = services.settings.default_community
     found = await services.faq.match(community, turn.text)
     if found is None:
         return None

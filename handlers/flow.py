@@ -102,7 +102,8 @@ class Engine:
     # -- asking ---------------------------------------------------------------------------
 
     async def start(self, turn: Turn, name: str, **values: Any) -> list[Reply]:
-        """Start flow `name` with known values; what the first message says is taken too."""
+        """Start flow `name` afresh (the slots of before are dropped) with known values; what
+        the first message says is taken too."""
         flow = self.flows[name]
         turn.state.start(name, None)
         for key, value in values.items():
@@ -136,6 +137,12 @@ class Engine:
         return turn.say(slot.template, buttons=buttons, note=note, again=again, current=current, slots=slots,
                         choices=shown, more=more, more_key=MORE_KEY, offer_human=offer_human,
                         wechat=turn.message.channel == "wechat", **context)
+
+    async def ask_afresh(self, turn: Turn, flow: Flow, step: str, note: str | None) -> Reply:
+        """Forget the answer to `step` (refused after it was taken) and ask it again, saying why."""
+        self.done(turn).remove(step)
+        turn.state.slots.pop(step, None)
+        return await self.ask(turn, flow, step, note=note)
 
     async def proceed(self, turn: Turn, flow: Flow, note: str | None = None) -> list[Reply]:
         """After an answer: the flow's own rules first (`Flow.check`), then the next question."""

@@ -23,21 +23,15 @@ _STOP = re.compile(r"^(?:算了|不找了|不用了|不要了|不需要了|不�
 _NO_PHONE = re.compile(r"不留|不想留|不方便留|没有手机|没手机|不给")
 
 
-async def _community_name(turn: Turn, community: str) -> str:
-    communities = turn.services.communities
-    return await communities.name(community) if communities is not None else "社区"
-
-
 registry.add_wechat_key("MENU_HUMAN", "human_handoff")
 
 
 @registry.on_intent("human_handoff")
 async def start(turn: Turn) -> list[Reply]:
-    settings = turn.services.settings
-    user_key = turn.message.user_key
-    resident = await turn.services.residents.for_user_key(user_key, settings.default_community)
+    residents, user_key = turn.services.residents, turn.message.user_key
+    resident = await residents.me(user_key)
     misunderstood = await turn.services.handoff.misunderstood_before(user_key)
-    community = await _community_name(turn, resident.community)
+    community = await residents.community_name(resident.community)
     reason = "misunderstood" if misunderstood else "asked"
     if resident.phone:
         turn.state.start(FLOW, "confirm", phone=resident.phone, reason=reason, community=community)
@@ -76,9 +70,8 @@ async def handoff_flow(turn: Turn) -> list[Reply] | None:
 
 async def _commit(turn: Turn, community: str) -> list[Reply]:
     state = turn.state
-    settings = turn.services.settings
     user_key = turn.message.user_key
-    resident = await turn.services.residents.for_user_key(user_key, settings.default_community)
+    resident = await turn.services.residents.me(user_key)
     phone = state.slots.get("phone")
     callback, created = await turn.services.handoff.request(
         resident=resident, user_key=user_key, channel=turn.message.channel, phone=phone,

@@ -11,15 +11,11 @@ _KEY = "unread_notices"
 
 @registry.before_turn
 async def take_unread(turn: Turn) -> None:
-    services = turn.services
-    if services.notices is None or services.residents is None:
+    residents = turn.services.residents
+    if residents is None:
         return
-    resident = await services.residents.find_by_user_key(turn.message.user_key)
-    if resident is None:
-        return
-    unread = await services.notices.for_resident(resident.id, unread_only=True, limit=SHOWN)
+    unread = await residents.take_unread_notices(turn.message.user_key, SHOWN)
     if unread:
-        await services.notices.mark_read(resident.id, [n.id for n in unread])
         turn.message.metadata[_KEY] = [n.text for n in unread]  # newest first
 
 

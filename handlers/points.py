@@ -44,8 +44,7 @@ def _points(turn: Turn) -> PointsService:
 
 
 async def resident_of(turn: Turn) -> Resident:
-    settings = turn.services.settings
-    return await turn.services.residents.for_user_key(turn.message.user_key, settings.default_community)
+    return await turn.services.residents.me(turn.message.user_key)
 
 
 def _buttons(options: list[tuple[str, str]]) -> list[Button]:

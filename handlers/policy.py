@@ -12,7 +12,7 @@ registry.add_title("policy_question", "政策咨询")
 
 @registry.on_intent("policy_question")
 async def policy_question(turn: Turn) -> list[Reply]:
-    services = turn.services
-    resident = await services.residents.for_user_key(turn.message.user_key, services.settings.default_community)
-    centre = await services.communities.service_centre(resident.community)
+    residents = turn.services.residents
+    resident = await residents.me(turn.message.user_key)
+    centre = await residents.service_centre(resident.community)
     return [turn.say("policy_answer", hotline=HOTLINE, centre=centre, buttons=[Button("9 找人工", "9")])]

@@ -115,11 +115,11 @@ def place_entity(turn: Turn) -> str | None:
 
 
 async def registered_address(turn: Turn) -> str:
-    services = turn.services
-    resident = await services.residents.for_user_key(turn.message.user_key, services.settings.default_community)
+    residents = turn.services.residents
+    resident = await residents.me(turn.message.user_key)
     if resident.building:
         return resident.building
-    return await services.communities.name(resident.community) if services.communities else "社区"
+    return await residents.community_name(resident.community)
 
 
 async def location_choices(turn: Turn) -> list[Choice]:
@@ -197,7 +197,7 @@ async def on_media(turn: Turn) -> list[Reply] | None:
 
 async def submit(turn: Turn) -> list[Reply]:
     services, slots = turn.services, turn.state.slots
-    resident = await services.residents.for_user_key(turn.message.user_key, services.settings.default_community)
+    resident = await services.residents.me(turn.message.user_key)
     reporter = Reporter(resident.id, turn.message.user_key, resident.community)
     location = slots.get("location")
     new = NewReport(

@@ -45,14 +45,14 @@ def _describes_problem_afresh(turn: Turn) -> bool:
 
 
 async def _open_reports(turn: Turn) -> list[Report]:
-    resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
+    resident = await turn.services.residents.find(turn.message.user_key)
     return await _reports(turn).for_resident(resident.id) if resident else []
 
 
 async def show_status(turn: Turn) -> list[Reply]:
     """The ticket named in the message, or the resident's active tickets."""
     turn.state.end()
-    resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
+    resident = await turn.services.residents.find(turn.message.user_key)
     ticket = find_ticket(turn.text)
     if ticket:
         return [await _detail(turn, resident.id if resident else None, ticket)]
@@ -88,7 +88,7 @@ async def _detail(turn: Turn, resident_id: str | None, ticket: str, report: Repo
 @registry.on_flow(STATUS_FLOW)
 async def status_flow(turn: Turn) -> list[Reply] | None:
     state, slots = turn.state, turn.state.slots
-    resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
+    resident = await turn.services.residents.find(turn.message.user_key)
     if resident is None:
         state.end()
         return None

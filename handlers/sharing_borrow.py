@@ -103,9 +103,7 @@ async def after_post(turn: Turn, value: Any) -> list[Reply] | None:
     else:
         note = "这是您自己分享的，请选别的。" if post.owner_id == resident.id else None
     if post is None or note:
-        engine.done(turn).remove("post")
-        slots.pop("post", None)
-        return [await engine.ask(turn, FLOW, "post", note=note)]
+        return [await engine.ask_afresh(turn, FLOW, "post", note)]
     slots.update(post_title=post.title, post_kind=post.kind, post_mode=post.mode, post_state=post.state,
                  post_condition=post.condition, post_availability=post.availability)
     return None
@@ -202,5 +200,4 @@ FLOW = engine.register(Flow(
 
 
 async def start_borrow(turn: Turn, **values: Any) -> list[Reply]:
-    turn.state.slots = {}
     return await engine.start(turn, BORROW, **values)

@@ -18,8 +18,7 @@ def sharing(turn: Turn) -> SharingService:
 
 
 async def resident_of(turn: Turn) -> Resident:
-    settings = turn.services.settings
-    return await turn.services.residents.for_user_key(turn.message.user_key, settings.default_community)
+    return await turn.services.residents.me(turn.message.user_key)
 
 
 def day_label(iso: str) -> str:

@@ -158,9 +158,7 @@ async def submit_help(turn: Turn) -> list[Reply]:
         await sharing(turn).ask_help(resident, kind=slots["kind"], details=slots["details"], when=slots["when"],
                                      place=slots.get("place") or "")
     except ContentRejected as exc:
-        engine.done(turn).remove("details")
-        slots.pop("details", None)
-        return [await engine.ask(turn, HELP_FLOW, "details", note=exc.zh)]
+        return [await engine.ask_afresh(turn, HELP_FLOW, "details", exc.zh)]
     except SharingError as exc:
         raise CannotHandle(exc.zh) from exc
     kind_title = HELP_KINDS[slots["kind"]]
@@ -175,7 +173,6 @@ HELP_FLOW = engine.register(Flow(
 
 
 async def start_help(turn: Turn, **values: Any) -> list[Reply]:
-    turn.state.slots = {}
     return await engine.start(turn, HELP, **values)
 
 

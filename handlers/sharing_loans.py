@@ -93,12 +93,17 @@ async def help_entries(turn: Turn) -> list[Choice]:
             for role, h in entries[:MAX_ITEMS]]
 
 
+async def _handled_already(turn: Turn, flow: Flow) -> list[Reply]:
+    """The entry picked was dealt with meanwhile (by the other side): the list again."""
+    engine.done(turn).remove("entry")
+    return [await engine.ask(turn, flow, "entry", note="这条已经处理过了。")]
+
+
 async def after_loan_entry(turn: Turn, value: Any) -> list[Reply] | None:
     role, loan_id = str(value).split(":", 1)
     loan = await sharing(turn).loan(loan_id)
     if loan is None or not loan_actions(role, loan.state):
-        engine.done(turn).remove("entry")
-        return [await engine.ask(turn, MINE_FLOW, "entry", note="这条已经处理过了。")]
+        return await _handled_already(turn, MINE_FLOW)
     position = await sharing(turn).queue_position(loan) if loan.state == WAITING else 0
     turn.state.slots.update(role=role, ref_id=loan.id, state=loan.state, title=loan.post_title, position=position,
                             start=day_label(loan.start), end=day_label(loan.end), state_title=loan.state_title)
@@ -109,8 +114,7 @@ async def after_help_entry(turn: Turn, value: Any) -> list[Reply] | None:
     role, help_id = str(value).split(":", 1)
     found = await sharing(turn).help_request(help_id)
     if found is None or not help_actions(role, found.state):
-        engine.done(turn).remove("entry")
-        return [await engine.ask(turn, HELP_MINE_FLOW, "entry", note="这条已经处理过了。")]
+        return await _handled_already(turn, HELP_MINE_FLOW)
     turn.state.slots.update(role=role, ref_id=found.id, state=found.state, title=found.kind_title, when=found.when,
                             details=found.details, state_title=found.state_title, volunteer=found.volunteer_id)
     return None

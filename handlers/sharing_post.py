@@ -116,9 +116,7 @@ async def submit(turn: Turn) -> list[Reply]:
             resident, kind=slots["kind"], mode=slots.get("mode") or LEND, title=slots["title"],
             condition=slots.get("condition") or "", availability=slots.get("availability") or "", photo=photo)
     except ContentRejected as exc:
-        engine.done(turn).remove("title")
-        slots.pop("title", None)
-        return [await engine.ask(turn, SHARE, "title", note=exc.zh)]
+        return [await engine.ask_afresh(turn, SHARE, "title", exc.zh)]
     except SharingError as exc:
         raise CannotHandle(exc.zh) from exc
     turn.state.end()
@@ -138,5 +136,4 @@ async def share_item(turn: Turn) -> list[Reply]:
 
 
 async def start_share(turn: Turn, **values: Any) -> list[Reply]:
-    turn.state.slots = {}
     return await engine.start(turn, NEW, **values)

@@ -81,7 +81,8 @@ async def _recent_wechat_location(turn: Turn) -> tuple[float, float, str | None]
 
 async def _communities(turn: Turn) -> list[dict[str, str]]:
     """The numbered community list of the where-question (9 and 0 stay global keys)."""
-    listed = await turn.services.communities.listed(16) if turn.services.communities else []
+    residents = turn.services.residents
+    listed = await residents.listed_communities(16) if residents is not None else []
     numbers = [n for n in range(1, 20) if n != 9]
     return [{"key": str(n), "id": cid, "name": name} for n, (cid, name) in zip(numbers, listed)]
 
@@ -107,7 +108,7 @@ def _phrase(turn: Turn) -> str:
 async def _offer_courier(turn: Turn) -> bool:
     if turn.state.elder_mode or turn.services.residents is None:
         return False
-    resident = await turn.services.residents.find_by_user_key(turn.message.user_key)
+    resident = await turn.services.residents.find(turn.message.user_key)
     stations = _stations(turn)
     return stations.takes_couriers and not (resident and await stations.is_courier(resident.id))
 
@@ -250,8 +251,7 @@ async def _courier(turn: Turn) -> list[Reply]:
     slots = turn.state.slots
     if answer is False:  # back one step: the results
         return await _search(turn, slots["lat"], slots["lng"], slots.get("label"))
-    settings = turn.services.settings
-    resident = await turn.services.residents.for_user_key(turn.message.user_key, settings.default_community)
+    resident = await turn.services.residents.me(turn.message.user_key)
     await _stations(turn).register_courier(resident.id, resident.community)
     turn.state.end()
     report_key = next((item.key for item in registry.menu if item.intent == "report_problem"), "1")

@@ -19,6 +19,18 @@ class ServiceCentre:
     hours: str
 
 
+def centre_of(doc: dict[str, Any]) -> ServiceCentre:
+    """The service centre a community document names; where it names none, the community's
+    own 社区事务受理服务中心 with the usual hours (`DEFAULT_CENTRE_HOURS`)."""
+    name = doc.get("name") or "社区"
+    centre = doc.get("service_centre") or {}
+    return ServiceCentre(
+        name=centre.get("name") or f"{name}社区事务受理服务中心".replace("社区社区", "社区"),
+        address=centre.get("address"),
+        hours=centre.get("hours") or DEFAULT_CENTRE_HOURS,
+    )
+
+
 class CommunityRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._col = db["communities"]
@@ -34,14 +46,7 @@ class CommunityRepository:
         return [(d["_id"], d.get("name") or d["_id"]) for d in docs]
 
     async def service_centre(self, community: str) -> ServiceCentre:
-        doc = await self._col.find_one({"_id": community}) or {}
-        name = doc.get("name") or "社区"
-        centre = doc.get("service_centre") or {}
-        return ServiceCentre(
-            name=centre.get("name") or f"{name}社区事务受理服务中心".replace("社区社区", "社区"),
-            address=centre.get("address"),
-            hours=centre.get("hours") or DEFAULT_CENTRE_HOURS,
-        )
+        return centre_of(await self._col.find_one({"_id": community}) or {})
 
     # -- reads for the web layer (bot/api, bot/console) -------------------------------------
     async def names(self, query: dict[str, Any] | None = None) -> dict[str, str]:

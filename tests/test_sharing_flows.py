@@ -17,7 +17,9 @@ from services import events
 from services.content_check import seed_words
 from services.notify import Notifier
 from services.points import seed_points
+from services.residents import ResidentService
 from services.sharing import today
+from storage.communities import CommunityRepository
 from storage.elder_prefs import ElderPreferences
 from storage.dialogue_state import DialogueStateStore
 from storage.ledger import ISSUER, resident_account
@@ -37,8 +39,10 @@ class Chat:
         bus = events.EventBus()  # like the app's: the points rules subscribe on the bus the services get
         bus.subscribe("help.completed", self.points.subscriber("help.completed"))
         self.sharing = sharing_service(db, residents, notifier, bus)
-        self.services = Services(settings=Settings(default_community=COMMUNITY), elder_prefs=ElderPreferences(redis),
-                                 residents=residents, sharing=self.sharing, points=self.points)
+        people = ResidentService(residents, CommunityRepository(db), ElderPreferences(redis),
+                                 default_community=COMMUNITY)
+        self.services = Services(settings=Settings(default_community=COMMUNITY), residents=people,
+                                 sharing=self.sharing, points=self.points)
         self.store = DialogueStateStore(redis, 600)
         self.router = Router(registry)
 

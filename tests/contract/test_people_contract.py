@@ -1,4 +1,5 @@
-"""Contract of ResidentRepository and NoticeRepository: the real ones and the fakes agree."""
+"""Contract of ResidentRepository, NoticeRepository, CommunityRepository's chat reads and
+ElderPreferences: the real ones and the fakes agree."""
 from __future__ import annotations
 
 import asyncio
@@ -7,10 +8,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from storage.communities import CommunityRepository
+from storage.elder_prefs import ElderPreferences
 from storage.notices import NoticeRepository
 from storage.residents import ResidentRepository
 from tests.contract import repository
-from tests.fakes.people import FakeNoticeRepository, FakeResidentRepository
+from tests.fakes.people import (FakeCommunityRepository, FakeElderPreferences, FakeNoticeRepository,
+                                FakeResidentRepository)
 
 pytestmark = pytest.mark.contract
 
@@ -93,3 +97,52 @@ async def test_notices_newest_first_and_marked_read(notices):
     assert await notices.mark_read("r2", [ids[1]]) == 0  # someone else's notice
     assert await notices.mark_read("r1") == 2
     assert await notices.for_resident("r1", unread_only=True) == []
+
+
+COMMUNITY_DOCS = [
+    {"_id": "b-lianhua", "name": "莲花社区", "street": "huafu"},
+    {"_id": "a-huafu", "name": "华富", "street": "huafu",
+     "service_centre": {"name": "华富街道党群服务中心", "address": "华富路5号", "hours": "每天 9:00-17:00"}},
+    {"_id": "c-unnamed", "street": "huafu"},
+]
+
+
+@pytest.fixture
+async def communities(make):
+    """Seeded through the database (the repository writes no communities) or the fake's `add`."""
+    repo, db = make(lambda db: (CommunityRepository(db), db), lambda: (FakeCommunityRepository(), None))
+    if db is not None:
+        await db.communities.insert_many([dict(doc) for doc in COMMUNITY_DOCS])
+    else:
+        for doc in COMMUNITY_DOCS:
+            repo.add(doc)
+    return repo
+
+
+@pytest.fixture
+def elder_prefs(impl, request):
+    return ElderPreferences(request.getfixturevalue("redis")) if impl == "mongo" else FakeElderPreferences()
+
+
+async def test_community_names_list_and_service_centres(communities):
+    assert await communities.name("b-lianhua") == "莲花社区"
+    assert await communities.name("c-unnamed") == "社区" and await communities.name("nowhere") == "社区"
+    everyone = [("a-huafu", "华富"), ("b-lianhua", "莲花社区"), ("c-unnamed", "c-unnamed")]
+    assert await communities.listed() == everyone
+    assert await communities.listed(2) == [("a-huafu", "华富"), ("b-lianhua", "莲花社区")]
+    named = await communities.service_centre("a-huafu")
+    assert (named.name, named.address, named.hours) == ("华富街道党群服务中心", "华富路5号", "每天 9:00-17:00")
+    own = await communities.service_centre("b-lianhua")
+    assert own.name == "莲花社区事务受理服务中心" and own.address is None and own.hours.startswith("周一至周五")
+    assert (await communities.service_centre("nowhere")).name == "社区事务受理服务中心"
+
+
+async def test_elder_preference_chosen_or_from_the_profile(elder_prefs):
+    assert await elder_prefs.get("rest:u1") is None
+    await elder_prefs.from_profile("rest:u1", False)
+    assert await elder_prefs.get("rest:u1") == "no"
+    await elder_prefs.chosen("rest:u1", True)
+    await elder_prefs.from_profile("rest:u2", True)
+    assert (await elder_prefs.get("rest:u1"), await elder_prefs.get("rest:u2")) == ("on", "on")
+    await elder_prefs.chosen("rest:u1", False)
+    assert await elder_prefs.get("rest:u1") == "off"

@@ -1,5 +1,7 @@
 """In-memory twins of storage/residents.py's ResidentRepository and storage/notices.py's
-NoticeRepository (what services/notify.py's Notifier is given)."""
+NoticeRepository (what services/notify.py's Notifier is given), and of the chat's reads of
+storage/communities.py's CommunityRepository and storage/elder_prefs.py's ElderPreferences
+(what services/residents.py's ResidentService is given)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,6 +11,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
+from storage.communities import ServiceCentre, centre_of
+from storage.elder_prefs import CHOSEN_TTL, PROFILE_TTL
 from storage.notices import Notice
 from storage.residents import Resident
 from tests.fakes.query import stored
@@ -120,3 +124,42 @@ class FakeNoticeRepository:
                 doc["read"] = True
                 changed += 1
         return changed
+
+
+class FakeCommunityRepository:
+    """The chat's reads: name, the numbered list, the service centre."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    def add(self, doc: dict[str, Any]) -> None:
+        self.docs[doc["_id"]] = stored(doc)
+
+    async def name(self, community: str) -> str:
+        return (self.docs.get(community) or {}).get("name") or "社区"
+
+    async def listed(self, limit: int = 16) -> list[tuple[str, str]]:
+        return [(cid, doc.get("name") or cid) for cid, doc in sorted(self.docs.items())][:limit]
+
+    async def service_centre(self, community: str) -> ServiceCentre:
+        return centre_of(stored(self.docs.get(community) or {}))
+
+
+class FakeElderPreferences:
+    """user_key -> (value, seconds it is kept)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, tuple[str, int]] = {}
+
+    async def get(self, user_key: str) -> str | None:
+        value = self.kept.get(user_key)
+        return value[0] if value else None
+
+    async def chosen(self, user_key: str, on: bool) -> None:
+        self.kept[user_key] = ("on" if on else "off", CHOSEN_TTL)
+
+    async def from_profile(self, user_key: str, on: bool) -> None:
+        self.kept[user_key] = ("on" if on else "no", PROFILE_TTL)
