@@ -44,6 +44,7 @@ from services.faq import FaqService
 from services.handoff import HandoffService
 from services.locations import RecentLocations
 from services.notify import Notifier
+from services.personal_data import PersonalData
 from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
 from services.report_rules import ReportRules
 from services.reports import ReportService
@@ -138,6 +139,7 @@ class Components:
     chat: ChatService
     locations: RecentLocations
     privacy: PrivacyRequests
+    personal_data: PersonalData
     audit: AuditLog
     staff_accounts: StaffRepository
     communities: CommunityRepository
@@ -193,8 +195,8 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     api_sessions = SessionStore(redis, "api", settings.api_session_ttl)
     states = DialogueStateStore(redis, settings.dialogue_ttl_seconds)
     locations = RecentLocations(redis)  # the WeChat channel writes, the station dialogue reads
-    privacy = PrivacyRequests(db, redis, states, conversations, api_sessions, settings.base_url,
-                              before_erase=lambda person: bookings.release_for_erasure(person.id))
+    personal_data = PersonalData(db, redis, bookings, api_sessions)  # PIPL export and erasure
+    privacy = PrivacyRequests(personal_data, redis, states, conversations, settings.base_url)
     chat = ChatService(
         nlu=nlu,
         states=states,
@@ -237,7 +239,9 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         link_code_guard=LoginGuard(redis, LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK, prefix=LINK_CODE_PREFIX),
         dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
-        stations=stations, handoff=handoff, chat=chat, locations=locations, privacy=privacy, audit=AuditLog(db), staff_accounts=StaffRepository(db),
+        stations=stations, handoff=handoff, chat=chat, locations=locations,
+        privacy=privacy, personal_data=personal_data,
+        audit=AuditLog(db), staff_accounts=StaffRepository(db),
         communities=communities, callbacks=callbacks, routing=routing, faq_entries=faq_entries,
         dashboards=Dashboards(db), station_import=StationImporter(station_repo),
         api_sessions=api_sessions,
@@ -248,26 +252,30 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     )
 
 
+# What the HTTP layer (API, console, channels, tests) reads: app key -> part of Components.
+PUBLISHED: tuple[tuple[web.AppKey, str], ...] = (
+    (keys.MONGO, "db"), (keys.REDIS, "redis"), (keys.BUS, "bus"),
+    (keys.RATE_LIMITER, "rate_limiter"), (keys.LINK_CODE_GUARD, "link_code_guard"), (keys.DEDUP, "dedup"),
+    (keys.FAQ, "faq"), (keys.NOTIFIER, "notifier"), (keys.PHOTOS, "photos"),
+    (keys.REPORTS, "reports"), (keys.BOOKINGS, "bookings"), (keys.POINTS, "points"), (keys.SHARING, "sharing"),
+    (keys.STATIONS, "stations"), (keys.HANDOFF, "handoff"),
+    (keys.CHAT, "chat"), (keys.PRIVACY, "privacy"), (keys.PERSONAL_DATA, "personal_data"),
+    (keys.AUDIT, "audit"), (keys.STAFF_ACCOUNTS, "staff_accounts"), (keys.RESIDENTS, "residents"),
+    (keys.COMMUNITIES, "communities"), (keys.CALLBACKS, "callbacks"), (keys.STATION_IMPORT, "station_import"),
+    (keys.ROUTING, "routing"), (keys.FAQ_ENTRIES, "faq_entries"), (keys.DASHBOARDS, "dashboards"),
+    (keys.API_SESSIONS, "api_sessions"), (keys.CONSOLE_SESSIONS, "console_sessions"),
+    (keys.LOGIN_GUARD, "login_guard"),
+    # only when configured (MP_APP_ID/MP_APP_SECRET; WECHAT_TOKEN with AppID/AppSecret)
+    (keys.MP_CLIENT, "mp_client"), (keys.WECHAT, "wechat"), (keys.WECHAT_MEDIA, "wechat_media"),
+)
+
+
 def publish(app: web.Application, parts: Components) -> None:
-    """Put what the HTTP layer (API, console, channels, tests) reads into the app's keys."""
-    app[keys.MONGO], app[keys.REDIS], app[keys.BUS] = parts.db, parts.redis, parts.bus
-    app[keys.RATE_LIMITER], app[keys.LINK_CODE_GUARD], app[keys.DEDUP] = (
-        parts.rate_limiter, parts.link_code_guard, parts.dedup)
-    app[keys.FAQ], app[keys.NOTIFIER], app[keys.PHOTOS] = parts.faq, parts.notifier, parts.photos
-    app[keys.REPORTS], app[keys.BOOKINGS] = parts.reports, parts.bookings
-    app[keys.POINTS], app[keys.SHARING] = parts.points, parts.sharing
-    app[keys.STATIONS], app[keys.HANDOFF] = parts.stations, parts.handoff
-    app[keys.CHAT], app[keys.PRIVACY] = parts.chat, parts.privacy
-    app[keys.AUDIT], app[keys.STAFF_ACCOUNTS], app[keys.RESIDENTS] = parts.audit, parts.staff_accounts, parts.residents
-    app[keys.COMMUNITIES], app[keys.CALLBACKS] = parts.communities, parts.callbacks
-    app[keys.STATION_IMPORT] = parts.station_import
-    app[keys.ROUTING], app[keys.FAQ_ENTRIES], app[keys.DASHBOARDS] = parts.routing, parts.faq_entries, parts.dashboards
-    app[keys.API_SESSIONS], app[keys.CONSOLE_SESSIONS] = parts.api_sessions, parts.console_sessions
-    app[keys.LOGIN_GUARD] = parts.login_guard
-    if parts.mp_client is not None:
-        app[keys.MP_CLIENT] = parts.mp_client
-    if parts.wechat is not None and parts.wechat_media is not None:
-        app[keys.WECHAT], app[keys.WECHAT_MEDIA] = parts.wechat, parts.wechat_media
+    """Put what the HTTP layer reads into the app's typed keys (what is not configured stays unset)."""
+    for key, name in PUBLISHED:
+        value = getattr(parts, name)
+        if value is not None:
+            app[key] = value
 
 
 class House:

@@ -18,6 +18,7 @@ from services.events import EventBus
 from services.faq import FaqService
 from services.points import PointsService
 from services.notify import Notifier
+from services.personal_data import PersonalData
 from services.reports import ReportService
 from services.sharing import SharingService
 from services.handoff import HandoffService
@@ -45,6 +46,7 @@ NLU = web.AppKey("nlu", NLUService)
 NLU_LOADING = web.AppKey("nlu_loading", asyncio.Task)
 CHAT = web.AppKey("chat", ChatService)
 PRIVACY = web.AppKey("privacy", PrivacyRequests)  # data export / erasure said in chat, export links
+PERSONAL_DATA = web.AppKey("personal_data", PersonalData)  # PIPL export and erasure (/api/v1/me, chat)
 DEDUP = web.AppKey("dedup", Deduplicator)
 WECHAT = web.AppKey("wechat", WeChatClient)  # only when WeChat AppID/AppSecret are configured
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

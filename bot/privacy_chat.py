@@ -19,18 +19,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from redis.asyncio import Redis
 
 from handlers.messages import Button, InboundMessage, Reply
 from handlers.text import normalize
+from services.personal_data import PersonalData
 from storage.conversations import ConversationRepository
 from storage.dialogue_state import DialogueStateStore
-from storage.personal_data import erase_resident, export_resident, resident_for_identity
-from storage.residents import Resident
-from storage.sessions import SessionStore
 
 CHANNELS = frozenset({"wechat", "rest"})
 PENDING_KEY = "linli:privacy:pending:{user_key}"
@@ -78,21 +75,16 @@ def digest(token: str) -> str:
 
 
 class PrivacyRequests:
-    """Export and erasure said in chat. It works across every collection and key that
-    holds a person (storage/personal_data.py), which is why it gets the database and Redis
-    themselves; the dialogue handlers never do."""
+    """Export and erasure said in chat, done by the PIPL service (services/personal_data.py)."""
 
-    def __init__(self, db: AsyncIOMotorDatabase, redis: Redis, states: DialogueStateStore,
-                 conversations: ConversationRepository, api_sessions: SessionStore, public_url: str,
-                 before_erase: Callable[[Resident], Awaitable[Any]]) -> None:
-        """`api_sessions`: the mini-program sessions an erased person loses; `public_url`: where
-        residents open the export link; `before_erase`: what must happen first (bookings
-        give their places back)."""
-        self.db, self.redis = db, redis
+    def __init__(self, personal_data: PersonalData, redis: Redis, states: DialogueStateStore,
+                 conversations: ConversationRepository, public_url: str) -> None:
+        """`redis` holds the pending erasures and the export links; `public_url` is where
+        residents open the link."""
+        self.personal_data = personal_data
+        self.redis = redis
         self.states, self.conversations = states, conversations
-        self.api_sessions = api_sessions
         self.public_url = public_url.rstrip("/")
-        self.before_erase = before_erase
 
     async def intercept(self, message: InboundMessage) -> list[Reply] | None:
         """Replies when the message is a data-rights request or its confirmation; None
@@ -134,9 +126,8 @@ class PrivacyRequests:
         return user_key
 
     async def export(self, user_key: str) -> dict[str, Any]:
-        """Everything kept about the person behind `user_key` (storage/personal_data.py)."""
-        resident = await resident_for_identity(self.db, user_key)
-        return await export_resident(self.db, resident)
+        """Everything kept about the person behind `user_key`."""
+        return await self.personal_data.export(await self.personal_data.of_identity(user_key))
 
     async def _answer(self, message: InboundMessage, text: str, intent: str, replies: list[Reply],
                       logged: list[Reply] | None = None) -> list[Reply]:
@@ -162,9 +153,6 @@ class PrivacyRequests:
 
     async def _erase(self, message: InboundMessage) -> list[Reply]:
         async with self.states.locked(message.user_key):
-            resident = await resident_for_identity(self.db, message.user_key)
-            await erase_resident(self.db, self.redis, resident, before_erase=self.before_erase)
-            if resident.id:  # mini-program sessions of the same person end too
-                await self.api_sessions.revoke_owner(resident.id)
+            await self.personal_data.erase(await self.personal_data.of_identity(message.user_key))
         message.metadata[ERASED] = True
         return [Reply(DONE)]

@@ -19,7 +19,6 @@ from bot.json_body import read_json
 from bot.api.models.profile import Export, Profile, ProfileUpdate
 from bot.api.spec import TOO_LARGE, operations
 from bot.errors import ApiError
-from storage.personal_data import erase_resident, export_resident
 from storage.residents import Resident
 
 routes = web.RouteTableDef()
@@ -62,7 +61,7 @@ async def patch_me(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/me/export")
 @op("exportProfile", "导出我的全部个人信息（JSON）", answers={200: (Export, "我的数据")})
 async def export_me(request: web.Request) -> web.Response:
-    data = await export_resident(request.config_dict[keys.MONGO], current_resident(request))
+    data = await request.config_dict[keys.PERSONAL_DATA].export(current_resident(request))
     return web.Response(
         text=dumps(Export(**data)),
         content_type="application/json",
@@ -74,9 +73,5 @@ async def export_me(request: web.Request) -> web.Response:
 @op("deleteProfile", "注销账号并删除个人信息（工单等记录保留但不再关联到人）",
     answers={204: {"description": "已删除，令牌全部失效"}})
 async def delete_me(request: web.Request) -> web.Response:
-    resident = current_resident(request)
-    bookings = request.config_dict[keys.BOOKINGS]
-    await erase_resident(request.config_dict[keys.MONGO], request.config_dict[keys.REDIS], resident,
-                         before_erase=lambda r: bookings.release_for_erasure(r.id))
-    await request.config_dict[keys.API_SESSIONS].revoke_owner(resident.id)
+    await request.config_dict[keys.PERSONAL_DATA].erase(current_resident(request))
     return web.Response(status=204)
