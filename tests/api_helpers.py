@@ -81,6 +81,14 @@ async def make_staff(db, username: str, role: str, community: str | None = None,
     )
 
 
+async def seed_places_and_staff(db, community: str) -> None:
+    """The places (`seed_places`), a grid worker `grid-a` and a community admin `admin-a` of
+    `community`: what most console tests start from."""
+    await seed_places(db)
+    await make_staff(db, "grid-a", "grid_worker", community)
+    await make_staff(db, "admin-a", "community_admin", community)
+
+
 def csrf_of(html: str) -> str:
     match = CSRF_INPUT.search(html)
     assert match, "page has no CSRF field"

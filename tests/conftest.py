@@ -23,6 +23,10 @@ from nlu.service import NLUService
 from storage import mongo
 from storage.servers import env_or_none, mongo_server, redis_server
 
+# The helper modules several test modules share: their asserts are rewritten too, so a
+# failing check inside a helper shows the values it compared.
+pytest.register_assert_rewrite("tests.bookings_helpers", "tests.reports_helpers", "tests.wechat_helpers")
+
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory):

@@ -2,7 +2,7 @@
 codes the generic checks cannot produce."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from bot import keys
 from storage.bookings import seed_catalog
@@ -37,34 +37,14 @@ async def _book(client: Any, token: str, slot_id: str, **extra: Any) -> dict:
     return await resp.json()
 
 
-async def _services(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "GET", f"{B}/services", token)
+def _ready_then(method: str, path: str, **kwargs: Any) -> Callable[[Any], Awaitable[int]]:
+    """The scenario: a resident made ready by `_ready` sends `method` to `path`."""
 
+    async def run(h: Any) -> int:
+        client, token = await _ready(h)
+        return await h.call(client, method, path, token, **kwargs)
 
-async def _services_not_linked(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "GET", f"{B}/services?for={NOBODY}", token)
-
-
-async def _slots(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "GET", f"{B}/services/elderly_meal/slots", token)
-
-
-async def _slots_not_linked(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "GET", f"{B}/services/elderly_meal/slots?for={NOBODY}", token)
-
-
-async def _slots_unknown(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "GET", f"{B}/services/massage/slots", token)
-
-
-async def _mine(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "GET", f"{B}/bookings", token)
+    return run
 
 
 async def _create(h: Any) -> int:
@@ -72,12 +52,18 @@ async def _create(h: Any) -> int:
     return await h.call(client, "POST", f"{B}/bookings", token, json={"slot_id": await _slot(client, token)})
 
 
-async def _create_queued(h: Any) -> int:
+async def _full(h: Any) -> tuple[Any, str, str, str, dict]:
+    """Two residents and a slot of one place, which the first has booked."""
     client, first = await _ready(h, "first")
     second = await h.login(client, "second")
     await client.patch(f"{B}/me", json={"birth_year": 1990}, headers={"Authorization": f"Bearer {second}"})
     slot_id = await _slot(client, first, capacity=1)
-    await _book(client, first, slot_id)
+    booking = (await _book(client, first, slot_id))["booking"]
+    return client, first, second, slot_id, booking
+
+
+async def _create_queued(h: Any) -> int:
+    client, _, second, slot_id, _ = await _full(h)
     return await h.call(client, "POST", f"{B}/bookings", second, json={"slot_id": slot_id, "waitlist": True})
 
 
@@ -85,11 +71,6 @@ async def _create_not_linked(h: Any) -> int:
     client, token = await _ready(h)
     return await h.call(client, "POST", f"{B}/bookings", token,
                         json={"slot_id": await _slot(client, token), "for_resident_id": NOBODY})
-
-
-async def _create_missing(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "POST", f"{B}/bookings", token, json={"slot_id": "0" * 24})
 
 
 async def _create_twice(h: Any) -> int:
@@ -114,11 +95,7 @@ async def _cancel_twice(h: Any) -> int:
 
 async def _queued(h: Any) -> tuple[Any, str, str, str, dict]:
     """Two residents; the second waits for the first's place."""
-    client, first = await _ready(h, "first")
-    second = await h.login(client, "second")
-    await client.patch(f"{B}/me", json={"birth_year": 1990}, headers={"Authorization": f"Bearer {second}"})
-    slot_id = await _slot(client, first, capacity=1)
-    booking = (await _book(client, first, slot_id))["booking"]
+    client, first, second, slot_id, booking = await _full(h)
     entry = (await _book(client, second, slot_id, waitlist=True))["waitlist"]
     return client, first, second, entry["id"], booking
 
@@ -145,16 +122,6 @@ async def _decline_twice(h: Any) -> int:
     return await h.call(client, "POST", f"{B}/waitlist/{entry_id}/decline", second)
 
 
-async def _links(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "GET", f"{B}/resident-links", token)
-
-
-async def _link_request(h: Any) -> int:
-    client, token = await _ready(h)
-    return await h.call(client, "POST", f"{B}/resident-links", token, json={"relation": "family", "label": "妈妈"})
-
-
 async def _linked(h: Any) -> tuple[Any, str, str, dict]:
     client, helper = await _ready(h, "helper", birth_year=1985)
     elder = await h.login(client, "elder")
@@ -175,16 +142,17 @@ async def _link_revoke(h: Any) -> int:
 
 
 SCENARIOS = {
-    ("GET", f"{B}/services", 200): _services,
-    ("GET", f"{B}/services", 403): _services_not_linked,
-    ("GET", f"{B}/services/{{code}}/slots", 200): _slots,
-    ("GET", f"{B}/services/{{code}}/slots", 403): _slots_not_linked,
-    ("GET", f"{B}/services/{{code}}/slots", 404): _slots_unknown,
-    ("GET", f"{B}/bookings", 200): _mine,
+    ("GET", f"{B}/services", 200): _ready_then("GET", f"{B}/services"),
+    ("GET", f"{B}/services", 403): _ready_then("GET", f"{B}/services?for={NOBODY}"),
+    ("GET", f"{B}/services/{{code}}/slots", 200): _ready_then("GET", f"{B}/services/elderly_meal/slots"),
+    ("GET", f"{B}/services/{{code}}/slots", 403): _ready_then(
+        "GET", f"{B}/services/elderly_meal/slots?for={NOBODY}"),
+    ("GET", f"{B}/services/{{code}}/slots", 404): _ready_then("GET", f"{B}/services/massage/slots"),
+    ("GET", f"{B}/bookings", 200): _ready_then("GET", f"{B}/bookings"),
     ("POST", f"{B}/bookings", 201): _create,
     ("POST", f"{B}/bookings", 202): _create_queued,
     ("POST", f"{B}/bookings", 403): _create_not_linked,
-    ("POST", f"{B}/bookings", 404): _create_missing,
+    ("POST", f"{B}/bookings", 404): _ready_then("POST", f"{B}/bookings", json={"slot_id": "0" * 24}),
     ("POST", f"{B}/bookings", 409): _create_twice,
     ("POST", f"{B}/bookings/{{booking_id}}/cancel", 200): _cancel,
     ("POST", f"{B}/bookings/{{booking_id}}/cancel", 409): _cancel_twice,
@@ -192,8 +160,9 @@ SCENARIOS = {
     ("POST", f"{B}/waitlist/{{entry_id}}/accept", 409): _accept_not_offered,
     ("POST", f"{B}/waitlist/{{entry_id}}/decline", 200): _decline,
     ("POST", f"{B}/waitlist/{{entry_id}}/decline", 409): _decline_twice,
-    ("GET", f"{B}/resident-links", 200): _links,
-    ("POST", f"{B}/resident-links", 201): _link_request,
+    ("GET", f"{B}/resident-links", 200): _ready_then("GET", f"{B}/resident-links"),
+    ("POST", f"{B}/resident-links", 201): _ready_then(
+        "POST", f"{B}/resident-links", json={"relation": "family", "label": "妈妈"}),
     ("POST", f"{B}/resident-links/confirm", 200): _link_confirm,
     ("DELETE", f"{B}/resident-links/{{link_id}}", 204): _link_revoke,
 }

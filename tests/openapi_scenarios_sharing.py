@@ -3,7 +3,7 @@ codes the generic checks cannot produce."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from services.content_check import seed_words
 from services.sharing import today
@@ -45,9 +45,20 @@ async def _help(h: Any) -> tuple[Any, str, str, str]:
     return client, asker, volunteer, (await resp.json())["id"]
 
 
-async def _search(h: Any) -> int:
-    client, _, neighbour, _ = await _post(h)
-    return await h.call(client, "GET", POSTS, neighbour, params={"q": "梯子"})
+Setup = Callable[[Any], Awaitable[tuple[Any, str, str, str]]]
+
+
+def _then(setup: Setup, actor: str, method: str, path: str, **kwargs: Any) -> Callable[[Any], Awaitable[int]]:
+    """The scenario: after `setup` (a client, the token of the resident who made something, the
+    token of another and the id of what was made), `actor` ("maker" or "other") sends `method`
+    to `path` (its {id} is the id)."""
+
+    async def run(h: Any) -> int:
+        client, maker, other, made_id = await setup(h)
+        token = maker if actor == "maker" else other
+        return await h.call(client, method, path.format(id=made_id), token, **kwargs)
+
+    return run
 
 
 async def _create(h: Any) -> int:
@@ -59,21 +70,6 @@ async def _create_rejected(h: Any) -> int:
     await seed_words(h.db)
     client = await h.client()
     return await h.call(client, "POST", POSTS, await h.login(client), json={"kind": "item", "title": "代开发票"})
-
-
-async def _mine(h: Any) -> int:
-    client, owner, _, _ = await _post(h)
-    return await h.call(client, "GET", f"{POSTS}/mine", owner)
-
-
-async def _get(h: Any) -> int:
-    client, _, neighbour, post_id = await _post(h)
-    return await h.call(client, "GET", f"{POSTS}/{post_id}", neighbour)
-
-
-async def _withdraw(h: Any) -> int:
-    client, owner, _, post_id = await _post(h)
-    return await h.call(client, "DELETE", f"{POSTS}/{post_id}", owner)
 
 
 async def _withdraw_lent(h: Any) -> int:
@@ -100,30 +96,10 @@ async def _borrow_rejected(h: Any) -> int:
                         json={**_dates(), "note": "有事打13812345678"})
 
 
-async def _report(h: Any) -> int:
-    client, _, neighbour, post_id = await _post(h)
-    return await h.call(client, "POST", f"{POSTS}/{post_id}/report", neighbour, json={"reason": "像广告"})
-
-
-async def _loans(h: Any) -> int:
-    client, owner, _, _ = await _loan(h)
-    return await h.call(client, "GET", "/api/v1/sharing/loans", owner, params={"role": "owner"})
-
-
-async def _accept(h: Any) -> int:
-    client, owner, _, loan_id = await _loan(h)
-    return await h.call(client, "POST", f"/api/v1/sharing/loans/{loan_id}/accept", owner)
-
-
 async def _accept_twice(h: Any) -> int:
     client, owner, _, loan_id = await _loan(h)
     await client.post(f"/api/v1/sharing/loans/{loan_id}/accept", headers=_auth(owner))
     return await h.call(client, "POST", f"/api/v1/sharing/loans/{loan_id}/accept", owner)
-
-
-async def _open_helps(h: Any) -> int:
-    client, _, volunteer, _ = await _help(h)
-    return await h.call(client, "GET", HELPS, volunteer)
 
 
 async def _ask(h: Any) -> int:
@@ -138,16 +114,6 @@ async def _ask_rejected(h: Any) -> int:
                         json={"kind": "other", "details": "有事打13812345678", "when": "随时"})
 
 
-async def _my_helps(h: Any) -> int:
-    client, asker, _, _ = await _help(h)
-    return await h.call(client, "GET", f"{HELPS}/mine", asker)
-
-
-async def _take(h: Any) -> int:
-    client, _, volunteer, help_id = await _help(h)
-    return await h.call(client, "POST", f"{HELPS}/{help_id}/take", volunteer)
-
-
 async def _take_taken(h: Any) -> int:
     client, asker, volunteer, help_id = await _help(h)
     await client.post(f"{HELPS}/{help_id}/take", headers=_auth(volunteer))
@@ -155,31 +121,30 @@ async def _take_taken(h: Any) -> int:
     return await h.call(client, "POST", f"{HELPS}/{help_id}/take", other)
 
 
-async def _report_help_bad_body(h: Any) -> int:
-    client, _, volunteer, help_id = await _help(h)
-    return await h.call(client, "POST", f"{HELPS}/{help_id}/report", volunteer, json={"reason": {"$ne": ""}})
-
-
 SCENARIOS = {
-    ("GET", POSTS, 200): _search,
+    ("GET", POSTS, 200): _then(_post, "other", "GET", POSTS, params={"q": "梯子"}),
     ("POST", POSTS, 201): _create,
     ("POST", POSTS, 422): _create_rejected,
-    ("GET", f"{POSTS}/mine", 200): _mine,
-    ("GET", f"{POSTS}/{{id}}", 200): _get,
-    ("DELETE", f"{POSTS}/{{id}}", 200): _withdraw,
+    ("GET", f"{POSTS}/mine", 200): _then(_post, "maker", "GET", f"{POSTS}/mine"),
+    ("GET", f"{POSTS}/{{id}}", 200): _then(_post, "other", "GET", f"{POSTS}/{{id}}"),
+    ("DELETE", f"{POSTS}/{{id}}", 200): _then(_post, "maker", "DELETE", f"{POSTS}/{{id}}"),
     ("DELETE", f"{POSTS}/{{id}}", 409): _withdraw_lent,
     ("POST", f"{POSTS}/{{id}}/borrow", 201): _borrow,
     ("POST", f"{POSTS}/{{id}}/borrow", 409): _borrow_twice,
     ("POST", f"{POSTS}/{{id}}/borrow", 422): _borrow_rejected,
-    ("POST", f"{POSTS}/{{id}}/report", 200): _report,
-    ("GET", "/api/v1/sharing/loans", 200): _loans,
-    ("POST", "/api/v1/sharing/loans/{id}/{action}", 200): _accept,
+    ("POST", f"{POSTS}/{{id}}/report", 200): _then(
+        _post, "other", "POST", f"{POSTS}/{{id}}/report", json={"reason": "像广告"}),
+    ("GET", "/api/v1/sharing/loans", 200): _then(
+        _loan, "maker", "GET", "/api/v1/sharing/loans", params={"role": "owner"}),
+    ("POST", "/api/v1/sharing/loans/{id}/{action}", 200): _then(
+        _loan, "maker", "POST", "/api/v1/sharing/loans/{id}/accept"),
     ("POST", "/api/v1/sharing/loans/{id}/{action}", 409): _accept_twice,
-    ("GET", HELPS, 200): _open_helps,
+    ("GET", HELPS, 200): _then(_help, "other", "GET", HELPS),
     ("POST", HELPS, 201): _ask,
     ("POST", HELPS, 422): _ask_rejected,
-    ("GET", f"{HELPS}/mine", 200): _my_helps,
-    ("POST", f"{HELPS}/{{id}}/{{action}}", 200): _take,
+    ("GET", f"{HELPS}/mine", 200): _then(_help, "maker", "GET", f"{HELPS}/mine"),
+    ("POST", f"{HELPS}/{{id}}/{{action}}", 200): _then(_help, "other", "POST", f"{HELPS}/{{id}}/take"),
     ("POST", f"{HELPS}/{{id}}/{{action}}", 409): _take_taken,
-    ("POST", f"{HELPS}/{{id}}/{{action}}", 400): _report_help_bad_body,
+    ("POST", f"{HELPS}/{{id}}/{{action}}", 400): _then(
+        _help, "other", "POST", f"{HELPS}/{{id}}/report", json={"reason": {"$ne": ""}}),
 }

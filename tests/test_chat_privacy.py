@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from bot.privacy_chat import PENDING_KEY, PENDING_TTL
 from storage.pii_registry import REDIS_NOT_PERSONAL
 from storage.residents import ResidentRepository
-from tests.test_wechat import OPENID, make_wechat  # noqa: F401  (fixtures)
-from tests.test_wechat import fake_api  # noqa: F401
+from tests.wechat_helpers import OPENID, make_wechat  # noqa: F401  (fixtures)
+from tests.wechat_helpers import fake_api  # noqa: F401
 
 URL = "/webhooks/rest/webhook"
 SENDER = "zhang-resident-7731"

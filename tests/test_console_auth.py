@@ -8,7 +8,7 @@ import pytest_asyncio
 from bot import keys
 from storage.audit import AuditLog
 from tests.api_helpers import (  # noqa: F401  (fixtures)
-    PASSWORD, console_login, csrf_of, fast_argon2, make_staff, other_browser, seed_places,
+    PASSWORD, console_login, csrf_of, fast_argon2, make_staff, other_browser, seed_places, seed_places_and_staff,
 )
 from tests.waiting import expired
 
@@ -18,9 +18,7 @@ CREATE, UPDATE = "<td>staff.create</td>", "<td>resident.update</td>"
 
 @pytest_asyncio.fixture
 async def console(make_client, db):
-    await seed_places(db)
-    await make_staff(db, "grid-a", "grid_worker", A)
-    await make_staff(db, "admin-a", "community_admin", A)
+    await seed_places_and_staff(db, A)
     await make_staff(db, "admin-b", "community_admin", B)
     await make_staff(db, "street", "street_admin", street="huafu")
     await make_staff(db, "root", "sysadmin")

@@ -12,16 +12,14 @@ from bot import keys
 from bot.console.common import cst
 from services.report_rules import NewReport, Reporter
 from storage.residents import ResidentRepository
-from tests.api_helpers import console_login, fast_argon2, make_staff, seed_places  # noqa: F401
+from tests.api_helpers import console_login, fast_argon2, make_staff, seed_places_and_staff  # noqa: F401
 
 A, B = "huafu-tianmian", "huafu-xintian"
 
 
 @pytest_asyncio.fixture
 async def world(make_client, db):
-    await seed_places(db)
-    await make_staff(db, "grid-a", "grid_worker", A)
-    await make_staff(db, "admin-a", "community_admin", A)
+    await seed_places_and_staff(db, A)
     client = await make_client()
     service = client.app[keys.REPORTS]
     residents = ResidentRepository(db)

@@ -15,7 +15,7 @@ from bot import keys
 from bot.messages import InboundMessage
 from storage.seed import COMMUNITIES
 from tests.api_helpers import console_login, fast_argon2, make_staff  # noqa: F401  (fixture)
-from tests.test_wechat import OPENID, fake_api, make_wechat  # noqa: F401  (fixtures)
+from tests.wechat_helpers import OPENID, fake_api, make_wechat  # noqa: F401  (fixtures)
 
 URL = "/webhooks/rest/webhook"
 

@@ -13,7 +13,7 @@ from bot import keys
 from storage.bookings import seed_catalog
 from storage.routing import seed_routing
 from storage.seed import COMMUNITIES
-from tests.test_wechat import fake_api, make_wechat  # noqa: F401  (fixtures)
+from tests.wechat_helpers import fake_api, make_wechat  # noqa: F401  (fixtures)
 
 URL = "/webhooks/rest/webhook"
 TICKET = re.compile(r"R\d{8}-\d{4}")
@@ -99,7 +99,7 @@ async def test_reporting_with_numbers_where_offered(elder, db, nlu_service):
 
 
 async def test_voice_booking_and_report_on_wechat(make_wechat, db):  # noqa: F811
-    from tests.test_wechat import OPENID
+    from tests.wechat_helpers import OPENID
 
     client, wechat = await make_wechat()
     await seed(db, f"wechat:{OPENID}")

@@ -42,6 +42,19 @@ async def award_form(client, resident_id: str) -> str:
     return match.group(1)
 
 
+async def award_60_and_reserve(api, token, admin, csrf: str, resident_id: str, item_name: str,
+                               idempotency_key: str) -> tuple[dict, dict]:
+    """Staff award the resident 60 points, who then reserves the shop's `item_name`: the item as
+    the shop listed it, and the reservation."""
+    form = {"_csrf": csrf, "key": await award_form(admin, resident_id), "points": "60", "reason": "志愿服务"}
+    await admin.post(f"/console/points/residents/{resident_id}/award", data=form)
+    shop = await (await api.get("/api/v1/points/shop", headers=token)).json()
+    item = next(item for item in shop["items"] if item["name"] == item_name)
+    body = {"item_id": item["id"], "idempotency_key": idempotency_key}
+    reservation = await (await api.post(REDEEM, headers=token, json=body)).json()
+    return item, reservation
+
+
 async def test_award_redeem_pickup_and_reverse(api, staff_browser, db, setup):
     token, bob_id = setup
     assert (await (await api.get("/api/v1/points", headers=token)).json()) == {"balance": 0, "history": []}
@@ -109,12 +122,7 @@ async def test_award_redeem_pickup_and_reverse(api, staff_browser, db, setup):
 async def test_cancel_a_redemption_and_the_leaderboard(api, staff_browser, db, setup):
     token, bob_id = setup
     admin, csrf = await staff_client(staff_browser, api, "admin-a")
-    await admin.post(f"/console/points/residents/{bob_id}/award",
-                     data={"_csrf": csrf, "key": await award_form(admin, bob_id), "points": "60", "reason": "志愿服务"})
-    shop = await (await api.get("/api/v1/points/shop", headers=token)).json()
-    haircut = next(item for item in shop["items"] if item["name"] == "社区理发券")
-    reservation = await (await api.post(REDEEM, headers=token,
-                                        json={"item_id": haircut["id"], "idempotency_key": "tap-haircut-1"})).json()
+    haircut, reservation = await award_60_and_reserve(api, token, admin, csrf, bob_id, "社区理发券", "tap-haircut-1")
     cancelled = await (await api.post(f"{REDEEM}/{reservation['id']}/cancel", headers=token)).json()
     assert cancelled["state"] == "voided"
     assert (await (await api.get("/api/v1/points", headers=token)).json())["balance"] == 60
@@ -189,12 +197,7 @@ async def test_five_concurrent_console_voids_answer_once_and_audit_once(api, sta
     """Issue 13, L4."""
     token, bob_id = setup
     admin, csrf = await staff_client(staff_browser, api, "admin-a")
-    await admin.post(f"/console/points/residents/{bob_id}/award",
-                     data={"_csrf": csrf, "key": await award_form(admin, bob_id), "points": "60", "reason": "志愿服务"})
-    shop = await (await api.get("/api/v1/points/shop", headers=token)).json()
-    soap = next(item for item in shop["items"] if item["name"] == "洗衣皂")
-    reservation = await (await api.post(REDEEM, headers=token,
-                                        json={"item_id": soap["id"], "idempotency_key": "tap-void-1"})).json()
+    _, reservation = await award_60_and_reserve(api, token, admin, csrf, bob_id, "洗衣皂", "tap-void-1")
 
     async def void() -> int:
         resp = await admin.post(f"/console/points/reservations/{reservation['id']}/void",

@@ -46,7 +46,7 @@ from services.report_rules import NewReport, Reporter  # noqa: E402
 from storage.callbacks import CallbackRepository  # noqa: E402
 from storage.reports import Actor  # noqa: E402
 from storage.residents import ResidentRepository  # noqa: E402
-from tests.api_helpers import console_login, fast_argon2, make_staff, seed_places  # noqa: E402,F401
+from tests.api_helpers import console_login, fast_argon2, seed_places_and_staff  # noqa: E402,F401
 
 A = "huafu-tianmian"
 PHONE, SPACED, ID_CARD = "13912345678", "139 1234 5678", "440304199001011234"
@@ -54,9 +54,7 @@ PHONE, SPACED, ID_CARD = "13912345678", "139 1234 5678", "440304199001011234"
 
 @pytest_asyncio.fixture
 async def records(make_client, db):
-    await seed_places(db)
-    await make_staff(db, "grid-a", "grid_worker", A)
-    await make_staff(db, "admin-a", "community_admin", A)
+    await seed_places_and_staff(db, A)
     client = await make_client()
     resident = await ResidentRepository(db).for_user_key("rest:alice", A)
     callback, _ = await CallbackRepository(db).open_request(
@@ -95,9 +93,7 @@ async def test_admins_see_free_text_in_full(records):
 
 async def test_grid_workers_cannot_confirm_a_phone_number_by_searching(make_client, db):
     """L3: the points lookup by phone number is for staff who may see phone numbers."""
-    await seed_places(db)
-    await make_staff(db, "grid-a", "grid_worker", A)
-    await make_staff(db, "admin-a", "community_admin", A)
+    await seed_places_and_staff(db, A)
     resident = await ResidentRepository(db).for_user_key("rest:alice", A)
     await ResidentRepository(db).update_profile(resident.id, phone=PHONE)
     client = await make_client()

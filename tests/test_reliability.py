@@ -98,6 +98,20 @@ async def _wait_ready(client: TestClient, timeout: float = 60) -> None:
     await _wait_status(client, 200, timeout)
 
 
+async def _noticed_and_recovered(client: TestClient, progress: Progress, server, name: str) -> int:
+    """After `server` went down: the load notices, then the server restarts, /readyz is ready
+    again and messages are acknowledged again. How many were acknowledged before that last part."""
+    acked, failed = progress.acked, progress.failed
+    failed_before = len(failed)
+    await progress.until(lambda: len(failed) > failed_before, f"the load to notice the {name} outage")
+    server.start()
+    await _wait_ready(client)
+    acked_before = len(acked)
+    await progress.until(lambda: len(acked) > acked_before + 5,
+                         f"messages acknowledged after {name} came back")
+    return acked_before
+
+
 async def test_restarts_lose_no_acknowledged_message(drill):
     client, redis, db_server, settings = drill
     await _wait_ready(client)
@@ -109,22 +123,12 @@ async def test_restarts_lose_no_acknowledged_message(drill):
     redis.kill()  # crash, not a clean shutdown
     status, checks = await _ready(client)
     assert status == 503 and checks["redis"] is False and checks["mongo"] is True
-    failed_before = len(failed)
-    await progress.until(lambda: len(failed) > failed_before, "the load to notice the Redis outage")
-    redis.start()
-    await _wait_ready(client)
-    before_mongo = len(acked)
-    await progress.until(lambda: len(acked) > before_mongo + 5, "messages acknowledged after Redis came back")
+    await _noticed_and_recovered(client, progress, redis, "Redis")
 
     db_server.kill()
     status, checks = await _wait_status(client, 503)
     assert status == 503 and checks["mongo"] is False
-    failed_before = len(failed)
-    await progress.until(lambda: len(failed) > failed_before, "the load to notice the MongoDB outage")
-    db_server.start()
-    await _wait_ready(client)
-    before_end = len(acked)
-    await progress.until(lambda: len(acked) > before_end + 5, "messages acknowledged after MongoDB came back")
+    before_end = await _noticed_and_recovered(client, progress, db_server, "MongoDB")
     stop.set()
     await loader
     assert len(acked) > before_end, "no message acknowledged after MongoDB came back"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.report_rules import NotFound
-from tests.test_reports_service import HUAFU, NEAR, STAFF, streetlight, world  # noqa: F401  (fixture)
+from tests.reports_helpers import HUAFU, NEAR, STAFF, streetlight, world  # noqa: F401  (fixture)
 
 
 async def test_a_report_near_another_communitys_ticket_is_not_its_duplicate(world):

@@ -11,7 +11,9 @@ from aiohttp import FormData
 from bot import keys
 from services.report_rules import NewReport, Reporter
 from storage.residents import ResidentRepository
-from tests.api_helpers import console_login, csrf_of, fast_argon2, make_staff, seed_places  # noqa: F401
+from tests.api_helpers import (  # noqa: F401  (fixture)
+    console_login, csrf_of, fast_argon2, make_staff, seed_places_and_staff,
+)
 
 A, B = "huafu-tianmian", "huafu-xintian"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x22" * (300 * 1024) + b"\xff\xd9"  # larger than the app's 64 KB body limit
@@ -20,9 +22,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x22" * (300 * 1024) + b"\xff\xd9"  # larger than
 @pytest_asyncio.fixture
 async def world(make_client, db):
     """Staff of two communities and the street, and tickets in both communities."""
-    await seed_places(db)
-    await make_staff(db, "grid-a", "grid_worker", A)
-    await make_staff(db, "admin-a", "community_admin", A)
+    await seed_places_and_staff(db, A)
     await make_staff(db, "street", "street_admin", street="huafu")
     client = await make_client()
     service = client.app[keys.REPORTS]

@@ -11,7 +11,7 @@ from bot.messages import InboundMessage, Location
 from services.opening_hours import TZ
 from services.station_import import seed_demo_stations
 from storage.seed import COMMUNITIES
-from tests.test_wechat import fake_api, make_wechat  # noqa: F401  (fixtures)
+from tests.wechat_helpers import fake_api, make_wechat  # noqa: F401  (fixtures)
 
 URL = "/webhooks/rest/webhook"
 WED_10 = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)

@@ -13,7 +13,7 @@ from bot import keys
 from bot.wechat_api import WeChatApiError, WeChatClient
 from storage.photos import PhotoStore
 from tests.api_helpers import console_login, fast_argon2, make_staff, seed_places  # noqa: F401
-from tests.test_wechat import APP_ID, APP_SECRET, OPENID, fake_api, make_wechat  # noqa: F401
+from tests.wechat_helpers import APP_ID, APP_SECRET, OPENID, fake_api, make_wechat  # noqa: F401
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 200 + b"\xff\xd9"
 TICKET = re.compile(r"R\d{8}-\d{4}")

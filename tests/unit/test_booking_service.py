@@ -1,6 +1,6 @@
 """BookingService rules on in-memory repositories (tests/fakes): capacity, the waitlist and its
 offers, notice, window and cancellation cutoff, eligibility, proxy booking, attendance,
-rentals, staff slots, reminders. tests/test_bookings_service.py runs the parts only the real
+rentals, staff slots, reminders. tests/test_bookings_capacity.py runs the parts only the real
 server shows (hundreds of concurrent requests, the unique indexes under load)."""
 from __future__ import annotations
 

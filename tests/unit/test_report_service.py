@@ -1,11 +1,11 @@
 """ReportService rules on in-memory repositories (tests/fakes): no MongoDB, no Redis.
 
 The fakes pass tests/contract/test_reports_contract.py against the real repositories, so
-these rules hold for the service as deployed; tests/test_reports_service.py covers the
-parts only the real stack shows (concurrency, Redis serializing, WeChat delivery)."""
+these rules hold for the service as deployed; tests/test_reports_*.py cover the parts only
+the real stack shows (concurrency, Redis serializing, WeChat delivery)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -14,18 +14,14 @@ from services.report_rules import (
     IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules, allowed_actions,
 )
 from services.reports import ReportService
-from storage.reports import Actor
 from storage.routing import DEFAULT_ROUTES
 from tests.fakes.reports import FakeReportRepository, FakeRoutingRepository
 from tests.fakes.services import Clock, RecordingNotifier
+from tests.reports_helpers import FAR, HUAFU, NEAR, STAFF, T0, resolve_until_autoclosed
 
 pytestmark = pytest.mark.unit
 
-T0 = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
-STAFF = Actor("staff", "s1", "王网格")
-HERE = (22.5500, 114.0500)
-NEAR = (22.5502, 114.0503)  # about 35 m away
-FAR = (22.5600, 114.0500)  # about 1.1 km away
+HERE = HUAFU
 ALICE = Reporter("res-alice", "rest:alice", "c1")
 BOB = Reporter("res-bob", "wechat:bob", "c1")
 CAROL = Reporter("res-carol", "rest:carol", "c2")
@@ -279,10 +275,5 @@ async def test_overdue_tickets_escalate_once_to_the_street(world):
 async def test_unconfirmed_resolutions_close_after_the_rule_days():
     world = World(autoclose_days=7)
     ticket = (await world.service.create(ALICE, lamp())).report.ticket
-    await world.service.act(ticket, "resolve", STAFF, note="修好了")
-    world.clock.advance(days=6, hours=23)
-    assert (await world.service.run_timers())["closed"] == []
-    world.clock.advance(hours=2)
-    assert (await world.service.run_timers())["closed"] == [ticket]
-    closed = await world.service.get(ticket)
+    closed = await resolve_until_autoclosed(world, ticket)
     assert closed.status == "closed" and closed.history[-1]["actor"]["kind"] == "system"
