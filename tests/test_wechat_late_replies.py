@@ -40,10 +40,12 @@ async def test_slow_dialogue_replies_through_the_customer_service_api(make_wecha
 
 async def test_retry_while_slow_processing_gets_success(make_wechat, fake_api, db, monkeypatch):
     client, wechat = await make_wechat(wechat_reply_budget=0.3)
-    seen = spy_on_chat(client, monkeypatch, delay=0.8)
+    dialogue_may_finish = asyncio.Event()
+    seen = spy_on_chat(client, monkeypatch, gate=dialogue_may_finish)
     xml = message_xml("text", Content="你好")
-    answers = await asyncio.gather(*(wechat.post(xml) for _ in range(3)))
+    answers = await asyncio.gather(*(wechat.post(xml) for _ in range(3)))  # all while the dialogue is held
     assert [a.body for a in answers] == ["success"] * 3
+    dialogue_may_finish.set()
     await fake_api.wait_for_sends(1)
     await client.close()  # the app's cleanup drains every background delivery: the counts are final
     assert len(seen) == 1 and len(fake_api.sends) == 1
@@ -52,9 +54,11 @@ async def test_retry_while_slow_processing_gets_success(make_wechat, fake_api, d
 
 async def test_invalid_token_is_refreshed_once_and_resent(make_wechat, fake_api, redis, monkeypatch):
     client, wechat = await make_wechat(wechat_reply_budget=0.1)
-    spy_on_chat(client, monkeypatch, delay=0.3)
+    dialogue_may_finish = asyncio.Event()
+    spy_on_chat(client, monkeypatch, gate=dialogue_may_finish)
     await redis.set(f"linli:wechat:token:{APP_ID}", "EXPIRED_TOKEN", ex=600)
     assert (await wechat.send("text", Content="你好")).body == "success"
+    dialogue_may_finish.set()
     sends = await fake_api.wait_for_sends(2)
     assert [(s.query["access_token"], s.errcode) for s in sends] == [("EXPIRED_TOKEN", 40001), ("ACCESS_TOKEN_1", 0)]
     assert len(fake_api.token_requests) == 1
@@ -63,10 +67,12 @@ async def test_invalid_token_is_refreshed_once_and_resent(make_wechat, fake_api,
 
 async def test_user_out_of_48h_window_is_logged_not_retried(make_wechat, fake_api, monkeypatch, caplog):
     client, wechat = await make_wechat(wechat_reply_budget=0.1)
-    spy_on_chat(client, monkeypatch, delay=0.3)
+    dialogue_may_finish = asyncio.Event()
+    spy_on_chat(client, monkeypatch, gate=dialogue_may_finish)
     fake_api.unreachable.add(OPENID)
     with caplog.at_level(logging.WARNING, logger="bot"):
         assert (await wechat.send("text", Content="你好")).body == "success"
+        dialogue_may_finish.set()
         await fake_api.wait_for_sends(1)
         await client.close()  # drains the delivery: its log line is written, and nothing is retried
     assert [s.errcode for s in fake_api.sends] == [45015]
@@ -84,9 +90,9 @@ async def test_shutdown_waits_for_late_replies(make_wechat, fake_api, monkeypatc
 async def test_request_gone_mid_dialogue_still_gets_its_reply_once(make_wechat, fake_api, monkeypatch):
     """If WeChat drops the connection while the dialogue runs, the reply still goes out
     (through the API) and the message stays claimed, so a retry does not act again."""
-    client, wechat = await make_wechat(wechat_reply_budget=2.0)
-    in_dialogue = asyncio.Event()
-    seen = spy_on_chat(client, monkeypatch, delay=0.4, entered=in_dialogue)
+    client, wechat = await make_wechat(wechat_reply_budget=0.3)
+    in_dialogue, dialogue_may_finish = asyncio.Event(), asyncio.Event()
+    seen = spy_on_chat(client, monkeypatch, gate=dialogue_may_finish, entered=in_dialogue)
     channel = next(r.handler.__self__ for r in client.app.router.routes()
                    if r.method == "POST" and r.resource.canonical == "/wechat")
     xml = message_xml("text", Content="你好")
@@ -97,7 +103,8 @@ async def test_request_gone_mid_dialogue_still_gets_its_reply_once(make_wechat, 
     request.cancel()
     with pytest.raises(asyncio.CancelledError):
         await request
-    assert (await wechat.post(xml)).body == "success"
+    assert (await wechat.post(xml)).body == "success"  # the retry, while the dialogue is still held
+    dialogue_may_finish.set()
     sends = await fake_api.wait_for_sends(1)
     assert "邻里小助手" in sends[0].body["text"]["content"]
     await client.close()  # the app's cleanup drains every background delivery: the counts are final

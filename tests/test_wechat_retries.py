@@ -22,7 +22,9 @@ async def test_same_msgid_three_times_is_one_action(make_wechat, db, nlu_service
 
 
 async def test_concurrent_retries_get_the_first_answer(make_wechat, db, monkeypatch):
-    client, wechat = await make_wechat(aes=True, wechat_reply_budget=2.0)
+    # A generous budget: every retry gets the reply XML however busy the machine is; the
+    # dialogue's 0.3 s keeps the first one running while the retries arrive.
+    client, wechat = await make_wechat(aes=True, wechat_reply_budget=60.0)
     seen = spy_on_chat(client, monkeypatch, delay=0.3)
     xml = message_xml("text", Content="你好")
     answers = await asyncio.gather(*(wechat.post(xml) for _ in range(3)))
