@@ -8,6 +8,7 @@ from pydantic import Field, StrictBool, validator
 
 from bot.api.models.base import Body, Out
 from bot.api.models.fields import FieldProblem, integer, text
+from domain.phone import MOBILE_FIELD
 
 MIN_BIRTH_YEAR = 1900
 # Fields a PATCH may clear with null (or an empty text); the others only change.
@@ -34,7 +35,7 @@ class ProfileUpdate(Body):
     """Only the fields sent change; null (or an empty text) clears a field."""
 
     name: Optional[text(32)] = None  # type: ignore[valid-type]
-    phone: Optional[text(20, regex=r"^1[3-9]\d{9}$")] = Field(  # type: ignore[valid-type]
+    phone: Optional[text(20, regex=MOBILE_FIELD)] = Field(  # type: ignore[valid-type]
         None, example="13812341234")
     building: Optional[text(64)] = None  # type: ignore[valid-type]
     birth_year: Optional[integer(ge=MIN_BIRTH_YEAR)] = Field(  # type: ignore[valid-type]
