@@ -45,7 +45,7 @@ from services.handoff import HandoffService
 from services.locations import RecentLocations
 from services.notify import Notifier
 from services.personal_data import PersonalData
-from services.points import EARNING_TOPICS, PERIODIC_SECONDS, PointsService
+from services.points import EARNING_EVENTS, PERIODIC_SECONDS, PointsService
 from services.report_rules import ReportRules
 from services.reports import ReportService
 from services.residents import ResidentService
@@ -155,7 +155,7 @@ class Components:
     wechat: WeChatClient | None = None
     wechat_media: WeChatMedia | None = None
     tasks: list[PeriodicTask] = field(default_factory=list)
-    subscriptions: list[tuple[events.Key, events.Subscriber]] = field(default_factory=list)
+    subscriptions: list[tuple[type[events.Event], events.Subscriber]] = field(default_factory=list)
 
 
 def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: Redis,
@@ -227,10 +227,10 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
 
     tasks.append(PeriodicTask("points-sharing", PERIODIC_SECONDS, points_and_sharing, redis))
 
-    # Event subscriptions: points for earning events, courier points for valid reports.
-    # The points rules match on payload fields: they take the topics' dicts.
-    subscriptions: list[tuple[events.Key, events.Subscriber]] = [
-        (topic, points.subscriber(topic)) for topic in EARNING_TOPICS]
+    # Event subscriptions: points for earning events (their rules match on the events'
+    # fields), courier points for valid reports.
+    subscriptions: list[tuple[type[events.Event], events.Subscriber]] = [
+        (event_type, points.on_event) for event_type in EARNING_EVENTS]
     subscriptions.append((events.ReportValid, stations.on_report_valid))
 
     return Components(
@@ -297,8 +297,8 @@ class House:
         parts = self.parts = build(settings, self.nlu, db, redis)
         publish(app, parts)
         await mongo.ensure_indexes(db, conversation_retention_days=settings.conversation_retention_days)
-        for topic, subscriber in parts.subscriptions:
-            parts.bus.subscribe(topic, subscriber)
+        for event_type, subscriber in parts.subscriptions:
+            parts.bus.subscribe(event_type, subscriber)
         for task in parts.tasks:
             task.start()
         app[keys.NLU_LOADING] = loading = self._load_nlu()
@@ -313,8 +313,8 @@ class House:
                 await parts.wechat_media.drain()
             for task in reversed(parts.tasks):
                 await task.stop()
-            for topic, subscriber in reversed(parts.subscriptions):
-                parts.bus.unsubscribe(topic, subscriber)
+            for event_type, subscriber in reversed(parts.subscriptions):
+                parts.bus.unsubscribe(event_type, subscriber)
             if parts.wechat is not None:
                 await parts.wechat.close()
             if parts.mp_client is not None:

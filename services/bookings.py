@@ -37,9 +37,6 @@ from storage.residents import Resident, ResidentRepository
 
 log = logging.getLogger(__name__)
 
-BOOKING_ATTENDED = events.BOOKING_ATTENDED  # payload: booking_id, booking_no, resident_id, service, community, ...
-BOOKING_CREATED = events.BOOKING_CREATED
-BOOKING_CANCELLED = events.BOOKING_CANCELLED
 LINK_CODE_HOURS = 24
 STALE_HOLD = timedelta(minutes=2)  # a HOLDING booking this old was left by a crash
 
@@ -386,4 +383,4 @@ class BookingService(BookingWaitlist, BookingStaffWork):
         return found
 
 
-__all__ = ["BookingService", "BOOKING_ATTENDED"]
+__all__ = ["BookingService"]

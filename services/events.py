@@ -6,12 +6,10 @@ service it builds and wires the subscriptions (nothing subscribes at import time
 
     await bus.publish(ReportValid(ticket=..., resident_id=..., community=..., category=..., at=now))
     bus.subscribe(ReportValid, stations.on_report_valid)      # gets the ReportValid
-    bus.subscribe("report.valid", points.subscriber(...))     # gets its payload dict
 
-A subscriber registered with the event class receives the event object; one registered with
-the topic string receives `event.payload()` (a fresh dict: the points rules match on its
-fields, see services/points.py). Publishing a topic with a dict payload still works (the
-class-registered subscribers get the event rebuilt from it).
+Subscribers are registered with the event class and receive the event object. A subscriber
+that works on any event by its fields (the points rules, which staff configure per topic and
+match on payload fields: services/points.py) reads `event.topic` and `event.payload()`.
 
 Publishing never fails because of a subscriber: errors are logged and the publisher
 carries on.
@@ -35,7 +33,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable, ClassVar, Union
+from typing import Any, Awaitable, Callable, ClassVar
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +54,6 @@ class Event:
     def payload(self) -> dict[str, Any]:
         """The event as the dict its topic's subscribers get."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> "Event":
-        """The event of a dict payload (keys it does not know are dropped)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in payload.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -131,47 +123,30 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.topic: cls
     for cls in (ReportValid, CourierReport, HelpCompleted, BookingCreated, BookingCancelled, BookingAttended)
 }
-Key = Union[str, "type[Event]"]
 
 
 class EventBus:
     def __init__(self) -> None:
-        # topic -> [(subscriber, wants the event object)]
-        self._subscribers: dict[str, list[tuple[Subscriber, bool]]] = defaultdict(list)
+        self._subscribers: dict[type[Event], list[Subscriber]] = defaultdict(list)
 
-    @staticmethod
-    def _key(key: Key) -> tuple[str, bool]:
-        return (key, False) if isinstance(key, str) else (key.topic, True)
-
-    def subscribe(self, key: Key, subscriber: Subscriber) -> Subscriber:
-        topic, typed = self._key(key)
-        if (subscriber, typed) not in self._subscribers[topic]:
-            self._subscribers[topic].append((subscriber, typed))
+    def subscribe(self, event_type: type[Event], subscriber: Subscriber) -> Subscriber:
+        if subscriber not in self._subscribers[event_type]:
+            self._subscribers[event_type].append(subscriber)
         return subscriber
 
-    def unsubscribe(self, key: Key, subscriber: Subscriber) -> None:
-        topic, typed = self._key(key)
-        if (subscriber, typed) in self._subscribers.get(topic, []):
-            self._subscribers[topic].remove((subscriber, typed))
+    def unsubscribe(self, event_type: type[Event], subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers.get(event_type, []):
+            self._subscribers[event_type].remove(subscriber)
 
-    async def publish(self, event: Event | str, payload: dict[str, Any] | None = None) -> int:
-        """Call every subscriber of the event's topic in turn; returns how many succeeded.
-        `publish(event)`, or `publish(topic, payload)` (dict form)."""
-        if isinstance(event, Event):
-            topic, typed_event, data = event.topic, event, event.payload()
-        else:
-            topic, data = event, dict(payload or {})
-            cls = EVENT_TYPES.get(topic)
-            typed_event = None
-            if cls is not None and any(typed for _, typed in self._subscribers.get(topic, [])):
-                typed_event = cls.from_payload(data)
+    async def publish(self, event: Event) -> int:
+        """Call every subscriber of the event's type in turn; returns how many succeeded."""
         done = 0
-        for subscriber, typed in list(self._subscribers.get(topic, [])):
+        for subscriber in list(self._subscribers.get(type(event), [])):
             try:
-                await subscriber(typed_event if typed else dict(data))
+                await subscriber(event)
                 done += 1
             except Exception:
-                log.exception("subscriber %r of %s failed", subscriber, topic)
+                log.exception("subscriber %r of %s failed", subscriber, event.topic)
         return done
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from domain.time import TZ
+from services.events import EVENT_TYPES, Event
 from services.points_errors import NotEnoughPoints, NotFound, PointsError
 from services.points_shop import PointsShop
 from storage.communities import CommunityRepository
@@ -197,14 +198,10 @@ class PointsService(PointsShop):
                                         review.community)
         return review
 
-    def subscriber(self, topic: str):
-        """An events.py subscriber crediting `topic`'s points."""
-
-        async def on_event(payload: dict[str, Any]) -> None:
-            await self.award_event(topic, payload)
-
-        on_event.__qualname__ = f"PointsService.on[{topic}]"
-        return on_event
+    async def on_event(self, event: Event) -> None:
+        """The bus subscriber of every earning event: its rule is the event's topic, matched
+        on the event's fields (staff configure rules that way)."""
+        await self.award_event(event.topic, event.payload())
 
     async def award(self, *, staff_id: str, resident_id: str, points: int, reason: str, key: str) -> Entry:
         """A staff award (or deduction with a negative amount) with a reason."""
@@ -309,4 +306,5 @@ async def seed_demo_points(db: Any) -> None:
 
 
 EARNING_TOPICS = [rule_id for rule_id, *_ in DEFAULT_RULES]
+EARNING_EVENTS: list[type[Event]] = [EVENT_TYPES[topic] for topic in EARNING_TOPICS]
 PERIODIC_SECONDS = 300.0

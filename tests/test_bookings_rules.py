@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from services.booking_rules import BookingRefused
-from services.bookings import BOOKING_ATTENDED
+from services.events import BookingAttended
 from storage.booking_catalog import TZ, service_id
 from storage.bookings import seed_catalog
 from storage.notices import NoticeRepository
@@ -136,16 +136,16 @@ async def test_attendance_publishes_an_event_for_points(setup, db):
     assert refused.value.code == "not_started"
     seen: list[dict] = []
 
-    async def award(payload: dict) -> None:
-        seen.append(payload)
+    async def award(event: BookingAttended) -> None:
+        seen.append(event.payload())
 
-    service.bus.subscribe(BOOKING_ATTENDED, award)
+    service.bus.subscribe(BookingAttended, award)
     try:
         clock.now = slot["start"] + timedelta(minutes=10)
         done = await service.mark_attendance(booking["_id"], "attended", staff())
         again = await service.mark_attendance(booking["_id"], "attended", staff())
     finally:
-        service.bus.unsubscribe(BOOKING_ATTENDED, award)
+        service.bus.unsubscribe(BookingAttended, award)
     assert done["attendance"] == "attended" and again["attendance"] == "attended"
     assert len(seen) == 1  # once, however often staff click
     assert seen[0]["service"] == "volunteer" and seen[0]["resident_id"] == person.id

@@ -221,13 +221,13 @@ async def test_unclaimed_reservations_expire_and_refund(db, points):
 async def test_event_rules_award_once_and_reversal_corrects(db, points):
     person = await resident(db)
     bus = events.EventBus()
-    bus.subscribe("report.valid", points.subscriber("report.valid"))
+    bus.subscribe(events.ReportValid, points.on_event)
     payload = {"ticket": "BS-1", "resident_id": person.id, "community": COMMUNITY, "category": "streetlight"}
-    await bus.publish("report.valid", payload)
-    await bus.publish("report.valid", payload)  # a redelivered event
+    await bus.publish(events.ReportValid(**payload))
+    await bus.publish(events.ReportValid(**payload))  # a redelivered event
     assert await points.balance(person.id) == 5
     await db["points_rules"].update_one({"_id": "report.valid"}, {"$set": {"points": 8}})
-    await bus.publish("report.valid", {**payload, "ticket": "BS-2"})
+    await bus.publish(events.ReportValid(**{**payload, "ticket": "BS-2"}))
     assert await points.balance(person.id) == 13
     await db["points_rules"].update_one({"_id": "report.valid"}, {"$set": {"active": False}})
     assert await points.award_event("report.valid", {**payload, "ticket": "BS-3"}) is None

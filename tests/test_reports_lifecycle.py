@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from services.events import REPORT_VALID
+from services.events import ReportValid
 from services.report_rules import IllegalTransition, InvalidReport, NotFound, allowed_actions
 from storage.reports import Actor
 from tests.reports_helpers import (  # noqa: F401  (fixture)
@@ -192,14 +192,14 @@ async def test_resident_reopens_an_unfixed_problem(world):
 async def test_valid_report_event_is_published_once(world):
     received = []
 
-    async def award(payload):
-        received.append(payload)
+    async def award(event: ReportValid):
+        received.append(event.payload())
 
-    async def broken(payload):
+    async def broken(event: ReportValid):
         raise RuntimeError("a broken subscriber must not break the action")
 
-    world.bus.subscribe(REPORT_VALID, broken)
-    world.bus.subscribe(REPORT_VALID, award)
+    world.bus.subscribe(ReportValid, broken)
+    world.bus.subscribe(ReportValid, award)
     alice = await world.reporter("rest:alice")
     ticket = (await world.service.create(alice, streetlight())).own_ticket
     rejected = (await world.service.create(alice, streetlight(where=FAR, text="别处"))).own_ticket

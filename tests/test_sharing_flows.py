@@ -37,7 +37,7 @@ class Chat:
         self.residents = residents
         self.points = points_service(db, residents, notifier)
         bus = events.EventBus()  # like the app's: the points rules subscribe on the bus the services get
-        bus.subscribe("help.completed", self.points.subscriber("help.completed"))
+        bus.subscribe(events.HelpCompleted, self.points.on_event)
         self.sharing = sharing_service(db, residents, notifier, bus)
         people = ResidentService(residents, CommunityRepository(db), ElderPreferences(redis),
                                  default_community=COMMUNITY)

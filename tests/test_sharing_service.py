@@ -34,7 +34,7 @@ async def world(db):
     points = points_service(db, residents, notifier)
     await sharing.ensure_indexes()
     await points.ensure_indexes()
-    bus.subscribe("help.completed", points.subscriber("help.completed"))
+    bus.subscribe(events.HelpCompleted, points.on_event)
     people = {name: await residents.for_user_key(f"rest:{name}", COMMUNITY) for name in ("owner", "ann", "bob", "cat")}
     people["far"] = await residents.for_user_key("rest:far", "huafu-xintian")
     return sharing, points, people, NoticeRepository(db)

@@ -135,8 +135,8 @@ async def test_a_courier_registers_after_reading_back_and_earns_points_for_valid
     await RuleRepository(db).seed("courier.report", "快递小哥服务点上报", 5)
     payload = {"ticket": "R20261125-0001", "resident_id": resident["_id"], "user_key": "rest:courier-1",
                "community": resident["community"], "category": "streetlight", "at": WED_10}
-    await bus.publish(events.REPORT_VALID, payload)
-    await bus.publish(events.REPORT_VALID, payload)  # once per ticket
+    await bus.publish(events.ReportValid(**payload))
+    await bus.publish(events.ReportValid(**payload))  # once per ticket
     entries = await db.ledger_entries.find({"ref.type": "courier.report"}).to_list(None)
     assert len(entries) == 1 and entries[0]["amount"] == 5
 

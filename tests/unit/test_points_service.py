@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.points import DEFAULT_RULES, EARNING_TOPICS, PointsService, display_name
+from services.events import CourierReport
+from services.points import DEFAULT_RULES, EARNING_EVENTS, EARNING_TOPICS, PointsService, display_name
 from services.points_errors import NotEnoughPoints, NotFound, PointsError
 from storage.ledger import ESCROW, ISSUER, SHOP, resident_account
 from storage.shop import FAILED, FULFILLED, RESERVED, VOIDED
@@ -75,10 +76,11 @@ async def test_only_matching_active_rules_for_known_residents_earn(world):
     assert await world.service.balance(ann.id) == 10
 
 
-async def test_a_subscriber_credits_its_topic(world):
+async def test_an_earning_event_credits_its_topic(world):
     ann = await world.person("ann")
-    subscribers = {topic: world.service.subscriber(topic) for topic in EARNING_TOPICS}
-    await subscribers["courier.report"]({"ref": "R9", "resident_id": ann.id, "community": COMMUNITY})
+    assert [event_type.topic for event_type in EARNING_EVENTS] == EARNING_TOPICS  # one event per rule
+    await world.service.on_event(CourierReport(ref="R9", ticket="R9", resident_id=ann.id, user_key=None,
+                                               community=COMMUNITY, category="streetlight"))
     assert await world.service.balance(ann.id) == 5
 
 

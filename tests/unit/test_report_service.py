@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.events import REPORT_VALID, EventBus
+from services.events import EventBus, ReportValid
 from services.report_rules import (
     IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules, allowed_actions,
 )
@@ -35,12 +35,12 @@ class World:
         self.notifier = RecordingNotifier()
         self.bus = EventBus()
         self.valid: list[dict] = []
-        self.bus.subscribe(REPORT_VALID, self._on_valid)
+        self.bus.subscribe(ReportValid, self._on_valid)
         self.service = ReportService(self.repo, self.routing, self.notifier, ReportRules(**rules),
                                      clock=self.clock, bus=self.bus)
 
-    async def _on_valid(self, payload: dict) -> None:
-        self.valid.append(payload)
+    async def _on_valid(self, event: ReportValid) -> None:
+        self.valid.append(event.payload())
 
 
 @pytest.fixture
