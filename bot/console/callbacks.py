@@ -16,22 +16,24 @@ from aiohttp import web
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.common import community_names, scope_of
-from storage.callbacks import DONE, OPEN, REASON_NAMES, STATUS_NAMES
+from domain.errors import ConflictError, InvalidError
+from services.handoff import HandoffService
+from storage.callbacks import OPEN, REASON_NAMES, STATUS_NAMES
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 NAV = [{"href": f"{PREFIX}/callbacks", "title": "找人工", "roles": ()}]
-MAX_NOTE = 500
+
+
+def _service(request: web.Request) -> HandoffService:
+    return request.config_dict[keys.HANDOFF]
 
 
 @routes.get(f"{PREFIX}/callbacks")
 @staff_required()
 async def callbacks_list(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", OPEN)
-    if status not in (OPEN, DONE, "all"):
-        raise web.HTTPBadRequest()
-    scope = await scope_of(request)
-    items = await request.config_dict[keys.CALLBACKS].list(scope, None if status == "all" else status)
+    items = await _service(request).callbacks_in_scope(await scope_of(request), status)
     return aiohttp_jinja2.render_template("callbacks/list.html", request, {
         "items": items, "status": status, "communities": await community_names(request),
         "status_names": STATUS_NAMES, "reason_names": REASON_NAMES,
@@ -39,10 +41,7 @@ async def callbacks_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    scope = await scope_of(request)
-    item = await request.config_dict[keys.CALLBACKS].get(request.match_info["callback_id"][:64], scope)
-    if item is None:  # missing or outside the scope: the same answer
-        raise web.HTTPNotFound()
+    item = await _service(request).callback(request.match_info["callback_id"][:64], await scope_of(request))
     return aiohttp_jinja2.render_template("callbacks/detail.html", request, {
         "item": item, "communities": await community_names(request), "status_names": STATUS_NAMES,
         "reason_names": REASON_NAMES, "error": error,
@@ -60,20 +59,14 @@ async def callback_detail(request: web.Request) -> web.StreamResponse:
 async def callback_done(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     form = await request.post()
-    note = str(form.get("note", "")).strip()
     reply = str(form.get("reply", "")).strip()
-    if not note and not reply:
-        return await _page(request, "请写一下处理情况", status=400)
-    if len(note) > MAX_NOTE or len(reply) > MAX_NOTE:
-        return await _page(request, f"处理情况和回复各不超过{MAX_NOTE}字", status=400)
-    scope = await scope_of(request)
-    repo = request.config_dict[keys.CALLBACKS]
-    before = await repo.get(request.match_info["callback_id"][:64], scope)
-    if before is None:
-        raise web.HTTPNotFound()
-    after = await repo.close(before.id, scope, {"id": staff.id, "name": staff.name}, note or f"已回复：{reply}")
-    if after is None:
-        return await _page(request, "这条请求已经处理过了", status=409)
+    callback_id, scope = request.match_info["callback_id"][:64], await scope_of(request)
+    try:
+        before, after = await _service(request).mark_done(
+            callback_id, scope, {"id": staff.id, "name": staff.name}, str(form.get("note", "")), reply,
+        )
+    except (InvalidError, ConflictError) as exc:  # the page again, saying why
+        return await _page(request, exc.zh, status=exc.status)
     if reply:
         try:
             await request.config_dict[keys.NOTIFIER].notify(
