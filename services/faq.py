@@ -10,17 +10,22 @@ adds `KEYWORD_BONUS`. Below `THRESHOLD` nothing matches: unrelated questions get
 The entries are read on every question (a few dozen per community, one indexed query), so an
 edit in the console is used at once by every worker process; the fitted model is cached per
 community until the entries change.
+
+Staff edit the entries of their scope through the same service (the console's FAQ editor):
+community admins write their own community's, the others one they choose within their scope.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Collection
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
+from domain.errors import ForbiddenError, InvalidError, NotFoundError
 from storage.faq import FaqEntry, FaqRepository
+from storage.scope import COMMUNITY_ADMIN, Member, OutOfScope
 
 THRESHOLD = 0.3
 KEYWORD_BONUS = 0.15
@@ -105,3 +110,55 @@ class FaqService:
         index = _Index(entries)
         self._cache[community] = (signature, index)
         return index
+
+    # -- staff: the FAQ editor (the repository stays behind the service) -------------------------
+
+    async def entries_in_scope(self, scope: dict[str, Any]) -> list[FaqEntry]:
+        return await self.repo.list(scope)
+
+    async def entry_doc(self, entry_id: str, scope: dict[str, Any]) -> dict[str, Any]:
+        """One entry's document; NotFoundError when missing or outside the scope (one answer)."""
+        doc = await self.repo.get_doc(entry_id, scope)
+        if doc is None:
+            raise NotFoundError()
+        return doc
+
+    @staticmethod
+    def entry_community(staff: Member, chosen: str) -> str:
+        """The community a new entry of `staff` belongs to: a community admin's own, whatever
+        was chosen; for the others the chosen one."""
+        return (staff.community or "") if staff.role == COMMUNITY_ADMIN else chosen
+
+    async def create_entry(self, scope: dict[str, Any], choices: Collection[str], *, community: str,
+                           question: str, answer: str, keywords: str | list[str],
+                           staff_name: str) -> dict[str, Any]:
+        """A new entry of `community`, which must be one of `choices` (the staff member's
+        communities): InvalidError (Chinese `zh`) otherwise or when the entry is not valid,
+        ForbiddenError when the community lies outside the scope."""
+        if community not in choices:
+            raise InvalidError("invalid_community", zh="请选择您管辖的社区")
+        try:
+            return await self.repo.create(scope, community=community, question=question, answer=answer,
+                                          keywords=keywords, staff_name=staff_name)
+        except OutOfScope:
+            raise ForbiddenError() from None
+        except ValueError as exc:
+            raise InvalidError("invalid_entry", zh=str(exc)) from None
+
+    async def update_entry(self, entry_id: str, scope: dict[str, Any], *, question: str, answer: str,
+                           keywords: str | list[str], staff_name: str) -> dict[str, Any]:
+        """The entry after the change; InvalidError (Chinese `zh`) when it is not valid,
+        NotFoundError when missing or outside the scope."""
+        try:
+            after = await self.repo.update(entry_id, scope, question=question, answer=answer,
+                                           keywords=keywords, staff_name=staff_name)
+        except ValueError as exc:
+            raise InvalidError("invalid_entry", zh=str(exc)) from None
+        if after is None:
+            raise NotFoundError()
+        return after
+
+    async def delete_entry(self, entry_id: str, scope: dict[str, Any]) -> None:
+        """Remove an entry; NotFoundError when missing or outside the scope."""
+        if not await self.repo.delete(entry_id, scope):
+            raise NotFoundError()

@@ -8,8 +8,9 @@ POST /console/faq/{id}/delete        remove (editors)
 
 Community admins edit their own community's entries and sysadmins every community's; street
 admins see their street's and grid workers their community's, read only. Everything goes
-through `storage.scope` (an entry outside the scope is a 404), every POST carries the CSRF
-token (the console middleware) and every change is audited with before/after.
+through `FaqService` (its editor's methods, scoped by `storage.scope`: an entry outside the
+scope is a 404), every POST carries the CSRF token (the console middleware) and every change
+is audited with before/after.
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from aiohttp import web
 from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.common import communities_in_scope, scope_of
+from domain.errors import InvalidError
 from services.faq import FaqService
-from storage.faq import COLLECTION, MAX_ANSWER, MAX_QUESTION, FaqEntry, FaqRepository, snapshot
-from storage.scope import OutOfScope
+from storage.faq import COLLECTION, MAX_ANSWER, MAX_QUESTION, FaqEntry, snapshot
 from storage.staff import COMMUNITY_ADMIN, SYSADMIN, Staff
 
 routes = web.RouteTableDef()
@@ -32,8 +33,8 @@ EDITORS = (COMMUNITY_ADMIN, SYSADMIN)
 TRY_SHOWN = 3
 
 
-def _repo(request: web.Request) -> FaqRepository:
-    return request.config_dict[keys.FAQ_ENTRIES]
+def _service(request: web.Request) -> FaqService:
+    return request.config_dict[keys.FAQ]
 
 
 def _can_edit(staff: Staff) -> bool:
@@ -48,10 +49,7 @@ def _form(form: Any) -> dict[str, str]:
 
 async def _scoped_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
     scope = await scope_of(request)
-    doc = await _repo(request).get_doc(request.match_info["entry_id"][:80], scope)
-    if doc is None:  # missing or outside the scope: the same answer
-        raise web.HTTPNotFound()
-    return doc, scope
+    return await _service(request).entry_doc(request.match_info["entry_id"][:80], scope), scope
 
 
 async def _edit_page(request: web.Request, entry: FaqEntry | None, values: dict[str, Any],
@@ -70,13 +68,13 @@ async def faq_list(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
     scope = await scope_of(request)
     communities = await communities_in_scope(request)
-    entries = await _repo(request).list(scope)
+    service = _service(request)
+    entries = await service.entries_in_scope(scope)
     asked = request.query.get("q", "").strip()[:100]
     chosen = request.query.get("community", "")
     if chosen not in dict(communities):
         chosen = staff.community if staff.community in dict(communities) else (communities[0][0] if communities else "")
     tried = []
-    service: FaqService = request.config_dict[keys.FAQ]
     if asked and chosen:
         tried = (await service.ranked(chosen, asked))[:TRY_SHOWN]
     return aiohttp_jinja2.render_template("faq/list.html", request, {
@@ -95,20 +93,17 @@ async def faq_new(request: web.Request) -> web.StreamResponse:
 @staff_required(*EDITORS)
 async def faq_create(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
+    service = _service(request)
     values = _form(await request.post())
-    if staff.role == COMMUNITY_ADMIN:
-        values["community"] = staff.community or ""
-    if values["community"] not in dict(await communities_in_scope(request)):
-        return await _edit_page(request, None, values, "请选择您管辖的社区", status=400)
+    values["community"] = service.entry_community(staff, values["community"])
+    choices = dict(await communities_in_scope(request))
     scope = await scope_of(request)
     try:
-        doc = await _repo(request).create(scope, community=values["community"], question=values["question"],
-                                          answer=values["answer"], keywords=values["keywords"],
-                                          staff_name=staff.name or staff.username)
-    except OutOfScope:
-        raise web.HTTPForbidden()
-    except ValueError as exc:
-        return await _edit_page(request, None, values, str(exc), status=400)
+        doc = await service.create_entry(scope, choices, community=values["community"],
+                                         question=values["question"], answer=values["answer"],
+                                         keywords=values["keywords"], staff_name=staff.name or staff.username)
+    except InvalidError as exc:
+        return await _edit_page(request, None, values, exc.zh, status=400)
     await request.config_dict[keys.AUDIT].record(staff, "faq.create", COLLECTION, doc["_id"], None,
                                                   snapshot(doc), ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq/{doc['_id']}")
@@ -130,13 +125,11 @@ async def faq_update(request: web.Request) -> web.StreamResponse:
     before, scope = await _scoped_doc(request)
     values = {**_form(await request.post()), "community": before["community"]}
     try:
-        after = await _repo(request).update(before["_id"], scope, question=values["question"],
-                                            answer=values["answer"], keywords=values["keywords"],
-                                            staff_name=staff.name or staff.username)
-    except ValueError as exc:
-        return await _edit_page(request, FaqEntry.from_doc(before), values, str(exc), status=400)
-    if after is None:
-        raise web.HTTPNotFound()
+        after = await _service(request).update_entry(before["_id"], scope, question=values["question"],
+                                                     answer=values["answer"], keywords=values["keywords"],
+                                                     staff_name=staff.name or staff.username)
+    except InvalidError as exc:
+        return await _edit_page(request, FaqEntry.from_doc(before), values, exc.zh, status=400)
     await request.config_dict[keys.AUDIT].record(staff, "faq.update", COLLECTION, before["_id"],
                                                   snapshot(before), snapshot(after), ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq/{before['_id']}")
@@ -147,8 +140,7 @@ async def faq_update(request: web.Request) -> web.StreamResponse:
 async def faq_delete(request: web.Request) -> web.StreamResponse:
     staff: Staff = request[STAFF]
     before, scope = await _scoped_doc(request)
-    if not await _repo(request).delete(before["_id"], scope):
-        raise web.HTTPNotFound()
+    await _service(request).delete_entry(before["_id"], scope)
     await request.config_dict[keys.AUDIT].record(staff, "faq.delete", COLLECTION, before["_id"],
                                                   snapshot(before), None, ip=request.remote)
     raise web.HTTPFound(f"{PREFIX}/faq")
