@@ -17,6 +17,7 @@ MAX_DESCRIPTION = 500
 MAX_LOCATION_TEXT = 100
 MAX_PHOTOS = 3
 MAX_NOTE = 500
+MAX_SLA_HOURS = 720  # the longest time to resolve staff may give a category (30 days)
 
 
 class ReportError(DomainError):

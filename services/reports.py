@@ -29,8 +29,8 @@ from services import events
 from services.events import EventBus
 from services.notify import Notifier
 from services.report_rules import (
-    MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_NOTE, MAX_PHOTOS, TRANSITIONS, Created, IllegalTransition,
-    InvalidReport, NewReport, NotFound, Reporter, ReportRules,
+    MAX_DESCRIPTION, MAX_LOCATION_TEXT, MAX_NOTE, MAX_PHOTOS, MAX_SLA_HOURS, TRANSITIONS, Created,
+    IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules,
 )
 from services.texts import render
 from storage.locks import Serializer, local_serializer
@@ -38,7 +38,7 @@ from storage.reports import (
     ACTIVE_STATUSES, CLOSED, DISPATCHED, DUPLICATE, REJECTED, RESOLVED, SUBMITTED,
     SYSTEM, Actor, Report, ReportRepository, find_ticket, location_key,
 )
-from storage.routing import CATEGORIES, RoutingRepository
+from storage.routing import CATEGORIES, Route, RoutingRepository
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,21 @@ class ReportService:
     async def stats(self, scope: dict[str, Any], since: datetime | None = None) -> list[Any]:
         return await self.repo.stats(scope, since)
 
-    async def departments(self) -> list[Any]:
+    async def routing_table(self) -> list[Route]:
+        """Every category's department and time to resolve, in menu order (the routing page,
+        and the departments a ticket may be dispatched to)."""
         return await self.routing.all()
+
+    async def set_route(self, category: str, department: str, sla_hours: str | int) -> tuple[Route, Route]:
+        """Give a category another department and time to resolve (whole hours, 1 to
+        MAX_SLA_HOURS): (before, after); InvalidReport for an unknown category, no department
+        or another time."""
+        hours = str(sla_hours)
+        if (category not in CATEGORIES or not department
+                or not hours.isdigit() or not 1 <= int(hours) <= MAX_SLA_HOURS):
+            raise InvalidReport(f"请填写承办部门和 1-{MAX_SLA_HOURS} 之间的办理时限（小时）", "invalid_route")
+        before = await self.routing.get(category)
+        return before, await self.routing.set(category, department, int(hours))
 
 
     async def create(self, reporter: Reporter, new: NewReport) -> Created:

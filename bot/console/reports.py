@@ -176,7 +176,7 @@ async def stats_json(request: web.Request) -> web.StreamResponse:
 
 
 async def _routing_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    routes_ = await request.config_dict[keys.ROUTING].all()
+    routes_ = await _service(request).routing_table()
     return aiohttp_jinja2.render_template("reports/routing.html", request, {
         **_common(), "routes": routes_, "error": error,
         "can_edit": request[STAFF].role in ROUTING_ROLES,
@@ -194,12 +194,10 @@ async def routing(request: web.Request) -> web.StreamResponse:
 async def routing_update(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     category, department = _text(form, "category", 32), _text(form, "department", 60)
-    hours = _text(form, "sla_hours", 4)
-    if category not in CATEGORIES or not department or not hours.isdigit() or not 1 <= int(hours) <= 720:
-        return await _routing_page(request, "请填写承办部门和 1-720 之间的办理时限（小时）", status=400)
-    table = request.config_dict[keys.ROUTING]
-    before = await table.get(category)
-    after = await table.set(category, department, int(hours))
+    try:
+        before, after = await _service(request).set_route(category, department, _text(form, "sla_hours", 4))
+    except InvalidReport as exc:
+        return await _routing_page(request, str(exc), status=400)
     await request.config_dict[keys.AUDIT].record(
         request[STAFF], "report_routing.update", "report_routing", category,
         {"department": before.department, "sla_hours": before.sla_hours},
@@ -239,7 +237,7 @@ async def _ticket_page(request: web.Request, report: Report, error: str | None =
 
 async def _departments(request: web.Request, report: Report) -> list[str]:
     """The routing table's departments (and the ticket's own): the dispatch choice."""
-    return sorted({r.department for r in await _service(request).departments()} | {report.department})
+    return sorted({r.department for r in await _service(request).routing_table()} | {report.department})
 
 
 @routes.get(f"{PREFIX}/reports/{{ticket}}")

@@ -11,10 +11,11 @@ import pytest
 
 from services.events import EventBus, ReportValid
 from services.report_rules import (
-    IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules, allowed_actions,
+    MAX_SLA_HOURS, IllegalTransition, InvalidReport, NewReport, NotFound, Reporter, ReportRules,
+    allowed_actions,
 )
 from services.reports import ReportService
-from storage.routing import DEFAULT_ROUTES
+from storage.routing import CATEGORIES, DEFAULT_ROUTES
 from tests.fakes.reports import FakeReportRepository, FakeRoutingRepository
 from tests.fakes.services import Clock, RecordingNotifier
 from tests.reports_helpers import FAR, HUAFU, NEAR, STAFF, T0, resolve_until_autoclosed
@@ -136,6 +137,35 @@ async def test_the_duplicate_radius_is_a_rule():
     world = World(dup_radius_m=10)
     await world.service.create(ALICE, lamp(text="A"))
     assert not (await world.service.create(BOB, lamp(where=NEAR, text="B"))).duplicate
+
+
+# -- the routing table (staff edit it) ------------------------------------------------------
+
+
+async def test_staff_give_a_category_another_department_and_time(world):
+    table = await world.service.routing_table()
+    assert [r.category for r in table] == list(CATEGORIES) and table[0] == DEFAULT_ROUTES["streetlight"]
+    before, after = await world.service.set_route("drainage", "华富水务所", "8")
+    assert before == DEFAULT_ROUTES["drainage"] and (after.department, after.sla_hours) == ("华富水务所", 8)
+    assert after in await world.service.routing_table()
+    _, after = await world.service.set_route("drainage", "华富水务所", MAX_SLA_HOURS)
+    assert after.sla_hours == MAX_SLA_HOURS
+    report = (await world.service.create(ALICE, lamp(category="drainage"))).report
+    assert report.department == "华富水务所" and report.due_at == T0 + timedelta(hours=MAX_SLA_HOURS)
+
+
+@pytest.mark.parametrize("category, department, hours", [
+    ("weather", "街道水务站", "8"), ("drainage", "", "8"), ("drainage", "街道水务站", "0"),
+    ("drainage", "街道水务站", str(MAX_SLA_HOURS + 1)), ("drainage", "街道水务站", "8h"),
+    ("drainage", "街道水务站", ""), ("drainage", "街道水务站", -3),
+])
+async def test_a_route_needs_a_known_category_a_department_and_a_time_in_range(world, category, department,
+                                                                                hours):
+    with pytest.raises(InvalidReport) as refused:
+        await world.service.set_route(category, department, hours)
+    assert (refused.value.status, str(refused.value)) == (
+        400, f"请填写承办部门和 1-{MAX_SLA_HOURS} 之间的办理时限（小时）")
+    assert world.routing.routes == {}
 
 
 # -- the state machine ------------------------------------------------------------------
