@@ -143,9 +143,6 @@ class Components:
     audit: AuditLog
     staff_accounts: StaffRepository
     communities: CommunityRepository
-    callbacks: CallbackRepository
-    routing: RoutingRepository
-    faq_entries: FaqRepository
     dashboards: Dashboards
     station_import: StationImporter
     api_sessions: SessionStore  # mini-program session tokens
@@ -242,7 +239,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         stations=stations, handoff=handoff, chat=chat, locations=locations,
         privacy=privacy, personal_data=personal_data,
         audit=AuditLog(db), staff_accounts=StaffRepository(db),
-        communities=communities, callbacks=callbacks, routing=routing, faq_entries=faq_entries,
+        communities=communities,
         dashboards=Dashboards(db), station_import=StationImporter(station_repo),
         api_sessions=api_sessions,
         console_sessions=SessionStore(redis, "console", settings.console_session_ttl, sliding=True),
@@ -261,8 +258,7 @@ PUBLISHED: tuple[tuple[web.AppKey, str], ...] = (
     (keys.STATIONS, "stations"), (keys.HANDOFF, "handoff"),
     (keys.CHAT, "chat"), (keys.PRIVACY, "privacy"), (keys.PERSONAL_DATA, "personal_data"),
     (keys.AUDIT, "audit"), (keys.STAFF_ACCOUNTS, "staff_accounts"), (keys.RESIDENTS, "residents"),
-    (keys.COMMUNITIES, "communities"), (keys.CALLBACKS, "callbacks"), (keys.STATION_IMPORT, "station_import"),
-    (keys.ROUTING, "routing"), (keys.FAQ_ENTRIES, "faq_entries"), (keys.DASHBOARDS, "dashboards"),
+    (keys.COMMUNITIES, "communities"), (keys.STATION_IMPORT, "station_import"), (keys.DASHBOARDS, "dashboards"),
     (keys.API_SESSIONS, "api_sessions"), (keys.CONSOLE_SESSIONS, "console_sessions"),
     (keys.LOGIN_GUARD, "login_guard"),
     # only when configured (MP_APP_ID/MP_APP_SECRET; WECHAT_TOKEN with AppID/AppSecret)

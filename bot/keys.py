@@ -26,15 +26,12 @@ from services.wechat_media import WeChatMedia
 from services.station_import import StationImporter
 from services.stations import StationService
 from storage.audit import AuditLog
-from storage.callbacks import CallbackRepository
 from storage.communities import CommunityRepository
 from storage.dashboards import Dashboards
 from storage.dedup import Deduplicator
-from storage.faq import FaqRepository
 from storage.login_lock import StaffLoginLock
 from storage.photos import PhotoStore
 from storage.residents import ResidentRepository
-from storage.routing import RoutingRepository
 from storage.staff import StaffRepository
 from storage.rate_limit import LoginGuard, RateLimiter
 from storage.sessions import SessionStore
@@ -72,8 +69,5 @@ AUDIT = web.AppKey("audit", AuditLog)  # every staff action
 STAFF_ACCOUNTS = web.AppKey("staff_accounts", StaffRepository)
 COMMUNITIES = web.AppKey("communities", CommunityRepository)  # communities and streets
 RESIDENTS = web.AppKey("residents", ResidentRepository)
-CALLBACKS = web.AppKey("callbacks", CallbackRepository)  # 找人工 callback requests
-ROUTING = web.AppKey("routing", RoutingRepository)  # which department gets which category
-FAQ_ENTRIES = web.AppKey("faq_entries", FaqRepository)  # the FAQ editor's records
 STATION_IMPORT = web.AppKey("station_import", StationImporter)  # the console's CSV import
 DASHBOARDS = web.AppKey("dashboards", Dashboards)  # the to-do, charts, map and screen (read only)
