@@ -48,8 +48,10 @@ from services.personal_data import PersonalData
 from services.points import EARNING_EVENTS, PERIODIC_SECONDS, PointsService
 from services.report_rules import ReportRules
 from services.reports import ReportService
+from services.resident_desk import ResidentDesk
 from services.residents import ResidentService
 from services.sharing import SharingService
+from services.staff_accounts import StaffAccounts
 from services.station_import import StationImporter
 from services.stations import StationService
 from services.wechat_media import WeChatMedia
@@ -140,6 +142,8 @@ class Components:
     locations: RecentLocations
     privacy: PrivacyRequests
     personal_data: PersonalData
+    resident_desk: ResidentDesk  # the console's residents pages
+    accounts: StaffAccounts  # the console's staff accounts pages
     audit: AuditLog
     staff_accounts: StaffRepository
     communities: CommunityRepository
@@ -209,6 +213,13 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         privacy=privacy,
     )
 
+    # The console: its sessions, the staff login lock, and what staff do with residents and accounts.
+    audit, staff_accounts = AuditLog(db), StaffRepository(db)
+    console_sessions = SessionStore(redis, "console", settings.console_session_ttl, sliding=True)
+    login_guard = StaffLoginLock(redis, settings.login_max_failures, settings.login_lock_seconds)
+    resident_desk = ResidentDesk(residents, bookings, audit)
+    accounts = StaffAccounts(staff_accounts, communities, login_guard, console_sessions, audit)
+
     # Periodic jobs: every worker runs the loop, one claims each tick (bot/periodic.py).
     tasks = []
     if settings.report_timer_interval > 0:  # SLA escalation and auto-close
@@ -237,13 +248,11 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
         stations=stations, handoff=handoff, chat=chat, locations=locations,
-        privacy=privacy, personal_data=personal_data,
-        audit=AuditLog(db), staff_accounts=StaffRepository(db),
+        privacy=privacy, personal_data=personal_data, resident_desk=resident_desk, accounts=accounts,
+        audit=audit, staff_accounts=staff_accounts,
         communities=communities,
         dashboards=Dashboards(db), station_import=StationImporter(station_repo),
-        api_sessions=api_sessions,
-        console_sessions=SessionStore(redis, "console", settings.console_session_ttl, sliding=True),
-        login_guard=StaffLoginLock(redis, settings.login_max_failures, settings.login_lock_seconds),
+        api_sessions=api_sessions, console_sessions=console_sessions, login_guard=login_guard,
         mp_client=mp_client, wechat=wechat, wechat_media=wechat_media,
         tasks=tasks, subscriptions=subscriptions,
     )
@@ -257,6 +266,7 @@ PUBLISHED: tuple[tuple[web.AppKey, str], ...] = (
     (keys.REPORTS, "reports"), (keys.BOOKINGS, "bookings"), (keys.POINTS, "points"), (keys.SHARING, "sharing"),
     (keys.STATIONS, "stations"), (keys.HANDOFF, "handoff"),
     (keys.CHAT, "chat"), (keys.PRIVACY, "privacy"), (keys.PERSONAL_DATA, "personal_data"),
+    (keys.RESIDENT_DESK, "resident_desk"), (keys.ACCOUNTS, "accounts"),
     (keys.AUDIT, "audit"), (keys.STAFF_ACCOUNTS, "staff_accounts"), (keys.RESIDENTS, "residents"),
     (keys.COMMUNITIES, "communities"), (keys.STATION_IMPORT, "station_import"), (keys.DASHBOARDS, "dashboards"),
     (keys.API_SESSIONS, "api_sessions"), (keys.CONSOLE_SESSIONS, "console_sessions"),

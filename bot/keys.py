@@ -20,7 +20,9 @@ from services.points import PointsService
 from services.notify import Notifier
 from services.personal_data import PersonalData
 from services.reports import ReportService
+from services.resident_desk import ResidentDesk
 from services.sharing import SharingService
+from services.staff_accounts import StaffAccounts
 from services.handoff import HandoffService
 from services.wechat_media import WeChatMedia
 from services.station_import import StationImporter
@@ -63,6 +65,8 @@ STATIONS = web.AppKey("stations", StationService)  # 驿站 / 能量栈 search, 
 HANDOFF = web.AppKey("handoff", HandoffService)  # 找人工: callback requests
 BUS = web.AppKey("bus", EventBus)  # the app's event bus (bot/bootstrap.py subscribes on it)
 FAQ = web.AppKey("faq", FaqService)  # the community FAQ: chat answers, console try-out
+RESIDENT_DESK = web.AppKey("resident_desk", ResidentDesk)  # the console's residents pages
+ACCOUNTS = web.AppKey("accounts", StaffAccounts)  # the console's staff accounts pages
 # Repositories the console reads and writes itself (staff accounts, the audit trail, places),
 # built once by bot/bootstrap.py like everything else.
 AUDIT = web.AppKey("audit", AuditLog)  # every staff action

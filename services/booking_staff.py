@@ -1,6 +1,6 @@
 """What staff do with bookings (mixed into services.bookings.BookingService): slots they
-create and change, the working plans opening slots ahead, attendance, rental returns, and
-the reminders of tomorrow's bookings."""
+create and change, the working plans opening slots ahead, attendance, rental returns, the
+待核实 mark lifted once a resident's facts are verified, and the reminders of tomorrow's bookings."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -87,6 +87,10 @@ class BookingStaffWork:
         if slot.get("status") == "open":
             await self._fill(slot)  # more places (or reopened): serve the queue
         return await self.slots.get(slot["_id"]) or slot
+
+    async def facts_verified(self, resident_id: str) -> int:
+        """Staff saw the resident's documents: their bookings lose the 待核实 mark (how many did)."""
+        return await self.bookings.mark_eligibility_verified(resident_id)
 
     async def open_slots_ahead(self, days: int = 14) -> int:
         return await open_slots_ahead(self.catalog, self.slots, self.clock().astimezone(TZ).date(), days)

@@ -36,6 +36,45 @@ def _redact(value: Any) -> Any:
     return value
 
 
+def audit_entry(staff: Staff | None, action: str, collection: str, record_id: str | None,
+                before: dict[str, Any] | None, after: dict[str, Any] | None, *, community: str | None = None,
+                resident_id: str | None = None, ip: str | None = None) -> dict[str, Any]:
+    """The stored entry of one action (see `AuditLog.record`), secrets left out."""
+    if community is None:
+        community = (after or {}).get("community") or (before or {}).get("community")
+    if community is None and staff is not None:
+        community = staff.community
+    entry: dict[str, Any] = {
+        "_id": str(ObjectId()),
+        "at": datetime.now(timezone.utc),
+        "staff_id": staff.id if staff else None,
+        "username": staff.username if staff else "system",
+        "role": staff.role if staff else "system",
+        "action": action,
+        "collection": collection,
+        "record_id": None if record_id is None else str(record_id),
+        "before": _redact(before),
+        "after": _redact(after),
+        "community": community,
+        "street": staff.street if staff else None,
+    }
+    if resident_id:
+        entry["resident_id"] = str(resident_id)
+    if ip:
+        entry["ip"] = ip
+    return entry
+
+
+def entry_filter(**fields: str | None) -> dict[str, Any]:
+    """The entries whose fields (action, collection, record_id, staff_id) are the given ones."""
+    return {field: str(value) for field, value in fields.items() if value is not None}
+
+
+def list_limit(limit: int) -> int:
+    """How many entries one listing shows: 1 to 1,000."""
+    return max(1, min(limit, 1000))
+
+
 class AuditLog:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._col = db[COLLECTION]
@@ -63,28 +102,8 @@ class AuditLog:
     ) -> str:
         """Append one entry; `community` defaults to the record's, then the staff member's.
         Pass `resident_id` when the record is about a resident (for erasure)."""
-        if community is None:
-            community = (after or {}).get("community") or (before or {}).get("community")
-        if community is None and staff is not None:
-            community = staff.community
-        entry: dict[str, Any] = {
-            "_id": str(ObjectId()),
-            "at": datetime.now(timezone.utc),
-            "staff_id": staff.id if staff else None,
-            "username": staff.username if staff else "system",
-            "role": staff.role if staff else "system",
-            "action": action,
-            "collection": collection,
-            "record_id": None if record_id is None else str(record_id),
-            "before": _redact(before),
-            "after": _redact(after),
-            "community": community,
-            "street": staff.street if staff else None,
-        }
-        if resident_id:
-            entry["resident_id"] = str(resident_id)
-        if ip:
-            entry["ip"] = ip
+        entry = audit_entry(staff, action, collection, record_id, before, after,
+                            community=community, resident_id=resident_id, ip=ip)
         await self._col.insert_one(entry)
         return entry["_id"]
 
@@ -99,12 +118,8 @@ class AuditLog:
         staff_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first, within a staff scope (see storage.scope.staff_scope)."""
-        query: dict[str, Any] = {}
-        for field, value in (("action", action), ("collection", collection),
-                             ("record_id", record_id), ("staff_id", staff_id)):
-            if value is not None:
-                query[field] = str(value)
-        cursor = self._col.find(scoped(query, scope)).sort("at", DESCENDING).limit(max(1, min(limit, 1000)))
+        query = entry_filter(action=action, collection=collection, record_id=record_id, staff_id=staff_id)
+        cursor = self._col.find(scoped(query, scope)).sort("at", DESCENDING).limit(list_limit(limit))
         return await cursor.to_list(None)
 
     async def forget_resident(self, resident_id: str) -> int:

@@ -212,6 +212,12 @@ class BookingRepository:
         """The resident's own active bookings (PIPL erasure cancels them)."""
         return await self._col.find({"resident_id": str(resident_id), "status": BOOKED}).to_list(limit)
 
+    async def mark_eligibility_verified(self, resident_id: str) -> int:
+        """Staff verified the resident's facts: their bookings lose the 待核实 mark; how many did."""
+        result = await self._col.update_many({"resident_id": str(resident_id), "eligibility_verified": False},
+                                             {"$set": {"eligibility_verified": True}})
+        return result.modified_count
+
     async def active_of(self, slot_id: str, resident_id: str) -> dict[str, Any] | None:
         return await self._col.find_one({"slot_id": str(slot_id), "resident_id": str(resident_id), "status": BOOKED})
 

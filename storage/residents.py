@@ -7,6 +7,7 @@ Collect the minimum (PIPL): community, and only what a capability needs.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -15,6 +16,11 @@ from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
+
+from storage.scope import scoped
+
+# The staff's resident list: newest first, ties in id order.
+LIST_ORDER = [("created_at", -1), ("_id", 1)]
 
 
 @dataclass
@@ -57,6 +63,25 @@ class Resident:
         if not self.birth_year:
             return None
         return (today or datetime.now(timezone.utc)).year - self.birth_year
+
+
+def search_query(scope: dict[str, Any], words: list[str], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Residents (not erased) within a staff member's `scope` with every one of `words` in
+    one of `fields` (as written, not a pattern)."""
+    clauses = [{"$or": [{f: {"$regex": re.escape(word)}} for f in fields]} for word in words]
+    return scoped({"deleted_at": None, **({"$and": clauses} if clauses else {})}, scope)
+
+
+def set_or_unset(changes: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The update writing `changes`: a None value removes the field (those in `keep` stay)."""
+    update: dict[str, Any] = {}
+    to_set = {k: v for k, v in changes.items() if v is not None}
+    to_unset = {k: "" for k, v in changes.items() if v is None and k not in keep}
+    if to_set:
+        update["$set"] = to_set
+    if to_unset:
+        update["$unset"] = to_unset
+    return update
 
 
 class ResidentRepository:
@@ -104,21 +129,38 @@ class ResidentRepository:
         """Change profile fields; a None value removes the field (community cannot be removed)."""
         allowed = {"name", "phone", "building", "birth_year", "community", "disability"}
         changes = {k: v for k, v in fields.items() if k in allowed}
-        if not changes:
-            return await self.get(resident_id)
-        update: dict[str, Any] = {}
-        to_set = {k: v for k, v in changes.items() if v is not None}
-        to_unset = {k: "" for k, v in changes.items() if v is None and k != "community"}
-        if to_set:
-            update["$set"] = to_set
-        if to_unset:
-            update["$unset"] = to_unset
+        update = set_or_unset(changes, keep=("community",))
         if not update:
             return await self.get(resident_id)
         doc = await self._col.find_one_and_update(
             {"_id": str(resident_id)}, update, return_document=ReturnDocument.AFTER
         )
         return Resident.from_doc(doc) if doc else None
+
+    # -- the staff's reads and writes, within their scope (storage/scope.py) ------------------
+
+    async def count_matching(self, scope: dict[str, Any], words: list[str], fields: tuple[str, ...]) -> int:
+        """How many residents `search` finds (see `search_query`)."""
+        return await self._col.count_documents(search_query(scope, words, fields))
+
+    async def search(self, scope: dict[str, Any], words: list[str], fields: tuple[str, ...], *,
+                     skip: int = 0, limit: int = 20) -> list[dict[str, Any]]:
+        """The records of the residents `search_query` finds, newest first."""
+        cursor = self._col.find(search_query(scope, words, fields)).sort(LIST_ORDER)
+        return await cursor.skip(skip).limit(limit).to_list(limit)
+
+    async def document_in_scope(self, resident_id: str, scope: dict[str, Any]) -> dict[str, Any] | None:
+        """The record of a resident (not erased) within `scope`; None also outside it."""
+        return await self._col.find_one(scoped({"_id": str(resident_id), "deleted_at": None}, scope))
+
+    async def update_contact(self, resident_id: str, scope: dict[str, Any], *, phone: str | None,
+                             building: str | None) -> dict[str, Any] | None:
+        """Set the phone and building of a resident within `scope` (None removes one); the
+        record after, None when there is none in scope."""
+        return await self._col.find_one_and_update(
+            scoped({"_id": str(resident_id)}, scope), set_or_unset({"phone": phone, "building": building}),
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def verify_facts(self, resident_id: str, staff_id: str, now: datetime) -> Resident | None:
         """Staff saw the documents: the birth year and disability on record are verified."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -101,6 +101,52 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
+def new_username(username: str, password: str, role: str) -> str:
+    """The normalized username of an account about to be created, once the username, the
+    password and the role pass (StaffError with the console's message otherwise)."""
+    username = normalize_username(username)
+    if not username or len(username) > 32 or not all(c.isalnum() or c in "-_." for c in username):
+        raise StaffError("用户名只能包含字母、数字和 - _ .，最长32位")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise StaffError(f"密码至少{MIN_PASSWORD_CHARS}位")
+    if role not in ROLES:
+        raise StaffError("角色不正确")
+    return username
+
+
+async def binding(role: str, community: str | None, street: str | None,
+                  find_community: Callable[[str], Awaitable[dict[str, Any] | None]],
+                  street_exists: Callable[[str], Awaitable[bool]]) -> tuple[str | None, str | None]:
+    """(community, street) an account of this role is bound to: grid workers and community
+    admins to a community that exists (and its street), street admins to a street that exists."""
+    if role in (GRID_WORKER, COMMUNITY_ADMIN):
+        found = await find_community(community) if community else None
+        if not found:
+            raise StaffError("请选择一个存在的社区")
+        return community, found.get("street")
+    if role == STREET_ADMIN:
+        if not (street and await street_exists(street)):
+            raise StaffError("请选择一个存在的街道")
+        return None, street
+    return None, None
+
+
+def account_doc(username: str, name: str, role: str, community: str | None, street: str | None,
+                password_hash: str) -> dict[str, Any]:
+    """The stored record of a new, active account."""
+    return {
+        "_id": str(ObjectId()),
+        "username": username,
+        "name": name.strip() or username,
+        "role": role,
+        "community": community,
+        "street": street,
+        "active": True,
+        "password_hash": password_hash,
+        "created_at": datetime.now(timezone.utc),
+    }
+
+
 class StaffRepository:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._db = db
@@ -123,43 +169,20 @@ class StaffRepository:
     ) -> Staff:
         """A new account; raises StaffError when the role binding or password is wrong.
         `password_hash` (already hashed `password`) saves hashing again when seeding."""
-        username = normalize_username(username)
-        if not username or len(username) > 32 or not all(c.isalnum() or c in "-_." for c in username):
-            raise StaffError("用户名只能包含字母、数字和 - _ .，最长32位")
-        if len(password) < MIN_PASSWORD_CHARS:
-            raise StaffError(f"密码至少{MIN_PASSWORD_CHARS}位")
-        if role not in ROLES:
-            raise StaffError("角色不正确")
-        community, street = await self._binding(role, community, street)
+        username = new_username(username, password, role)
+        community, street = await binding(role, community, street, self._community, self._street_exists)
         if await self._col.find_one({"username": username}, {"_id": 1}):
             raise StaffError("用户名已存在")
-        doc = {
-            "_id": str(ObjectId()),
-            "username": username,
-            "name": name.strip() or username,
-            "role": role,
-            "community": community,
-            "street": street,
-            "active": True,
-            "password_hash": password_hash or await asyncio.to_thread(hash_password, password),
-            "created_at": datetime.now(timezone.utc),
-        }
+        doc = account_doc(username, name, role, community, street,
+                          password_hash or await asyncio.to_thread(hash_password, password))
         await self._col.insert_one(doc)
         return Staff.from_doc(doc)
 
-    async def _binding(self, role: str, community: str | None, street: str | None) -> tuple[str | None, str | None]:
-        """(community, street) an account of this role is bound to."""
-        if role in (GRID_WORKER, COMMUNITY_ADMIN):
-            found = await self._db["communities"].find_one({"_id": community or ""}) if community else None
-            if not found:
-                raise StaffError("请选择一个存在的社区")
-            return community, found.get("street")
-        if role == STREET_ADMIN:
-            found = await self._db["streets"].find_one({"_id": street or ""}) if street else None
-            if not found:
-                raise StaffError("请选择一个存在的街道")
-            return None, street
-        return None, None
+    async def _community(self, community: str) -> dict[str, Any] | None:
+        return await self._db["communities"].find_one({"_id": community})
+
+    async def _street_exists(self, street: str) -> bool:
+        return await self._db["streets"].find_one({"_id": street}, {"_id": 1}) is not None
 
     async def authenticate(self, username: str, password: str) -> Staff | None:
         """The active account with this username and password, else None."""
@@ -180,6 +203,11 @@ class StaffRepository:
 
     async def get_by_username(self, username: str) -> Staff | None:
         doc = await self._col.find_one({"username": normalize_username(username)}, {"password_hash": 0})
+        return Staff.from_doc(doc) if doc else None
+
+    async def get_in_scope(self, staff_id: str, scope: dict[str, Any]) -> Staff | None:
+        """The account if it lies within a staff scope (see storage.scope.staff_scope), else None."""
+        doc = await self._col.find_one(scoped({"_id": str(staff_id)}, scope), {"password_hash": 0})
         return Staff.from_doc(doc) if doc else None
 
     async def list(self, scope: dict[str, Any], limit: int = 500) -> list[Staff]:

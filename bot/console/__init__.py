@@ -5,20 +5,21 @@ Each module listed in `CONSOLE_MODULES` exposes `routes: web.RouteTableDef` (ful
 navigation bar (roles: who sees the entry; empty = every staff member). Capabilities
 append their module ("bot.console.reports") to `CONSOLE_MODULES`.
 
-A console page:
+A console page reads the form, calls the service that holds the rules, renders:
     @routes.get("/console/things")
     @staff_required()                       # or staff_required(*ADMIN_ROLES)
     async def things(request):
-        staff = request[STAFF]
-        col = await Scoped.for_staff(request.config_dict[keys.MONGO], staff, "things")
-        items = await col.find({}).to_list(100)  # only the staff member's scope
+        scope = await scope_of(request)     # bot/console/common.py: the staff member's scope
+        items = await request.config_dict[keys.THINGS].in_scope(scope)
         return aiohttp_jinja2.render_template("things.html", request, {"items": items})
+A refusal the service raises (domain.errors) becomes the error page with its status.
 Templates extend "base.html" (blocks `title` and `content`), get `staff`, `csrf_token`
 and `nav` from the context processor, show contact details with `|phone` / `|address`
 (masked for roles that do not need them; any other printed text is masked for them too,
 see bot/privacy.py), and every POST form includes
     <input type="hidden" name="_csrf" value="{{ csrf_token }}">
-Every staff change goes to the audit trail: request.config_dict[keys.AUDIT].record(staff, action, ...).
+Every staff change goes to the audit trail (keys.AUDIT's `record(staff, action, ...)`; the
+services of bot/console/admin.py's pages record their own).
 """
 from __future__ import annotations
 

@@ -124,6 +124,10 @@ class FakeBookingRepository:
     async def active_for_resident(self, resident_id: str, limit: int = 500) -> list[dict[str, Any]]:
         return self.col.find({"resident_id": str(resident_id), "status": BOOKED}, limit=limit)
 
+    async def mark_eligibility_verified(self, resident_id: str) -> int:
+        return self.col.update_many({"resident_id": str(resident_id), "eligibility_verified": False},
+                                    {"$set": {"eligibility_verified": True}})
+
     async def active_of(self, slot_id: str, resident_id: str) -> dict[str, Any] | None:
         return self.col.find_one({"slot_id": str(slot_id), "resident_id": str(resident_id), "status": BOOKED})
 

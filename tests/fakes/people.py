@@ -1,7 +1,8 @@
 """In-memory twins of storage/residents.py's ResidentRepository and storage/notices.py's
 NoticeRepository (what services/notify.py's Notifier is given), and of the chat's reads of
 storage/communities.py's CommunityRepository and storage/elder_prefs.py's ElderPreferences
-(what services/residents.py's ResidentService is given)."""
+(what services/residents.py's ResidentService is given), with the staff's scoped reads and
+contact corrections (services/resident_desk.py) and the place names the console offers."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -14,8 +15,9 @@ from pymongo.errors import DuplicateKeyError
 from storage.communities import ServiceCentre, centre_of
 from storage.elder_prefs import CHOSEN_TTL, PROFILE_TTL
 from storage.notices import Notice
-from storage.residents import Resident
-from tests.fakes.query import stored
+from storage.residents import LIST_ORDER, Resident, search_query, set_or_unset
+from storage.scope import scoped
+from tests.fakes.query import apply_update, matches, sort_docs, stored
 
 
 class FakeResidentRepository:
@@ -70,6 +72,29 @@ class FakeResidentRepository:
     async def document(self, resident_id: str) -> dict[str, Any] | None:
         doc = self.docs.get(str(resident_id))
         return stored(doc) if doc else None
+
+    def _found(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        return [doc for doc in self.docs.values() if matches(doc, query)]
+
+    async def count_matching(self, scope: dict[str, Any], words: list[str], fields: tuple[str, ...]) -> int:
+        return len(self._found(search_query(scope, words, fields)))
+
+    async def search(self, scope: dict[str, Any], words: list[str], fields: tuple[str, ...], *,
+                     skip: int = 0, limit: int = 20) -> list[dict[str, Any]]:
+        found = sort_docs(self._found(search_query(scope, words, fields)), LIST_ORDER)
+        return [stored(doc) for doc in found[skip:skip + limit]]
+
+    async def document_in_scope(self, resident_id: str, scope: dict[str, Any]) -> dict[str, Any] | None:
+        found = self._found(scoped({"_id": str(resident_id), "deleted_at": None}, scope))
+        return stored(found[0]) if found else None
+
+    async def update_contact(self, resident_id: str, scope: dict[str, Any], *, phone: str | None,
+                             building: str | None) -> dict[str, Any] | None:
+        found = self._found(scoped({"_id": str(resident_id)}, scope))
+        if not found:
+            return None
+        apply_update(found[0], set_or_unset({"phone": phone, "building": building}))
+        return stored(found[0])
 
     async def anonymise(self, resident_id: str) -> Resident | None:
         doc = self.docs.get(str(resident_id))
@@ -127,16 +152,27 @@ class FakeNoticeRepository:
 
 
 class FakeCommunityRepository:
-    """The chat's reads: name, the numbered list, the service centre."""
+    """The chat's reads: name, the numbered list, the service centre; the console's names of
+    communities and streets."""
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
+        self.streets: dict[str, dict[str, Any]] = {}
 
     async def ensure_indexes(self) -> None:
         return None
 
     def add(self, doc: dict[str, Any]) -> None:
         self.docs[doc["_id"]] = stored(doc)
+
+    def add_street(self, doc: dict[str, Any]) -> None:
+        self.streets[doc["_id"]] = stored(doc)
+
+    async def names(self, query: dict[str, Any] | None = None) -> dict[str, str]:
+        return {cid: doc.get("name", cid) for cid, doc in sorted(self.docs.items()) if matches(doc, query)}
+
+    async def street_names(self) -> dict[str, str]:
+        return {sid: doc.get("name", sid) for sid, doc in sorted(self.streets.items())}
 
     async def name(self, community: str) -> str:
         return (self.docs.get(community) or {}).get("name") or "社区"
