@@ -139,18 +139,17 @@ class Components:
     stations: StationService
     handoff: HandoffService
     chat: ChatService
+    people: ResidentService
     locations: RecentLocations
     privacy: PrivacyRequests
     personal_data: PersonalData
     resident_desk: ResidentDesk  # the console's residents pages
     accounts: StaffAccounts  # the console's staff accounts pages
     audit: AuditLog
-    staff_accounts: StaffRepository
     communities: CommunityRepository
     dashboards: Dashboards
     station_import: StationImporter
     api_sessions: SessionStore  # mini-program session tokens
-    console_sessions: SessionStore  # staff console cookies (sliding)
     login_guard: StaffLoginLock  # staff login lockout per (username, client)
     mp_client: MiniProgramClient | None = None  # only with MP_APP_ID / MP_APP_SECRET
     wechat: WeChatClient | None = None
@@ -196,6 +195,8 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
     api_sessions = SessionStore(redis, "api", settings.api_session_ttl)
     states = DialogueStateStore(redis, settings.dialogue_ttl_seconds)
     locations = RecentLocations(redis)  # the WeChat channel writes, the station dialogue reads
+    people = ResidentService(residents, communities, ElderPreferences(redis),  # chat and mini-program
+                             default_community=settings.default_community, notices=notices)
     personal_data = PersonalData(db, redis, bookings, api_sessions)  # PIPL export and erasure
     privacy = PrivacyRequests(personal_data, redis, states, conversations, settings.base_url)
     chat = ChatService(
@@ -205,8 +206,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         router=Router(registry),
         services=Services(
             settings=settings,
-            residents=ResidentService(residents, communities, ElderPreferences(redis),
-                                      default_community=settings.default_community, notices=notices),
+            residents=people,
             reports=reports, bookings=bookings, sharing=sharing, points=points, stations=stations,
             handoff=handoff, locations=locations, faq=faq, resolve_times=resolve_times,
         ),
@@ -247,12 +247,12 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         link_code_guard=LoginGuard(redis, LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK, prefix=LINK_CODE_PREFIX),
         dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
-        stations=stations, handoff=handoff, chat=chat, locations=locations,
+        stations=stations, handoff=handoff, chat=chat, people=people, locations=locations,
         privacy=privacy, personal_data=personal_data, resident_desk=resident_desk, accounts=accounts,
-        audit=audit, staff_accounts=staff_accounts,
+        audit=audit,
         communities=communities,
         dashboards=Dashboards(db), station_import=StationImporter(station_repo),
-        api_sessions=api_sessions, console_sessions=console_sessions, login_guard=login_guard,
+        api_sessions=api_sessions, login_guard=login_guard,
         mp_client=mp_client, wechat=wechat, wechat_media=wechat_media,
         tasks=tasks, subscriptions=subscriptions,
     )
@@ -267,9 +267,9 @@ PUBLISHED: tuple[tuple[web.AppKey, str], ...] = (
     (keys.STATIONS, "stations"), (keys.HANDOFF, "handoff"),
     (keys.CHAT, "chat"), (keys.PRIVACY, "privacy"), (keys.PERSONAL_DATA, "personal_data"),
     (keys.RESIDENT_DESK, "resident_desk"), (keys.ACCOUNTS, "accounts"),
-    (keys.AUDIT, "audit"), (keys.STAFF_ACCOUNTS, "staff_accounts"), (keys.RESIDENTS, "residents"),
+    (keys.AUDIT, "audit"), (keys.RESIDENTS, "people"),
     (keys.COMMUNITIES, "communities"), (keys.STATION_IMPORT, "station_import"), (keys.DASHBOARDS, "dashboards"),
-    (keys.API_SESSIONS, "api_sessions"), (keys.CONSOLE_SESSIONS, "console_sessions"),
+    (keys.API_SESSIONS, "api_sessions"),
     (keys.LOGIN_GUARD, "login_guard"),
     # only when configured (MP_APP_ID/MP_APP_SECRET; WECHAT_TOKEN with AppID/AppSecret)
     (keys.MP_CLIENT, "mp_client"), (keys.WECHAT, "wechat"), (keys.WECHAT_MEDIA, "wechat_media"),

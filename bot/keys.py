@@ -20,6 +20,7 @@ from services.points import PointsService
 from services.notify import Notifier
 from services.personal_data import PersonalData
 from services.reports import ReportService
+from services.residents import ResidentService
 from services.resident_desk import ResidentDesk
 from services.sharing import SharingService
 from services.staff_accounts import StaffAccounts
@@ -33,8 +34,6 @@ from storage.dashboards import Dashboards
 from storage.dedup import Deduplicator
 from storage.login_lock import StaffLoginLock
 from storage.photos import PhotoStore
-from storage.residents import ResidentRepository
-from storage.staff import StaffRepository
 from storage.rate_limit import LoginGuard, RateLimiter
 from storage.sessions import SessionStore
 
@@ -50,7 +49,6 @@ DEDUP = web.AppKey("dedup", Deduplicator)
 WECHAT = web.AppKey("wechat", WeChatClient)  # only when WeChat AppID/AppSecret are configured
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 API_SESSIONS = web.AppKey("api_sessions", SessionStore)  # mini-program session tokens
-CONSOLE_SESSIONS = web.AppKey("console_sessions", SessionStore)  # staff console cookies
 LOGIN_GUARD = web.AppKey("login_guard", StaffLoginLock)  # staff login lockout per (username, client)
 LINK_CODE_GUARD = web.AppKey("link_code_guard", LoginGuard)  # residents guessing proxy-link codes
 MP_CLIENT = web.AppKey("mp_client", MiniProgramClient)  # only when MP_APP_ID/MP_APP_SECRET are set
@@ -65,13 +63,13 @@ STATIONS = web.AppKey("stations", StationService)  # 驿站 / 能量栈 search, 
 HANDOFF = web.AppKey("handoff", HandoffService)  # 找人工: callback requests
 BUS = web.AppKey("bus", EventBus)  # the app's event bus (bot/bootstrap.py subscribes on it)
 FAQ = web.AppKey("faq", FaqService)  # the community FAQ: chat answers, console try-out
+RESIDENTS = web.AppKey("residents", ResidentService)  # a resident's own record and community
 RESIDENT_DESK = web.AppKey("resident_desk", ResidentDesk)  # the console's residents pages
-ACCOUNTS = web.AppKey("accounts", StaffAccounts)  # the console's staff accounts pages
-# Repositories the console reads and writes itself (staff accounts, the audit trail, places),
-# built once by bot/bootstrap.py like everything else.
-AUDIT = web.AppKey("audit", AuditLog)  # every staff action
-STAFF_ACCOUNTS = web.AppKey("staff_accounts", StaffRepository)
-COMMUNITIES = web.AppKey("communities", CommunityRepository)  # communities and streets
-RESIDENTS = web.AppKey("residents", ResidentRepository)
+ACCOUNTS = web.AppKey("accounts", StaffAccounts)  # console sign-in and the staff accounts pages
 STATION_IMPORT = web.AppKey("station_import", StationImporter)  # the console's CSV import
+# What the HTTP layer reads itself, built once by bot/bootstrap.py like everything else: the
+# audit trail (every staff action is recorded by its page), the places, and the read side of
+# the console's to-do, charts, map and screen.
+AUDIT = web.AppKey("audit", AuditLog)  # every staff action
+COMMUNITIES = web.AppKey("communities", CommunityRepository)  # communities and streets
 DASHBOARDS = web.AppKey("dashboards", Dashboards)  # the to-do, charts, map and screen (read only)

@@ -61,6 +61,19 @@ class ResidentDesk:
             raise NotFoundError()
         return doc
 
+    async def find(self, text: str, scope: dict[str, Any], *, contact: bool) -> dict[str, Any] | None:
+        """The resident whose id is `text`, or (`contact`: staff who may see phone numbers)
+        whose phone number it is; None when there is none within `scope`."""
+        fields = ("_id", "phone") if contact else ("_id",)
+        return await self._residents.find_in_scope(text, fields, scope) if text else None
+
+    async def by_phone(self, phone: str, scope: dict[str, Any]) -> Resident | None:
+        """The resident with this mobile number within `scope` (staff verify people in person)."""
+        if not is_mobile(phone):
+            return None
+        doc = await self._residents.find_in_scope(phone, ("phone",), scope)
+        return Resident.from_doc(doc) if doc else None
+
     @staticmethod
     def facts_verified(record: dict[str, Any]) -> bool:
         """Whether staff verified the birth year and disability on record as they now are."""

@@ -1,8 +1,9 @@
-"""The person writing to the chat: their resident record (created on first need), their
-community, the notices waiting for them and their elder-mode preference.
+"""The person writing to the chat or using the mini-program: their resident record (created
+on first need), their community, the notices waiting for them and their elder-mode preference.
 
-What the dialogue handlers know of residents comes through `ResidentService`; the
-repositories (residents, communities, notices, the Redis elder preferences) stay inside it.
+What the dialogue handlers and the mini-program API know of a resident's own record comes
+through `ResidentService` (what staff do with residents' records: services/resident_desk.py);
+the repositories (residents, communities, notices, the Redis elder preferences) stay inside it.
 """
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ class ResidentService:
         return resident.community if resident is not None and resident.community else self.default_community
 
     # -- communities -------------------------------------------------------------------------
+
+    async def community(self, community: str) -> dict[str, Any] | None:
+        """The community's record (id, name, street, ...), None for an unknown id."""
+        return await self._communities.get(community)
+
+    async def community_exists(self, community: str) -> bool:
+        return await self._communities.exists(community)
 
     async def community_name(self, community: str) -> str:
         """The community's name ("社区" when it has none)."""

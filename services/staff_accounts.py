@@ -1,5 +1,6 @@
-"""The staff accounts an admin manages in the console: who may create which role and bind
-it to which community or street, switching accounts on and off, lifting login locks.
+"""Staff accounts: signing in and out of the console (login locks per username and client,
+one session per login), and what an admin manages: who may create which role and bind it to
+which community or street, switching accounts on and off, lifting login locks.
 
 An admin manages only roles below their own (a sysadmin everyone, storage.staff.can_manage)
 and only accounts within their `scope` (storage/scope.py): an account outside it is answered
@@ -8,10 +9,12 @@ ends its console sessions. The repositories stay inside this service.
 """
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import ForbiddenError, InvalidError, NotFoundError
+from domain.errors import DomainError, ForbiddenError, InvalidError, NotFoundError
 from storage.audit import AuditLog
 from storage.communities import CommunityRepository
 from storage.login_lock import ActiveLock, StaffLoginLock
@@ -22,7 +25,24 @@ from storage.staff import (
     can_manage,
 )
 
+log = logging.getLogger(__name__)
+
 NO_ROLE = "请选择角色"
+WRONG_PASSWORD = "用户名或密码不正确"
+
+
+class LoginRefused(DomainError):
+    """A sign-in that did not succeed: wrong name or password (401), or locked (429, with
+    `data["retry_after"]` seconds)."""
+
+    code = "login_refused"
+    status = 401
+
+    @classmethod
+    def locked(cls, seconds: int) -> "LoginRefused":
+        minutes = max(1, (seconds + 59) // 60)
+        return cls("login_locked", zh=f"登录失败次数过多，已暂时锁定，请{minutes}分钟后再试",
+                   en="too many failed logins", status=429, retry_after=seconds)
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,45 @@ class StaffAccounts:
         self._login_lock = login_lock
         self._sessions = sessions  # the console's
         self._audit = audit
+
+    # -- signing in and out ----------------------------------------------------------------------
+
+    async def log_in(self, username: str, password: str, *, client: str, ip: str | None = None,
+                     previous_token: str | None = None) -> tuple[Staff, str]:
+        """The account and a new session token (the previous session of this browser ends:
+        no fixation). Failures count per (username, client) and lock that pair: LoginRefused."""
+        locked = await self._login_lock.locked_for(username, client)
+        if locked:
+            raise LoginRefused.locked(locked)
+        staff = await self._staff.authenticate(username, password) if username else None
+        if staff is None:
+            seconds = await self._login_lock.failed(username, client)
+            if seconds:
+                log.warning("console login locked for %s from %s (%d s)", username, client, seconds)
+                raise LoginRefused.locked(seconds)
+            raise LoginRefused("wrong_password", zh=WRONG_PASSWORD, en="wrong username or password")
+        await self._login_lock.succeeded(username, client)
+        await self._sessions.delete(previous_token)
+        token = await self._sessions.create({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32)},
+                                            owner=staff.id)
+        await self._audit.record(staff, "auth.login", "staff", staff.id, None, None, ip=ip)
+        return staff, token
+
+    async def session(self, token: str) -> tuple[dict[str, Any], Staff] | None:
+        """The session behind a console cookie and its account; a session whose account is
+        gone or switched off ends here (None)."""
+        session = await self._sessions.get(token)
+        if not session:
+            return None
+        staff = await self._staff.get(str(session.get("staff_id")))
+        if staff is None or not staff.active:
+            await self._sessions.delete(token)
+            return None
+        return session, staff
+
+    async def log_out(self, staff: Staff, token: str | None, *, ip: str | None = None) -> None:
+        await self._sessions.delete(token)
+        await self._audit.record(staff, "auth.logout", "staff", staff.id, None, None, ip=ip)
 
     # -- who may do what (also what the list shows) --------------------------------------------
 

@@ -116,11 +116,6 @@ class ResidentRepository:
         doc = await self._col.find_one({"user_keys": str(user_key)})
         return Resident.from_doc(doc) if doc else None
 
-    async def find_by_phone(self, phone: str, scope: dict[str, Any]) -> Resident | None:
-        """A resident (not erased) with this phone number within a staff member's `scope`."""
-        doc = await self._col.find_one({"phone": str(phone), **scope, "deleted_at": None})
-        return Resident.from_doc(doc) if doc else None
-
     async def get(self, resident_id: str) -> Resident | None:
         doc = await self._col.find_one({"_id": str(resident_id)})
         return Resident.from_doc(doc) if doc else None
@@ -152,6 +147,13 @@ class ResidentRepository:
     async def document_in_scope(self, resident_id: str, scope: dict[str, Any]) -> dict[str, Any] | None:
         """The record of a resident (not erased) within `scope`; None also outside it."""
         return await self._col.find_one(scoped({"_id": str(resident_id), "deleted_at": None}, scope))
+
+    async def find_in_scope(self, value: str, fields: tuple[str, ...],
+                            scope: dict[str, Any]) -> dict[str, Any] | None:
+        """The record of a resident (not erased) within `scope` whose `fields` (one of them)
+        hold exactly `value` (an id, a phone number)."""
+        query = {"$or": [{name: str(value)} for name in fields], "deleted_at": None}
+        return await self._col.find_one(scoped(query, scope))
 
     async def update_contact(self, resident_id: str, scope: dict[str, Any], *, phone: str | None,
                              building: str | None) -> dict[str, Any] | None:

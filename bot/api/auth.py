@@ -153,9 +153,8 @@ async def login(request: web.Request) -> web.Response:
         identity = await client.code2session(code)
     except MiniProgramError as exc:
         raise _login_error(exc) from None
-    settings = request.config_dict[keys.SETTINGS]
     user_key = MP_USER_KEY.format(openid=identity.openid)
-    resident = await request.config_dict[keys.RESIDENTS].for_user_key(user_key, settings.default_community)
+    resident = await request.config_dict[keys.RESIDENTS].me(user_key)
     sessions: SessionStore = request.config_dict[keys.API_SESSIONS]
     token = await sessions.create({"resident_id": resident.id, "user_key": user_key}, owner=resident.id)
     return json_response(LoginResponse(token=token, token_type="Bearer", expires_in=sessions.ttl_seconds))

@@ -26,7 +26,7 @@ op = operations("profile")
 
 
 async def profile_of(request: web.Request, resident: Resident) -> Profile:
-    community = await request.config_dict[keys.COMMUNITIES].get(resident.community)
+    community = await request.config_dict[keys.RESIDENTS].community(resident.community)
     return Profile(
         id=resident.id, community=resident.community,
         community_name=community.get("name") if community else None,
@@ -49,7 +49,7 @@ async def patch_me(request: web.Request) -> web.Response:
     changes = ProfileUpdate.parse_body(await read_json(request)).changes()
     if not changes:
         raise ApiError(400, "invalid_body", "没有要修改的内容", "send at least one field")
-    if "community" in changes and not await request.config_dict[keys.COMMUNITIES].exists(
+    if "community" in changes and not await request.config_dict[keys.RESIDENTS].community_exists(
             changes["community"]):
         raise invalid("community", "没有这个社区", "unknown community id")
     updated = await request.config_dict[keys.RESIDENTS].update_profile(resident.id, **changes)

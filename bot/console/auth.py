@@ -29,8 +29,7 @@ from bot import keys
 from bot.errors import domain_headers
 from bot.privacy import Public, can_see_contact
 from domain.errors import DomainError
-from storage.login_lock import StaffLoginLock
-from storage.sessions import SessionStore
+from services.staff_accounts import LoginRefused
 from storage.staff import ROLE_NAMES, Staff
 
 log = logging.getLogger(__name__)
@@ -98,17 +97,10 @@ def _cookie_options(request: web.Request) -> dict[str, Any]:
 async def _load_session(request: web.Request) -> None:
     request[SESSION] = request[SESSION_TOKEN] = None
     token = request.cookies.get(COOKIE)
-    if not token:
-        return
-    sessions: SessionStore = request.config_dict[keys.CONSOLE_SESSIONS]
-    session = await sessions.get(token)
-    if not session:
-        return
-    staff = await request.config_dict[keys.STAFF_ACCOUNTS].get(str(session.get("staff_id")))
-    if staff is None or not staff.active:
-        await sessions.delete(token)
-        return
-    request[SESSION], request[SESSION_TOKEN], request[STAFF] = session, token, staff
+    found = await request.config_dict[keys.ACCOUNTS].session(token) if token else None
+    if found is not None:
+        request[SESSION], request[STAFF] = found
+        request[SESSION_TOKEN] = token
 
 
 async def _check_csrf(request: web.Request) -> None:
@@ -220,10 +212,6 @@ def _safe_next(target: str | None) -> str:
     return f"{PREFIX}/"
 
 
-def _lock_message(seconds: int) -> str:
-    return f"登录失败次数过多，已暂时锁定，请{max(1, (seconds + 59) // 60)}分钟后再试"
-
-
 @routes.get(f"{PREFIX}/login")
 async def login_page(request: web.Request) -> web.StreamResponse:
     if request.get(STAFF):
@@ -239,42 +227,25 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:256]
     target = _safe_next(str(form.get("next", "")))
-    guard: StaffLoginLock = request.config_dict[keys.LOGIN_GUARD]
     client = request.remote or "unknown"
 
-    def page(error: str, status: int) -> web.Response:
-        return aiohttp_jinja2.render_template(
+    def page(error: str, status: int, headers: dict[str, str] | None = None) -> web.Response:
+        response = aiohttp_jinja2.render_template(
             "login.html", request, {"next": target, "error": error, "username": username}, status=status
         )
+        response.headers.update(headers or {})
+        return response
 
     decision = await request.config_dict[keys.RATE_LIMITER].hit(
         f"console-login-ip:{client}", request.config_dict[keys.SETTINGS].rate_login_per_minute, 60
     )
     if not decision.allowed:
-        response = page("登录尝试太频繁了，请稍后再试", 429)
-        response.headers["Retry-After"] = str(decision.retry_after)
-        return response
-    locked = await guard.locked_for(username, client)
-    if locked:
-        response = page(_lock_message(locked), 429)
-        response.headers["Retry-After"] = str(locked)
-        return response
-    staff = await request.config_dict[keys.STAFF_ACCOUNTS].authenticate(username, password) if username else None
-    if staff is None:
-        seconds = await guard.failed(username, client)
-        if seconds:
-            log.warning("console login locked for %s from %s (%d s)", username, client, seconds)
-            response = page(_lock_message(seconds), 429)
-            response.headers["Retry-After"] = str(seconds)
-            return response
-        return page("用户名或密码不正确", 401)
-    await guard.succeeded(username, client)
-    sessions: SessionStore = request.config_dict[keys.CONSOLE_SESSIONS]
-    await sessions.delete(request.get(SESSION_TOKEN))  # a new session at every login (no fixation)
-    token = await sessions.create({"staff_id": staff.id, "csrf": secrets.token_urlsafe(32)}, owner=staff.id)
-    await request.config_dict[keys.AUDIT].record(
-        staff, "auth.login", "staff", staff.id, None, None, ip=request.remote
-    )
+        return page("登录尝试太频繁了，请稍后再试", 429, {"Retry-After": str(decision.retry_after)})
+    try:
+        _, token = await request.config_dict[keys.ACCOUNTS].log_in(
+            username, password, client=client, ip=request.remote, previous_token=request.get(SESSION_TOKEN))
+    except LoginRefused as exc:
+        return page(exc.zh, exc.status, domain_headers(exc))
     response = web.HTTPFound(target)
     response.set_cookie(COOKIE, token, max_age=request.config_dict[keys.SETTINGS].console_session_ttl, **_cookie_options(request))
     response.del_cookie(CSRF_COOKIE, path=PREFIX)
@@ -285,10 +256,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     staff = request.get(STAFF)
     if staff is not None:
-        await request.config_dict[keys.CONSOLE_SESSIONS].delete(request[SESSION_TOKEN])
-        await request.config_dict[keys.AUDIT].record(
-            staff, "auth.logout", "staff", staff.id, None, None, ip=request.remote
-        )
+        await request.config_dict[keys.ACCOUNTS].log_out(staff, request[SESSION_TOKEN], ip=request.remote)
     response = web.HTTPFound(f"{PREFIX}/login")
     response.del_cookie(COOKIE, path=PREFIX)
     raise response

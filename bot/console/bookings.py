@@ -21,7 +21,6 @@ from bot import keys
 from bot.console.auth import PREFIX, STAFF, staff_required
 from bot.console.common import community_names, scope_of
 from bot.safe_input import parse_day
-from domain.phone import is_mobile
 from domain.time import TZ
 from services.booking_times import day_label, local
 from services.booking_rules import BookingRefused
@@ -280,9 +279,7 @@ async def links(request: web.Request) -> web.StreamResponse:
 
 async def _resident_by_phone(request: web.Request, phone: str) -> Resident | None:
     """A resident of the staff member's scope by phone (staff verify people in person)."""
-    if not is_mobile(phone):
-        return None
-    return await request.config_dict[keys.RESIDENTS].find_by_phone(phone, await scope_of(request))
+    return await request.config_dict[keys.RESIDENT_DESK].by_phone(phone, await scope_of(request))
 
 
 @routes.post(f"{PREFIX}/bookings/links")

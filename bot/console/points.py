@@ -21,7 +21,7 @@ from bot.privacy import can_see_contact
 from services.points import PointsService
 from services.points_errors import PointsError
 from storage.ledger import resident_account
-from storage.scope import Scoped, in_scope
+from storage.scope import in_scope
 from storage.shop import RESERVED
 from storage.staff import ADMIN_ROLES, STREET_ADMIN, SYSADMIN
 
@@ -249,11 +249,7 @@ async def update_rule(request: web.Request) -> web.StreamResponse:
 
 
 async def _scoped_resident(request: web.Request, resident_id: str) -> dict[str, Any]:
-    residents = await Scoped.for_staff(request.config_dict[keys.MONGO], request[STAFF], "residents")
-    doc = await residents.find_one({"_id": resident_id, "deleted_at": None})
-    if doc is None:
-        raise web.HTTPNotFound()
-    return doc
+    return await request.config_dict[keys.RESIDENT_DESK].get(resident_id, await scope_of(request))
 
 
 @routes.get(f"{PREFIX}/points/residents")
@@ -265,9 +261,8 @@ async def find_resident(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "").strip()[:40]
     if not can_see_contact(request[STAFF]) and _PHONE_LIKE.fullmatch(query):
         return await _index(request, error="请用居民ID查找（网格员不能按手机号查找）", status=400)
-    by = [{"_id": query}, {"phone": query}] if can_see_contact(request[STAFF]) else [{"_id": query}]
-    residents = await Scoped.for_staff(request.config_dict[keys.MONGO], request[STAFF], "residents")
-    doc = await residents.find_one({"$or": by, "deleted_at": None}) if query else None
+    doc = await request.config_dict[keys.RESIDENT_DESK].find(query, await scope_of(request),
+                                                              contact=can_see_contact(request[STAFF]))
     if doc is None:
         return await _index(request, error=f"没有找到居民“{query}”", status=404)
     raise web.HTTPFound(f"{PREFIX}/points/residents/{doc['_id']}")

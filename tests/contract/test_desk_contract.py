@@ -111,6 +111,15 @@ async def test_one_record_within_the_scope(residents):
     assert await residents.document_in_scope("nobody", {}) is None
 
 
+async def test_one_record_by_id_or_phone_within_the_scope(residents):
+    assert (await residents.find_in_scope("r2", ("_id", "phone"), IN_A))["name"] == "王大爷"
+    assert (await residents.find_in_scope("13800000001", ("_id", "phone"), IN_A))["_id"] == "r1"
+    assert await residents.find_in_scope("13800000001", ("_id",), IN_A) is None  # not looked for by phone
+    assert await residents.find_in_scope("13900000003", ("phone",), IN_A) is None  # outside the scope
+    assert (await residents.find_in_scope("13900000003", ("phone",), STREET))["_id"] == "r3"
+    assert await residents.find_in_scope("r5", ("_id",), {}) is None  # erased
+
+
 async def test_contact_corrections_within_the_scope(residents):
     after = await residents.update_contact("r1", IN_A, phone="13900001111", building=None)
     assert after["phone"] == "13900001111" and "building" not in after and after["name"] == "王阿姨"

@@ -137,6 +137,12 @@ async def test_community_names_list_and_service_centres(communities):
     assert (await communities.service_centre("nowhere")).name == "社区事务受理服务中心"
 
 
+async def test_one_community_record_and_whether_it_exists(communities):
+    assert (await communities.get("b-lianhua"))["name"] == "莲花社区"
+    assert await communities.get("nowhere") is None
+    assert await communities.exists("c-unnamed") and not await communities.exists("nowhere")
+
+
 async def test_elder_preference_chosen_or_from_the_profile(elder_prefs):
     assert await elder_prefs.get("rest:u1") is None
     await elder_prefs.from_profile("rest:u1", False)

@@ -88,6 +88,11 @@ class FakeResidentRepository:
         found = self._found(scoped({"_id": str(resident_id), "deleted_at": None}, scope))
         return stored(found[0]) if found else None
 
+    async def find_in_scope(self, value: str, fields: tuple[str, ...],
+                            scope: dict[str, Any]) -> dict[str, Any] | None:
+        found = self._found(scoped({"$or": [{name: str(value)} for name in fields], "deleted_at": None}, scope))
+        return stored(found[0]) if found else None
+
     async def update_contact(self, resident_id: str, scope: dict[str, Any], *, phone: str | None,
                              building: str | None) -> dict[str, Any] | None:
         found = self._found(scoped({"_id": str(resident_id)}, scope))
@@ -152,8 +157,8 @@ class FakeNoticeRepository:
 
 
 class FakeCommunityRepository:
-    """The chat's reads: name, the numbered list, the service centre; the console's names of
-    communities and streets."""
+    """The chat's reads: name, the numbered list, the service centre; the mini-program's record
+    and existence checks; the console's names of communities and streets."""
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
@@ -173,6 +178,12 @@ class FakeCommunityRepository:
 
     async def street_names(self) -> dict[str, str]:
         return {sid: doc.get("name", sid) for sid, doc in sorted(self.streets.items())}
+
+    async def get(self, community: str) -> dict[str, Any] | None:
+        return stored(self.docs[community]) if community in self.docs else None
+
+    async def exists(self, community: str) -> bool:
+        return community in self.docs
 
     async def name(self, community: str) -> str:
         return (self.docs.get(community) or {}).get("name") or "社区"

@@ -66,6 +66,8 @@ async def test_community_names_list_and_service_centre(world):
     assert (await people.service_centre(HOME)).name == "田面社区事务受理服务中心"
     centre = await people.service_centre("a-huafu")
     assert (centre.name, centre.address) == ("华富党群服务中心", "华富路5号") and centre.hours
+    assert (await people.community(HOME))["name"] == "田面社区" and await people.community("nowhere") is None
+    assert await people.community_exists("a-huafu") and not await people.community_exists("nowhere")
 
 
 async def test_unread_notices_are_taken_newest_first_and_marked_read(world):
