@@ -127,8 +127,6 @@ class Components:
     rate_limiter: RateLimiter
     link_code_guard: LoginGuard
     dedup: Deduplicator
-    conversations: ConversationRepository
-    residents: ResidentRepository
     photos: PhotoStore
     faq: FaqService
     notifier: Notifier
@@ -245,7 +243,7 @@ def build(settings: Settings, nlu: NLUService, db: AsyncIOMotorDatabase, redis: 
         settings=settings, db=db, redis=redis, bus=bus,
         rate_limiter=RateLimiter(redis),
         link_code_guard=LoginGuard(redis, LINK_CODE_TRIES, LINK_CODE_WINDOW, LINK_CODE_LOCK, prefix=LINK_CODE_PREFIX),
-        dedup=Deduplicator(redis), conversations=conversations, residents=residents, photos=photos,
+        dedup=Deduplicator(redis), photos=photos,
         faq=faq, notifier=notifier, reports=reports, bookings=bookings, points=points, sharing=sharing,
         stations=stations, handoff=handoff, chat=chat, people=people, locations=locations,
         privacy=privacy, personal_data=personal_data, resident_desk=resident_desk, accounts=accounts,

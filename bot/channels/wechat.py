@@ -36,8 +36,8 @@ from bot.errors import ApiError
 from bot.wechat_api import WeChatClient
 from handlers import registry as handler_registry
 from handlers.messages import InboundMessage, Location, Reply
-from services.locations import RecentLocations
 from services.background import BackgroundTasks
+from services.locations import RecentLocations
 from services.wechat_media import WeChatMedia
 from storage.dedup import Deduplicator
 

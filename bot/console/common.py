@@ -35,6 +35,7 @@ def cst(value: Any, fmt: str = DEFAULT_FORMAT) -> str:
         return value.strftime(fmt.split(" ")[0])
     return str(value)
 
+
 SCOPE = "linli.console.scope"  # request key of scope_of's answer
 
 
